@@ -1,0 +1,1 @@
+"""strata: contextual and multi-abstraction text embeddings in JAX / Flax NNX."""
