@@ -1,0 +1,140 @@
+"""One metric-writer interface: console, metrics.jsonl, and Weights & Biases.
+
+A writer gets `write(step, metrics)` at log intervals and `close()` at the end. W&B runs online
+when an API key is configured and offline otherwise (`wandb sync` uploads later); the config and
+the git commit are recorded with the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class MetricWriter(Protocol):
+    def write(self, step: int, metrics: dict[str, float]) -> None: ...
+    def close(self) -> None: ...
+
+
+class JsonlWriter:
+    """Appends one JSON object per log step; appending keeps the history of resumed runs."""
+
+    def __init__(self, path: str | Path):
+        self._file = open(path, "a", encoding="utf-8")
+
+    def write(self, step: int, metrics: dict[str, float]) -> None:
+        self._file.write(json.dumps({"step": step, **metrics}) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class ConsoleWriter:
+    def write(self, step: int, metrics: dict[str, float]) -> None:
+        shown = "  ".join(f"{k}={_short(v)}" for k, v in metrics.items())
+        print(f"step {step}: {shown}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+class WandbWriter:
+    def __init__(self, config: dict[str, Any], workdir: Path, *, project: str, group: str):
+        import wandb
+
+        mode = "online" if _wandb_logged_in() else "offline"
+        id_file = workdir / "wandb_id.txt"
+        run_id = id_file.read_text().strip() if id_file.exists() else wandb.util.generate_id()
+        id_file.write_text(run_id)
+        self._run = wandb.init(
+            project=project,
+            group=group or None,
+            name=workdir.name,
+            id=run_id,
+            resume="allow",
+            dir=str(workdir),
+            mode=mode,
+            config={**config, "git_commit": git_commit()},
+        )
+
+    def write(self, step: int, metrics: dict[str, float]) -> None:
+        self._run.log(metrics, step=step)
+
+    def summary(self, results: dict[str, float]) -> None:
+        self._run.summary.update(results)
+
+    def close(self) -> None:
+        self._run.finish()
+
+
+class MultiWriter:
+    def __init__(self, writers: list[MetricWriter]):
+        self.writers = writers
+
+    def write(self, step: int, metrics: dict[str, float]) -> None:
+        for writer in self.writers:
+            writer.write(step, metrics)
+
+    def summary(self, results: dict[str, float]) -> None:
+        for writer in self.writers:
+            if hasattr(writer, "summary"):
+                writer.summary(results)
+
+    def close(self) -> None:
+        for writer in self.writers:
+            writer.close()
+
+
+def create_writers(
+    workdir: Path, config: dict[str, Any], *, console: bool, wandb: bool, project: str, group: str
+) -> MultiWriter:
+    writers: list[MetricWriter] = [JsonlWriter(workdir / "metrics.jsonl")]
+    if console:
+        writers.append(ConsoleWriter())
+    if wandb:
+        writers.append(WandbWriter(config, workdir, project=project, group=group))
+    return MultiWriter(writers)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        commit = out.stdout.strip()
+        if not commit:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _wandb_logged_in() -> bool:
+    if os.environ.get("WANDB_MODE") in ("offline", "disabled", "dryrun"):
+        return False
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    return netrc.exists() and "api.wandb.ai" in netrc.read_text(errors="ignore")
+
+
+def _short(value: float) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

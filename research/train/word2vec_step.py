@@ -1,0 +1,177 @@
+"""The word2vec train state and its jitted, donated train step.
+
+The step differentiates the block loss with respect to the *gathered rows* only and scatter-adds
+the row updates into the tables: a dense gradient over a V × D table would cost O(V·D) per step
+and dominate everything (PERF_NOTES.md). Optax supplies word2vec's linearly decaying learning rate
+and the SGD update; plain SGD keeps no per-parameter state, so nothing dense is stored either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from research.config import Config
+from research.models import Word2Vec
+from research.objectives import negative_sampling as ns
+
+TrainState = dict[str, Any]  # {"params": nnx.State, "opt_state": optax state, "step": i32, "key": u32[2]}
+
+
+def learning_rate_schedule(config: Config, total_steps: int) -> optax.Schedule:
+    """word2vec's schedule: linear from learning_rate down to min_learning_rate at the last step."""
+    return optax.linear_schedule(
+        init_value=config.train.learning_rate,
+        end_value=config.train.min_learning_rate,
+        transition_steps=max(total_steps - 1, 1),
+    )
+
+
+def make_optimizer(
+    config: Config, total_steps: int
+) -> tuple[optax.GradientTransformation, optax.Schedule]:
+    schedule = learning_rate_schedule(config, total_steps)
+    return optax.sgd(schedule), schedule
+
+
+def init_state(
+    config: Config, vocab_size: int, tx: optax.GradientTransformation
+) -> tuple[nnx.GraphDef, TrainState]:
+    model = Word2Vec(vocab_size, config.model.dim, rngs=nnx.Rngs(params=config.train.seed))
+    graphdef, params = nnx.split(model)
+    state = {
+        "params": params,
+        "opt_state": tx.init(params),
+        "step": jnp.zeros((), jnp.int32),
+        "key": jax.random.PRNGKey(config.train.seed),
+    }
+    return graphdef, state
+
+
+def scatter_row_updates(
+    table: jax.Array, ids: jax.Array, updates: jax.Array, hit_cap: float
+) -> jax.Array:
+    """Add row updates into `table`, shrinking the sum on rows hit more than `hit_cap` times.
+
+    word2vec applies each pair's update in sequence, so a row hit m times takes m small steps,
+    each seeing the previous ones. Summing m updates computed from one stale snapshot is one step
+    m times larger, which overshoots for frequent words: measured on a 1 M-token corpus, the loss
+    reaches inf within an epoch at 16,384 tokens per block. Scaling a row's summed update by
+    min(1, hit_cap / m) bounds every step; rows hit at most `hit_cap` times in a block (all but the
+    most frequent words) get exactly word2vec's update. hit_cap <= 0 turns the bound off.
+    """
+    if hit_cap <= 0:
+        return table.at[ids].add(updates)
+    hits = jnp.zeros(table.shape[0], updates.dtype).at[ids].add(1.0)
+    scale = jnp.minimum(1.0, hit_cap / jnp.maximum(hits[ids], 1.0))
+    return table.at[ids].add(updates * scale[:, None])
+
+
+def make_train_step(
+    config: Config,
+    graphdef: nnx.GraphDef,
+    tx: optax.GradientTransformation,
+    schedule: optax.Schedule,
+    noise_distribution: np.ndarray,
+) -> Callable[[TrainState, jax.Array, jax.Array], tuple[TrainState, dict[str, jax.Array]]]:
+    """Build `train_step(state, ids, docs) -> (state, metrics)`, jitted with the state donated.
+
+    ids and docs hold S = steps_per_dispatch blocks, shape (S, batch_size + 2·window); the step
+    runs S SGD steps in one `lax.scan` so that Python dispatch is paid once per S blocks. Metrics
+    are averaged over the S steps. Randomness (dynamic window, negatives) comes from
+    fold_in(key, step), so a resumed run draws exactly what the original would have.
+    """
+    window = config.data.window
+    layout = ns.BlockLayout.build(config.train.batch_size, config.train.chunk_size, window)
+    num_chunks = layout.centre_positions.shape[0]
+    noise_cdf = jnp.asarray(np.cumsum(noise_distribution), jnp.float32)
+    negatives = config.data.negatives
+    shared = config.train.shared_negatives
+    hit_cap = float(config.train.row_hit_cap)
+    kind = config.model.kind
+
+    def block_step(state: TrainState, block: tuple[jax.Array, jax.Array]):
+        ids, docs = block
+        model = nnx.merge(graphdef, state["params"])
+        table_in = model.input_embeddings[...]
+        table_out = model.output_embeddings[...]
+        window_key, negative_key = jax.random.split(jax.random.fold_in(state["key"], state["step"]))
+        pair_mask = ns.window_mask(window_key, ids, docs, layout, window)
+        safe_ids = jnp.maximum(ids, 0)
+        centre_ids = safe_ids[layout.centre_positions]
+        context_ids = safe_ids[layout.context_positions]
+        negative_ids = ns.sample_negatives(negative_key, noise_cdf, (num_chunks, shared))
+
+        if kind == "skipgram":
+            rows = {
+                "centre": table_in[centre_ids],
+                "context": table_out[context_ids],
+                "negative": table_out[negative_ids],
+            }
+
+            def loss_fn(r):
+                return ns.skipgram_loss(
+                    r["centre"], r["context"], r["negative"], pair_mask, negatives
+                )
+
+            (loss, pairs), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows)
+        else:
+            hidden, counts = ns.cbow_hidden(table_in[context_ids], pair_mask)
+            rows = {
+                "hidden": hidden,
+                "centre": table_out[centre_ids],
+                "negative": table_out[negative_ids],
+            }
+
+            def loss_fn(r):
+                return ns.cbow_loss(r["hidden"], r["centre"], r["negative"], counts, negatives)
+
+            (loss, pairs), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows)
+            # As word2vec.c and gensim do for cbow_mean=1: every context word receives the full
+            # error of the mean, not the 1/count share the exact gradient would give.
+            grads["context"] = jnp.einsum(
+                "gik,gid->gkd", pair_mask.astype(hidden.dtype), grads.pop("hidden")
+            )
+
+        updates, opt_state = tx.update(grads, state["opt_state"])
+        if kind == "skipgram":
+            in_ids, in_updates = centre_ids, updates["centre"]
+            out_ids = jnp.concatenate([context_ids, negative_ids], axis=1)
+            out_updates = jnp.concatenate([updates["context"], updates["negative"]], axis=1)
+        else:
+            in_ids, in_updates = context_ids, updates["context"]
+            out_ids = jnp.concatenate([centre_ids, negative_ids], axis=1)
+            out_updates = jnp.concatenate([updates["centre"], updates["negative"]], axis=1)
+        dim = table_in.shape[1]
+        model.input_embeddings[...] = scatter_row_updates(
+            table_in, in_ids.ravel(), in_updates.reshape(-1, dim), hit_cap
+        )
+        model.output_embeddings[...] = scatter_row_updates(
+            table_out, out_ids.ravel(), out_updates.reshape(-1, dim), hit_cap
+        )
+        new_state = {
+            "params": nnx.state(model),
+            "opt_state": opt_state,
+            "step": state["step"] + 1,
+            "key": state["key"],
+        }
+        metrics = {"loss_sum": loss, "pairs": pairs, "learning_rate": schedule(state["step"])}
+        return new_state, metrics
+
+    def train_step(state: TrainState, ids: jax.Array, docs: jax.Array):
+        state, per_step = jax.lax.scan(block_step, state, (ids, docs))
+        pairs = per_step["pairs"].sum()
+        metrics = {
+            "loss": per_step["loss_sum"].sum() / jnp.maximum(pairs, 1.0),
+            "pairs": pairs,
+            "learning_rate": per_step["learning_rate"][-1],
+        }
+        return state, metrics
+
+    return jax.jit(train_step, donate_argnums=0)
