@@ -30,8 +30,14 @@ def load_experiment(path: str):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("experiment", help="experiments/NAME.py")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a config value (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value (repeatable)",
+    )
     parser.add_argument("--workdir", help="where the run writes everything (default runs/NAME)")
     parser.add_argument("--print-config", action="store_true", help="print the config and exit")
     args = parser.parse_args(argv)
@@ -46,8 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(args.workdir or f"runs/{Path(args.experiment).stem}")
         import jax
 
-        print(f"experiment {args.experiment} -> {workdir}  (jax {jax.__version__}, "
-              f"devices: {', '.join(str(d) for d in jax.devices())})", file=sys.stderr)
+        print(
+            f"experiment {args.experiment} -> {workdir}  (jax {jax.__version__}, "
+            f"devices: {', '.join(str(d) for d in jax.devices())})",
+            file=sys.stderr,
+        )
         run = getattr(module, "run", None)
         if run is None:
             from research.train.loop import train_and_evaluate as run

@@ -163,9 +163,7 @@ def apply_override(config: Any, assignment: str) -> None:
         target = child
     fields = {f.name for f in dataclasses.fields(target)} if target is not None else set()
     if target is None or leaf not in fields or dataclasses.is_dataclass(getattr(target, leaf)):
-        raise UserError(
-            f"unknown config key {key!r}; valid keys: {', '.join(valid_keys(config))}"
-        )
+        raise UserError(f"unknown config key {key!r}; valid keys: {', '.join(valid_keys(config))}")
     annotation = typing.get_type_hints(type(target))[leaf]
     setattr(target, leaf, _parse_value(key, text.strip(), annotation))
 

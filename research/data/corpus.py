@@ -131,8 +131,11 @@ def _build(source, config: DataConfig, out: Path, settings: dict, *, progress: b
     started = time.time()
     counter: Counter = Counter()
     raw_tokens = documents = 0
-    for batch in _progress(text.iter_documents(source, text_field=config.text_field,
-                                               split=config.split), progress, "counting words"):
+    for batch in _progress(
+        text.iter_documents(source, text_field=config.text_field, split=config.split),
+        progress,
+        "counting words",
+    ):
         for document in batch:
             words = text.normalise_words(document)
             counter.update(words)
@@ -151,11 +154,16 @@ def _build(source, config: DataConfig, out: Path, settings: dict, *, progress: b
         )
     index = {w: i for i, (w, _) in enumerate(vocab)}
     total = sum(c for _, c in vocab)
-    tokens = np.lib.format.open_memmap(out / "tokens.npy", mode="w+", dtype=np.int32, shape=(total,))
+    tokens = np.lib.format.open_memmap(
+        out / "tokens.npy", mode="w+", dtype=np.int32, shape=(total,)
+    )
     offsets = [0]
     position = 0
-    for batch in _progress(text.iter_documents(source, text_field=config.text_field,
-                                               split=config.split), progress, "writing token ids"):
+    for batch in _progress(
+        text.iter_documents(source, text_field=config.text_field, split=config.split),
+        progress,
+        "writing token ids",
+    ):
         for document in batch:
             ids = [i for i in map(index.get, text.normalise_words(document)) if i is not None]
             if ids:

@@ -17,9 +17,19 @@ from pathlib import Path
 
 from research.errors import UserError
 
-_BUILDERS = {".txt": "text", ".text": "text", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+_BUILDERS = {
+    ".txt": "text",
+    ".text": "text",
+    ".jsonl": "json",
+    ".json": "json",
+    ".parquet": "parquet",
+}
 _DIGIT_WORDS = dict(
-    zip("0123456789", ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    zip(
+        "0123456789",
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
+        strict=True,
+    )
 )
 # text8 spells digits out and keeps only the letters a-z; everything else separates words.
 _DIGITS_SPELLED = str.maketrans({d: f" {w} " for d, w in _DIGIT_WORDS.items()})
@@ -61,7 +71,9 @@ def resolve_source(source: str) -> TextSource:
         files = sorted(glob.glob(source, recursive=True))
     elif os.path.isdir(source):
         files = sorted(
-            p for ext in _BUILDERS for p in glob.glob(os.path.join(source, "**", f"*{ext}"), recursive=True)
+            p
+            for ext in _BUILDERS
+            for p in glob.glob(os.path.join(source, "**", f"*{ext}"), recursive=True)
         )
     elif os.path.isfile(source):
         files = [source]

@@ -32,12 +32,16 @@ class BlockLayout:
     @classmethod
     def build(cls, batch_size: int, chunk_size: int, window: int) -> BlockLayout:
         if batch_size % chunk_size:
-            raise ValueError(f"batch_size {batch_size} is not a multiple of chunk_size {chunk_size}")
+            raise ValueError(
+                f"batch_size {batch_size} is not a multiple of chunk_size {chunk_size}"
+            )
         chunks = batch_size // chunk_size
         starts = np.arange(chunks)[:, None] * chunk_size
         centre = starts + window + np.arange(chunk_size)[None, :]
         context = starts + np.arange(chunk_size + 2 * window)[None, :]
-        offsets = np.arange(chunk_size + 2 * window)[None, :] - (np.arange(chunk_size)[:, None] + window)
+        offsets = np.arange(chunk_size + 2 * window)[None, :] - (
+            np.arange(chunk_size)[:, None] + window
+        )
         return cls(centre.astype(np.int32), context.astype(np.int32), offsets.astype(np.int32))
 
 

@@ -8,6 +8,7 @@ same command with the same --workdir resumes from it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import platform
@@ -31,13 +32,26 @@ from research.eval.plots import pairs_from_analogy_file, plot_analogy_pairs
 from research.eval.report import results_markdown
 from research.eval.vectors import WordVectors
 from research.io.checkpoint import Checkpointer
-from research.io.writers import create_writers, git_commit
+from research.io.writers import MultiWriter, create_writers, git_commit
 from research.train import word2vec_step
 
 # Keys that may change when a run is resumed: they do not change what is trained.
-RESUMABLE_PREFIXES = ("eval.", "log.", "train.log_every", "train.checkpoint_every", "data.cache_dir")
-CLASSIC_PAIRS = [("man", "woman"), ("king", "queen"), ("he", "she"), ("boy", "girl"),
-                 ("father", "mother"), ("brother", "sister"), ("son", "daughter")]
+RESUMABLE_PREFIXES = (
+    "eval.",
+    "log.",
+    "train.log_every",
+    "train.checkpoint_every",
+    "data.cache_dir",
+)
+CLASSIC_PAIRS = [
+    ("man", "woman"),
+    ("king", "queen"),
+    ("he", "she"),
+    ("boy", "girl"),
+    ("father", "mother"),
+    ("brother", "sister"),
+    ("son", "daughter"),
+]
 DEFAULT_PROBE_WORDS = ["king", "woman", "france", "computer", "water", "good", "run"]
 
 
@@ -144,8 +158,41 @@ def position_of(block: int, blocks_per_epoch: list[int]) -> dict:
     return {"block": block, "epoch": epoch, "block_in_epoch": remaining}
 
 
+@dataclasses.dataclass
+class TrainedRun:
+    vectors: WordVectors
+    corpus: corpus_lib.WordCorpus
+    world_files: dict
+    steps: int
+    train_seconds: float  # wall time of the training loop of this invocation, compile included
+
+
 def train_and_evaluate(config: Config, workdir: str | Path) -> dict[str, float]:
     """Train word2vec as configured, evaluate it, and write every artefact into `workdir`."""
+    workdir = Path(workdir)
+    validate(config)
+    workdir.mkdir(parents=True, exist_ok=True)
+    check_resume_config(workdir, config)
+    writer = create_writers(
+        workdir,
+        config_lib.to_dict(config),
+        console=not config.log.progress,
+        wandb=config.log.wandb,
+        project=config.log.wandb_project,
+        group=config.log.wandb_group,
+    )
+    try:
+        run = fit(config, workdir, writer)
+        results = evaluate_and_report(config, workdir, run)
+        writer.summary(results)
+    finally:
+        writer.close()
+    return results
+
+
+def fit(config: Config, workdir: str | Path, writer: MultiWriter | None = None) -> TrainedRun:
+    """Train (or resume) word2vec in `workdir`; the evaluators are built first so that a bad
+    benchmark file is reported before any training time is spent."""
     validate(config)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -154,10 +201,15 @@ def train_and_evaluate(config: Config, workdir: str | Path) -> dict[str, float]:
 
     corpus = corpus_lib.prepare_corpus(config.data, progress=config.log.progress)
     _, world_files = corpus_lib.resolve_data_source(config.data)
+    build_evaluators(config, world_files, None)  # fail now on a bad benchmark file
     keep = windows.keep_probabilities(corpus.counts, config.data.sample)
     stream = windows.BlockStream(
-        corpus.tokens, corpus.doc_offsets, keep,
-        batch_size=config.train.batch_size, window=config.data.window, seed=config.train.seed,
+        corpus.tokens,
+        corpus.doc_offsets,
+        keep,
+        batch_size=config.train.batch_size,
+        window=config.data.window,
+        seed=config.train.seed,
     )
     blocks_per_epoch = [stream.blocks_in_epoch(e) for e in range(config.train.epochs)]
     total_blocks = sum(blocks_per_epoch)
@@ -177,8 +229,10 @@ def train_and_evaluate(config: Config, workdir: str | Path) -> dict[str, float]:
     if latest is not None:
         state, position = checkpointer.restore(latest, state)
         start = int(position["block"])
-        print(f"resuming from step {start} of {total_blocks} ({workdir / 'checkpoints'})",
-              file=sys.stderr)
+        print(
+            f"resuming from step {start} of {total_blocks} ({workdir / 'checkpoints'})",
+            file=sys.stderr,
+        )
 
     run_info = {
         "git_commit": git_commit(),
@@ -190,28 +244,57 @@ def train_and_evaluate(config: Config, workdir: str | Path) -> dict[str, float]:
         "blocks_per_epoch": blocks_per_epoch,
     }
     (workdir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
-    writer = create_writers(
-        workdir, config_lib.to_dict(config), console=not config.log.progress,
-        wandb=config.log.wandb, project=config.log.wandb_project, group=config.log.wandb_group,
-    )
+    owns_writer = writer is None
+    if owns_writer:
+        writer = create_writers(
+            workdir,
+            config_lib.to_dict(config),
+            console=not config.log.progress,
+            wandb=False,
+            project="",
+            group="",
+        )
+    started = time.time()
     try:
-        state = _train(config, graphdef, state, tx, schedule, corpus, stream, blocks_per_epoch,
-                       start, checkpointer, writer)
-        params = state["params"]
+        state = _train(
+            config,
+            graphdef,
+            state,
+            tx,
+            schedule,
+            corpus,
+            stream,
+            blocks_per_epoch,
+            start,
+            checkpointer,
+            writer,
+        )
+        train_seconds = time.time() - started
         vectors = WordVectors(
-            list(corpus.words), np.asarray(jax.device_get(params["input_embeddings"][...])),
+            list(corpus.words),
+            np.asarray(jax.device_get(state["params"]["input_embeddings"][...])),
             corpus.counts,
         )
-        results = evaluate_and_report(config, workdir, vectors, world_files, corpus, total_blocks)
-        writer.summary(results)
     finally:
-        writer.close()
+        if owns_writer:
+            writer.close()
         checkpointer.close()
-    return results
+    return TrainedRun(vectors, corpus, world_files, total_blocks, train_seconds)
 
 
-def _train(config, graphdef, state, tx, schedule, corpus, stream, blocks_per_epoch, start,
-           checkpointer, writer):
+def _train(
+    config,
+    graphdef,
+    state,
+    tx,
+    schedule,
+    corpus,
+    stream,
+    blocks_per_epoch,
+    start,
+    checkpointer,
+    writer,
+):
     total_blocks = sum(blocks_per_epoch)
     if start >= total_blocks:
         return state
@@ -245,7 +328,9 @@ def _train(config, graphdef, state, tx, schedule, corpus, stream, blocks_per_epo
             "loss": loss,
             "learning_rate": float(fetched[-1]["learning_rate"]),
             "epoch": position_of(block, blocks_per_epoch)["epoch"],
-            "words_per_sec": (block - last_log_block) * words_per_block / max(now - last_log_time, 1e-9),
+            "words_per_sec": (block - last_log_block)
+            * words_per_block
+            / max(now - last_log_time, 1e-9),
         }
         if compile_seconds is not None and last_log_block == start:
             metrics["compile_seconds"] = compile_seconds
@@ -274,7 +359,10 @@ def _train(config, graphdef, state, tx, schedule, corpus, stream, blocks_per_epo
                 progress.update(real * words_per_block)
             if block // config.train.log_every != (block - real) // config.train.log_every:
                 flush_metrics()
-            if block // config.train.checkpoint_every != (block - real) // config.train.checkpoint_every:
+            if (
+                block // config.train.checkpoint_every
+                != (block - real) // config.train.checkpoint_every
+            ):
                 save()
             if stop.requested:
                 save()
@@ -319,27 +407,51 @@ def _progress_bar(config: Config, total: int, initial: int):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="word", unit_scale=True, desc="training",
-                dynamic_ncols=True, smoothing=0.1)
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="word",
+        unit_scale=True,
+        desc="training",
+        dynamic_ncols=True,
+        smoothing=0.1,
+    )
 
 
-def build_evaluators(config: Config, world_files: dict, vectors: WordVectors) -> list:
+def build_evaluators(config: Config, world_files: dict, vectors: WordVectors | None) -> list:
+    """The configured evaluators. Without vectors, the neighbour queries are left to defaults."""
     evaluators = []
     if world_files and config.eval.synthetic:
-        evaluators.append(make_evaluator("analogy", name="synthetic_analogy",
-                                         path=world_files["analogy"],
-                                         restrict_vocab=config.eval.restrict_vocab))
-        evaluators.append(make_evaluator("word_similarity", name="synthetic_similarity",
-                                         path=world_files["similarity"]))
+        evaluators.append(
+            make_evaluator(
+                "analogy",
+                name="synthetic_analogy",
+                path=world_files["analogy"],
+                restrict_vocab=config.eval.restrict_vocab,
+            )
+        )
+        evaluators.append(
+            make_evaluator(
+                "word_similarity", name="synthetic_similarity", path=world_files["similarity"]
+            )
+        )
     if config.eval.wordsim:
-        evaluators.append(make_evaluator("word_similarity", name=_eval_name(config.eval.wordsim),
-                                         path=config.eval.wordsim))
+        evaluators.append(
+            make_evaluator(
+                "word_similarity", name=_eval_name(config.eval.wordsim), path=config.eval.wordsim
+            )
+        )
     if config.eval.analogy:
-        evaluators.append(make_evaluator("analogy", name=_eval_name(config.eval.analogy),
-                                         path=config.eval.analogy,
-                                         restrict_vocab=config.eval.restrict_vocab))
+        evaluators.append(
+            make_evaluator(
+                "analogy",
+                name=_eval_name(config.eval.analogy),
+                path=config.eval.analogy,
+                restrict_vocab=config.eval.restrict_vocab,
+            )
+        )
     words = [w.strip() for w in config.eval.neighbours.split(",") if w.strip()]
-    if not words:
+    if not words and vectors is not None:
         words = [w for pair in _plot_pairs(config, world_files, vectors)[:3] for w in pair]
         words = words or DEFAULT_PROBE_WORDS
     evaluators.append(make_evaluator("nearest_neighbours", name="neighbours", words=words))
@@ -363,10 +475,9 @@ def _plot_pairs(config: Config, world_files: dict, vectors: WordVectors) -> list
     return [p for p in CLASSIC_PAIRS if p[0] in vectors and p[1] in vectors]
 
 
-def evaluate_and_report(
-    config: Config, workdir: Path, vectors: WordVectors, world_files: dict, corpus, steps: int
-) -> dict[str, float]:
+def evaluate_and_report(config: Config, workdir: Path, run: TrainedRun) -> dict[str, float]:
     """Run the configured evaluators and write results.json, results.md, vectors and the plot."""
+    vectors, world_files, corpus, steps = run.vectors, run.world_files, run.corpus, run.steps
     evaluators = build_evaluators(config, world_files, vectors)
     results, extra = run_evaluators(evaluators, vectors)
     vectors.save_word2vec_text(workdir / "vectors.txt")
@@ -386,7 +497,9 @@ def evaluate_and_report(
         "seed": config.train.seed,
         "git commit": git_commit(),
     }
-    (workdir / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    # Undefined metrics (e.g. accuracy with no covered question) are NaN; JSON has no NaN.
+    finite = {k: (v if math.isfinite(v) else None) for k, v in results.items()}
+    (workdir / "results.json").write_text(json.dumps(finite, indent=2, sort_keys=True) + "\n")
     table = results_markdown(results, provenance, extra)
     (workdir / "results.md").write_text(table)
     print(table)

@@ -21,7 +21,8 @@ from research.config import Config
 from research.models import Word2Vec
 from research.objectives import negative_sampling as ns
 
-TrainState = dict[str, Any]  # {"params": nnx.State, "opt_state": optax state, "step": i32, "key": u32[2]}
+# {"params": nnx.State, "opt_state": optax state, "step": int32, "key": uint32[2]}
+TrainState = dict[str, Any]
 
 
 def learning_rate_schedule(config: Config, total_steps: int) -> optax.Schedule:

@@ -1,0 +1,271 @@
+"""This project's word2vec against gensim's, same corpus, same hyperparameters, same evaluation.
+
+    python benchmarks/word2vec_vs_gensim.py --corpus ~/.cache/strata-bench-corpus/corpus.txt
+
+Trains skip-gram and CBOW with both implementations (dim 100, window 5, negative 5, sample 1e-3,
+min_count 5, 5 epochs, gensim workers = cores), each in its own subprocess so that peak RSS is
+per trainer, evaluates all vectors with this project's evaluators on WordSim-353 and the Google
+analogies (restrict_vocab 30,000, as gensim), and writes the table into BENCHMARKS.md between
+markers (replacing the previous table of the same name), with the command, machine and date.
+
+words/s = raw corpus words x epochs / training wall time, the same definition for both. The
+one-off vocabulary pass is reported separately: gensim scans the corpus on every run; this
+project caches token ids on disk, so its "prepare" time is the cache build on a first run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def default_benchmark_files() -> tuple[str, str]:
+    """gensim ships both files; users who installed the bench extra have them."""
+    from gensim.test.utils import datapath
+
+    return datapath("wordsim353.tsv"), datapath("questions-words.txt")
+
+
+def evaluate(words, vectors, counts, wordsim: str, analogy: str) -> dict[str, float]:
+    from research.eval import make_evaluator, run_evaluators
+    from research.eval.vectors import WordVectors
+
+    wv = WordVectors(list(words), vectors, counts)
+    evaluators = [
+        make_evaluator("word_similarity", name="ws353", path=wordsim),
+        make_evaluator("analogy", name="analogy", path=analogy, restrict_vocab=30000),
+    ]
+    results, _ = run_evaluators(evaluators, wv)
+    return results
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def worker_ours(args) -> dict:
+    from research.config import Config
+    from research.data.corpus import prepare_corpus
+    from research.train.loop import fit
+
+    config = Config(name=f"bench_{args.kind}")
+    config.data.source = args.corpus
+    config.data.min_count = args.min_count
+    config.data.window = args.window
+    config.data.negatives = args.negative
+    config.data.sample = args.sample
+    config.model.kind = args.kind
+    config.model.dim = args.dim
+    config.train.epochs = args.epochs
+    config.train.seed = args.seed
+    config.eval.synthetic = False
+    config.log.progress = False
+    for assignment in args.set or []:
+        from research.config import apply_override
+
+        apply_override(config, assignment)
+    started = time.time()
+    corpus = prepare_corpus(config.data, progress=False)
+    prepare_seconds = time.time() - started
+    with tempfile.TemporaryDirectory() as workdir:
+        run = fit(config, workdir)
+    raw_words = int(corpus.meta["raw_tokens"])
+    return {
+        "impl": "ours",
+        "kind": args.kind,
+        "prepare_seconds": prepare_seconds,
+        "train_seconds": run.train_seconds,
+        "raw_words": raw_words,
+        "words_per_sec": raw_words * args.epochs / run.train_seconds,
+        "vocab": corpus.vocab_size,
+        "results": evaluate(run.vectors.words, run.vectors.vectors, corpus.counts,
+                            args.wordsim, args.analogy),
+        "peak_rss_mb": peak_rss_mb(),
+        "settings": {k: v for k, v in vars(config.train).items()},
+    }
+
+
+def worker_gensim(args) -> dict:
+    import gensim
+    from gensim.models import Word2Vec
+    from gensim.models.word2vec import LineSentence
+
+    model = Word2Vec(
+        vector_size=args.dim, window=args.window, negative=args.negative, sample=args.sample,
+        min_count=args.min_count, sg=1 if args.kind == "skipgram" else 0, workers=args.workers,
+        seed=args.seed,
+    )
+    sentences = LineSentence(args.corpus)
+    started = time.time()
+    model.build_vocab(sentences)
+    prepare_seconds = time.time() - started
+    started = time.time()
+    model.train(sentences, total_examples=model.corpus_count, epochs=args.epochs)
+    train_seconds = time.time() - started
+    raw_words = int(model.corpus_total_words)
+    counts = [model.wv.get_vecattr(w, "count") for w in model.wv.index_to_key]
+    return {
+        "impl": f"gensim {gensim.__version__}",
+        "kind": args.kind,
+        "prepare_seconds": prepare_seconds,
+        "train_seconds": train_seconds,
+        "raw_words": raw_words,
+        "words_per_sec": raw_words * args.epochs / train_seconds,
+        "vocab": len(model.wv),
+        "results": evaluate(model.wv.index_to_key, model.wv.vectors, counts,
+                            args.wordsim, args.analogy),
+        "peak_rss_mb": peak_rss_mb(),
+        "settings": {"workers": args.workers},
+    }
+
+
+def run_worker(impl: str, kind: str, args) -> dict:
+    command = [sys.executable, __file__, "--worker", impl, "--kind", kind,
+               "--corpus", args.corpus, "--epochs", str(args.epochs), "--dim", str(args.dim),
+               "--window", str(args.window), "--negative", str(args.negative),
+               "--sample", str(args.sample), "--min-count", str(args.min_count),
+               "--workers", str(args.workers), "--seed", str(args.seed),
+               "--wordsim", args.wordsim, "--analogy", args.analogy]
+    for assignment in args.set or []:
+        command += ["--set", assignment]
+    print(f"[{time.strftime('%H:%M:%S')}] {impl} {kind} ...", file=sys.stderr, flush=True)
+    out = subprocess.run(command, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr[-3000:])
+        raise SystemExit(f"{impl} {kind} failed (exit {out.returncode})")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"    {result['words_per_sec']:,.0f} words/s, "
+          f"ws353 {result['results']['ws353/spearman']:.4f}, "
+          f"analogy {result['results']['analogy/accuracy']:.4f}", file=sys.stderr, flush=True)
+    return result
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def table(results: list[dict], args, command: str) -> str:
+    import jax
+
+    by = {(r["impl"].split()[0], r["kind"]): r for r in results}
+    lines = [
+        f"### word2vec vs gensim ({Path(args.corpus).name})",
+        "",
+        f"- command: `{command}`",
+        f"- machine: {machine()}; jax {jax.__version__}",
+        f"- date: {datetime.date.today().isoformat()}",
+        f"- corpus: {args.corpus} ({results[0]['raw_words']:,} words); dim {args.dim}, window "
+        f"{args.window}, negative {args.negative}, sample {args.sample}, min_count "
+        f"{args.min_count}, {args.epochs} epochs, seed {args.seed}; gensim workers {args.workers}",
+        "- evaluation: this project's evaluators for both; WS-353 Spearman over in-vocabulary "
+        "pairs; Google analogies 3CosAdd over the 30,000 most frequent words, accuracy over "
+        "covered questions",
+        "",
+        "| model | impl | train s | words/s | prepare s | peak RSS MB | WS-353 ρ (pairs) "
+        "| analogy acc | analogy coverage |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        res = r["results"]
+        lines.append(
+            f"| {r['kind']} | {r['impl']} | {r['train_seconds']:.1f} | {r['words_per_sec']:,.0f} "
+            f"| {r['prepare_seconds']:.1f} | {r['peak_rss_mb']:.0f} "
+            f"| {res['ws353/spearman']:.4f} ({res['ws353/pairs_used']}) "
+            f"| {res['analogy/accuracy']:.4f} | {res['analogy/coverage']:.4f} |"
+        )
+    lines += ["", "| model | words/s ours/gensim | Δ WS-353 ρ (ours − gensim) "
+              "| Δ analogy (points) | RSS ours/gensim |", "|---|---|---|---|---|"]
+    for kind in args.kinds:
+        ours, theirs = by.get(("ours", kind)), by.get(("gensim", kind))
+        if not ours or not theirs:
+            continue
+        d_rho = ours["results"]["ws353/spearman"] - theirs["results"]["ws353/spearman"]
+        d_acc = 100 * (ours["results"]["analogy/accuracy"] - theirs["results"]["analogy/accuracy"])
+        lines.append(
+            f"| {kind} | {ours['words_per_sec'] / theirs['words_per_sec']:.2f}× | {d_rho:+.4f} "
+            f"| {d_acc:+.2f} | {ours['peak_rss_mb'] / theirs['peak_rss_mb']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, name: str, body: str) -> None:
+    begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    block = f"{begin}\n{body}{end}\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--kinds", default="skipgram,cbow")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--dim", type=int, default=100)
+    parser.add_argument("--window", type=int, default=5)
+    parser.add_argument("--negative", type=int, default=5)
+    parser.add_argument("--sample", type=float, default=1e-3)
+    parser.add_argument("--min-count", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--wordsim", default="")
+    parser.add_argument("--analogy", default="")
+    parser.add_argument("--set", action="append", help="extra config override for ours")
+    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--json", default="", help="also write the raw results here")
+    parser.add_argument("--worker", choices=["ours", "gensim"], help=argparse.SUPPRESS)
+    parser.add_argument("--kind", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.corpus = os.path.expanduser(args.corpus)
+    if not os.path.isfile(args.corpus):
+        raise SystemExit(f"error: no corpus at {args.corpus}; build one with "
+                         "bash ../shared/tools/build_corpus.sh or pass --corpus PATH")
+    if not args.wordsim or not args.analogy:
+        default_wordsim, default_analogy = default_benchmark_files()
+        args.wordsim = args.wordsim or default_wordsim
+        args.analogy = args.analogy or default_analogy
+    if args.worker:
+        worker = worker_ours if args.worker == "ours" else worker_gensim
+        print(json.dumps(worker(args)))
+        return
+    args.kinds = args.kinds.split(",")
+    command = "python " + " ".join(shlex.quote(a) for a in [
+        os.path.relpath(__file__, ROOT), *sys.argv[1:]])
+    results = []
+    for kind in args.kinds:
+        results.append(run_worker("ours", kind, args))
+        results.append(run_worker("gensim", kind, args))
+    body = table(results, args, command)
+    print(body)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    write_section(Path(args.out), f"word2vec_vs_gensim {Path(args.corpus).name}", body)
+
+
+if __name__ == "__main__":
+    main()

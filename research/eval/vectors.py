@@ -1,0 +1,202 @@
+"""Word vectors: the table a word model learned, with lookup, cosine search and the word2vec file.
+
+The vocabulary is sorted by decreasing corpus count (index 0 = most frequent word), as gensim
+and the original word2vec do, so "the N most frequent words" is simply the first N rows. That
+ordering is what `restrict_vocab` in the analogy evaluation relies on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from research.errors import UserError
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1; all-zero rows stay zero instead of becoming NaN."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.where(norms > 0, norms, 1.0)).astype(np.float32, copy=False)
+
+
+def lowercase_index(words: Sequence[str]) -> dict[str, int]:
+    """Map each lowercased word to the index of its first (most frequent) case variant.
+
+    This is gensim's `case_insensitive=True` rule: "Paris" and "paris" both resolve to whichever
+    of them is more frequent.
+    """
+    index: dict[str, int] = {}
+    for i, word in enumerate(words):
+        index.setdefault(word.lower(), i)
+    return index
+
+
+@dataclass
+class WordVectors:
+    """A vocabulary and its raw input-embedding rows; cosine search works on unit rows."""
+
+    words: list[str]
+    vectors: np.ndarray
+    counts: np.ndarray | None = None
+    _unit: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _index: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _lower: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.words = list(self.words)
+        self.vectors = np.asarray(self.vectors, dtype=np.float32)
+        if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.words):
+            raise UserError(
+                f"word vectors must be a (V, D) matrix with one row per word; got shape "
+                f"{self.vectors.shape} for {len(self.words)} words"
+            )
+        if self.counts is not None:
+            self.counts = np.asarray(self.counts, dtype=np.int64)
+            if self.counts.shape != (len(self.words),):
+                raise UserError(
+                    f"word counts must have one entry per word ({len(self.words)}); got shape "
+                    f"{self.counts.shape}"
+                )
+        for i, word in enumerate(self.words):
+            if self._index.setdefault(word, i) != i:
+                raise UserError(
+                    f"word {word!r} appears twice in the vocabulary (rows {self._index[word]} and "
+                    f"{i}); each word needs exactly one vector"
+                )
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._index
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def index(self, word: str) -> int:
+        """Row of `word`; a UserError says it is out of vocabulary (exact, case-sensitive match)."""
+        try:
+            return self._index[word]
+        except KeyError:
+            raise UserError(
+                f"{word!r} is not in the vocabulary ({len(self)} words): it is out of vocabulary; "
+                f"check the spelling, or lower min_count so that rarer words get vectors"
+            ) from None
+
+    def lookup(self, word: str) -> int | None:
+        """Row of `word`, else of its lowercased form's most frequent case variant, else None."""
+        if word in self._index:
+            return self._index[word]
+        return self.lower_index().get(word.lower())
+
+    def lower_index(self) -> dict[str, int]:
+        """Cached `lowercase_index` of the whole vocabulary."""
+        if self._lower is None:
+            self._lower = lowercase_index(self.words)
+        return self._lower
+
+    def unit(self) -> np.ndarray:
+        """Cached L2-normalised copy of `vectors` (zero rows stay zero)."""
+        if self._unit is None:
+            self._unit = unit_rows(self.vectors)
+        return self._unit
+
+    def most_similar(
+        self,
+        positive: Sequence[str],
+        negative: Sequence[str] = (),
+        topn: int = 10,
+        restrict_vocab: int | None = None,
+    ) -> list[tuple[str, float]]:
+        """Nearest words to mean(unit(positive)) - mean(unit(negative)), as gensim computes it.
+
+        This is 3CosAdd for an analogy a:b :: c:? with positive=[b, c], negative=[a]. The query
+        words are never returned; only the first `restrict_vocab` (most frequent) words are
+        candidates. Scores are cosines with the normalised query vector.
+        """
+        if isinstance(positive, str) or isinstance(negative, str):
+            raise UserError("most_similar takes lists of words, e.g. positive=['king', 'woman']")
+        if not positive and not negative:
+            raise UserError("most_similar needs at least one word in positive or negative")
+        unit = self.unit()
+        query_rows = [self.index(w) for w in positive] + [self.index(w) for w in negative]
+        weights = np.array([1.0] * len(positive) + [-1.0] * len(negative), dtype=np.float32)
+        # gensim averages the unit vectors then normalises; the ranking only needs the direction.
+        query = unit_rows((weights @ unit[query_rows])[None, :])[0]
+        limit = len(self) if restrict_vocab is None else max(0, min(restrict_vocab, len(self)))
+        scores = unit[:limit] @ query
+        excluded = [r for r in set(query_rows) if r < limit]
+        scores[excluded] = -np.inf
+        take = max(0, min(topn, limit - len(excluded)))
+        if take == 0:
+            return []
+        best = np.argpartition(-scores, take - 1)[:take]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(self.words[i], float(scores[i])) for i in best]
+
+    def save_word2vec_text(self, path: str | Path) -> Path:
+        """Write gensim's word2vec text format: "V D", then "word v1 ... vD" per line.
+
+        Nine significant digits round-trip float32 exactly, so gensim loads identical vectors.
+        """
+        path = Path(path)
+        for word in self.words:
+            if not word or any(ch.isspace() for ch in word):
+                raise UserError(
+                    f"cannot write {word!r} to word2vec text format: words must be non-empty and "
+                    f"contain no whitespace; fix the tokenizer so tokens have no spaces"
+                )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fmt = " ".join(["%.9g"] * self.dim)
+        with path.open("w", encoding="utf-8", newline="\n") as f:
+            f.write(f"{len(self)} {self.dim}\n")
+            for word, row in zip(self.words, self.vectors.tolist(), strict=True):
+                f.write(f"{word} {fmt % tuple(row)}\n" if self.dim else f"{word}\n")
+        return path
+
+    @classmethod
+    def load_word2vec_text(cls, path: str | Path) -> WordVectors:
+        """Read a word2vec text file (as written by `save_word2vec_text` or gensim)."""
+        path = Path(path)
+        expected = 'expected word2vec text format: a "V D" header line, then "word v1 ... vD"'
+        if not path.is_file():
+            raise UserError(f"word vectors file {path} does not exist; {expected}")
+        try:
+            with path.open("r", encoding="utf-8", newline="\n") as f:
+                lines = f.read().split("\n")
+        except UnicodeDecodeError:
+            raise UserError(
+                f"{path} is not UTF-8 text (a binary word2vec file?); {expected}, "
+                f"e.g. gensim's save_word2vec_format(path, binary=False)"
+            ) from None
+        header = lines[0].split() if lines else []
+        if len(header) != 2 or not all(h.isdigit() for h in header):
+            raise UserError(f"{path}:1: header {lines[0][:60]!r} is not 'V D'; {expected}")
+        size, dim = int(header[0]), int(header[1])
+        body = lines[1 : size + 1]
+        if len(body) < size or (body and body[-1] == "" and dim > 0):
+            found = sum(1 for line in body if line)
+            raise UserError(
+                f"{path}: header promises {size} words but the file has {found}; "
+                f"the file is truncated or the header is wrong"
+            )
+        words: list[str] = []
+        vectors = np.empty((size, dim), dtype=np.float32)
+        for i, line in enumerate(body):
+            # Same tokenisation as gensim: strip the line end, split on single spaces.
+            parts = line.rstrip().split(" ")
+            if len(parts) != dim + 1:
+                raise UserError(
+                    f"{path}:{i + 2}: expected a word and {dim} numbers, got {len(parts) - 1} "
+                    f"values; {expected}"
+                )
+            try:
+                vectors[i] = np.array(parts[1:], dtype=np.float32)
+            except ValueError:
+                raise UserError(f"{path}:{i + 2}: non-numeric vector value; {expected}") from None
+            words.append(parts[0])
+        return cls(words=words, vectors=vectors)
