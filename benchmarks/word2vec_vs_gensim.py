@@ -91,8 +91,9 @@ def worker_ours(args) -> dict:
         "raw_words": raw_words,
         "words_per_sec": raw_words * args.epochs / run.train_seconds,
         "vocab": corpus.vocab_size,
-        "results": evaluate(run.vectors.words, run.vectors.vectors, corpus.counts,
-                            args.wordsim, args.analogy),
+        "results": evaluate(
+            run.vectors.words, run.vectors.vectors, corpus.counts, args.wordsim, args.analogy
+        ),
         "peak_rss_mb": peak_rss_mb(),
         "settings": {k: v for k, v in vars(config.train).items()},
     }
@@ -104,8 +105,13 @@ def worker_gensim(args) -> dict:
     from gensim.models.word2vec import LineSentence
 
     model = Word2Vec(
-        vector_size=args.dim, window=args.window, negative=args.negative, sample=args.sample,
-        min_count=args.min_count, sg=1 if args.kind == "skipgram" else 0, workers=args.workers,
+        vector_size=args.dim,
+        window=args.window,
+        negative=args.negative,
+        sample=args.sample,
+        min_count=args.min_count,
+        sg=1 if args.kind == "skipgram" else 0,
+        workers=args.workers,
         seed=args.seed,
     )
     sentences = LineSentence(args.corpus)
@@ -125,20 +131,45 @@ def worker_gensim(args) -> dict:
         "raw_words": raw_words,
         "words_per_sec": raw_words * args.epochs / train_seconds,
         "vocab": len(model.wv),
-        "results": evaluate(model.wv.index_to_key, model.wv.vectors, counts,
-                            args.wordsim, args.analogy),
+        "results": evaluate(
+            model.wv.index_to_key, model.wv.vectors, counts, args.wordsim, args.analogy
+        ),
         "peak_rss_mb": peak_rss_mb(),
         "settings": {"workers": args.workers},
     }
 
 
 def run_worker(impl: str, kind: str, args) -> dict:
-    command = [sys.executable, __file__, "--worker", impl, "--kind", kind,
-               "--corpus", args.corpus, "--epochs", str(args.epochs), "--dim", str(args.dim),
-               "--window", str(args.window), "--negative", str(args.negative),
-               "--sample", str(args.sample), "--min-count", str(args.min_count),
-               "--workers", str(args.workers), "--seed", str(args.seed),
-               "--wordsim", args.wordsim, "--analogy", args.analogy]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        impl,
+        "--kind",
+        kind,
+        "--corpus",
+        args.corpus,
+        "--epochs",
+        str(args.epochs),
+        "--dim",
+        str(args.dim),
+        "--window",
+        str(args.window),
+        "--negative",
+        str(args.negative),
+        "--sample",
+        str(args.sample),
+        "--min-count",
+        str(args.min_count),
+        "--workers",
+        str(args.workers),
+        "--seed",
+        str(args.seed),
+        "--wordsim",
+        args.wordsim,
+        "--analogy",
+        args.analogy,
+    ]
     for assignment in args.set or []:
         command += ["--set", assignment]
     print(f"[{time.strftime('%H:%M:%S')}] {impl} {kind} ...", file=sys.stderr, flush=True)
@@ -147,9 +178,13 @@ def run_worker(impl: str, kind: str, args) -> dict:
         sys.stderr.write(out.stderr[-3000:])
         raise SystemExit(f"{impl} {kind} failed (exit {out.returncode})")
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"    {result['words_per_sec']:,.0f} words/s, "
-          f"ws353 {result['results']['ws353/spearman']:.4f}, "
-          f"analogy {result['results']['analogy/accuracy']:.4f}", file=sys.stderr, flush=True)
+    print(
+        f"    {result['words_per_sec']:,.0f} words/s, "
+        f"ws353 {result['results']['ws353/spearman']:.4f}, "
+        f"analogy {result['results']['analogy/accuracy']:.4f}",
+        file=sys.stderr,
+        flush=True,
+    )
     return result
 
 
@@ -194,8 +229,12 @@ def table(results: list[dict], args, command: str) -> str:
             f"| {res['ws353/spearman']:.4f} ({res['ws353/pairs_used']}) "
             f"| {res['analogy/accuracy']:.4f} | {res['analogy/coverage']:.4f} |"
         )
-    lines += ["", "| model | words/s ours/gensim | Δ WS-353 ρ (ours − gensim) "
-              "| Δ analogy (points) | RSS ours/gensim |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| model | words/s ours/gensim | Δ WS-353 ρ (ours − gensim) "
+        "| Δ analogy (points) | RSS ours/gensim |",
+        "|---|---|---|---|---|",
+    ]
     for kind in args.kinds:
         ours, theirs = by.get(("ours", kind)), by.get(("gensim", kind))
         if not ours or not theirs:
@@ -243,8 +282,10 @@ def main() -> None:
     args = parser.parse_args()
     args.corpus = os.path.expanduser(args.corpus)
     if not os.path.isfile(args.corpus):
-        raise SystemExit(f"error: no corpus at {args.corpus}; build one with "
-                         "bash ../shared/tools/build_corpus.sh or pass --corpus PATH")
+        raise SystemExit(
+            f"error: no corpus at {args.corpus}; build one with "
+            "bash ../shared/tools/build_corpus.sh or pass --corpus PATH"
+        )
     if not args.wordsim or not args.analogy:
         default_wordsim, default_analogy = default_benchmark_files()
         args.wordsim = args.wordsim or default_wordsim
@@ -254,8 +295,9 @@ def main() -> None:
         print(json.dumps(worker(args)))
         return
     args.kinds = args.kinds.split(",")
-    command = "python " + " ".join(shlex.quote(a) for a in [
-        os.path.relpath(__file__, ROOT), *sys.argv[1:]])
+    command = "python " + " ".join(
+        shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
+    )
     results = []
     for kind in args.kinds:
         results.append(run_worker("ours", kind, args))

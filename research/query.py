@@ -21,7 +21,9 @@ from pathlib import Path
 from research.errors import UserError
 from research.eval.vectors import WordVectors
 
-TRAIN_HINT = "train a word model first with: python launch.py <experiment> --workdir RUN_DIR"
+TRAIN_HINT = (
+    "train a word model first with: python launch.py experiments/word2vec.py --workdir RUN_DIR"
+)
 EXPRESSION_HELP = "expected a word or an expression like 'king - man + woman'"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 import sys
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,7 +50,7 @@ class WandbWriter:
 
         mode = "online" if _wandb_logged_in() else "offline"
         id_file = workdir / "wandb_id.txt"
-        run_id = id_file.read_text().strip() if id_file.exists() else wandb.util.generate_id()
+        run_id = id_file.read_text().strip() if id_file.exists() else uuid.uuid4().hex[:12]
         id_file.write_text(run_id)
         self._run = wandb.init(
             project=project,

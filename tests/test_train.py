@@ -1,0 +1,257 @@
+"""word2vec training end to end: golden step, no recompiles, quality, resume, and errors."""
+
+import json
+import math
+import os
+import signal
+
+import jax
+import numpy as np
+import pytest
+
+import launch
+from research import config as config_lib
+from research.config import Config
+from research.data import corpus as corpus_lib
+from research.data import windows
+from research.errors import UserError
+from research.train import loop, word2vec_step
+
+
+def small_config(**overrides) -> Config:
+    config = Config()
+    config.data.synthetic_tokens = 100_000
+    config.model.dim = 32
+    config.train.epochs = 2
+    config.train.batch_size = 256
+    config.train.steps_per_dispatch = 4
+    config.train.log_every = 8
+    config.train.checkpoint_every = 16
+    config.log.progress = False
+    config_lib.apply_overrides(config, [f"{k}={v}" for k, v in overrides.items()])
+    return config
+
+
+def first_groups(config: Config, count: int):
+    corpus = corpus_lib.prepare_corpus(config.data, progress=False)
+    keep = windows.keep_probabilities(corpus.counts, config.data.sample)
+    stream = windows.BlockStream(
+        corpus.tokens,
+        corpus.doc_offsets,
+        keep,
+        batch_size=config.train.batch_size,
+        window=config.data.window,
+        seed=config.train.seed,
+    )
+    blocks = [stream.blocks_in_epoch(0)]
+    groups = loop.block_groups(stream, blocks, 0, config.train.steps_per_dispatch)
+    return corpus, [next(groups) for _ in range(count)]
+
+
+@pytest.mark.parametrize("kind", ["skipgram", "cbow"])
+def test_one_step_golden_metrics_and_no_recompiles(kind):
+    config = small_config(**{"model.kind": kind, "train.steps_per_dispatch": 1})
+    corpus, groups = first_groups(config, 4)
+    tx, schedule = word2vec_step.make_optimizer(config, 100)
+    graphdef, state = word2vec_step.init_state(config, corpus.vocab_size, tx)
+    step = word2vec_step.make_train_step(
+        config, graphdef, tx, schedule, windows.noise_distribution(corpus.counts)
+    )
+    losses = []
+    for ids, docs, _ in groups:
+        state, metrics = step(state, ids, docs)
+        losses.append(float(metrics["loss"]))
+    # Output rows start at zero, so every logit is 0: loss = (1 + K) log 2 per pair, exactly.
+    assert losses[0] == pytest.approx(6 * math.log(2), rel=1e-6)
+    assert losses[-1] < losses[0]
+    assert int(state["step"]) == 4
+    assert float(metrics["learning_rate"]) == pytest.approx(0.025 - 3 * (0.025 - 1e-4) / 99)
+    assert step._cache_size() == 1  # fixed shapes: compiled once
+
+
+def test_synthetic_skipgram_reaches_analogy_accuracy(tmp_path):
+    config = small_config(
+        **{
+            "data.synthetic_tokens": 300_000,
+            "train.epochs": 5,
+            "model.dim": 64,
+            "train.batch_size": 512,
+        }
+    )
+    results = loop.train_and_evaluate(config, tmp_path)
+    assert results["synthetic_analogy/accuracy"] >= 0.9
+    assert results["synthetic_analogy/coverage"] == 1.0
+    assert results["synthetic_similarity/spearman"] >= 0.7
+    assert results["synthetic_similarity/pairs_oov"] == 0
+    # Every artefact a run promises.
+    for name in [
+        "config.json",
+        "metrics.jsonl",
+        "results.json",
+        "results.md",
+        "vectors.txt",
+        "run.json",
+        "plots/analogy_pca.png",
+        "plots/loss.png",
+    ]:
+        assert (tmp_path / name).exists(), name
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert all(isinstance(v, (int, float)) for v in saved.values())
+    assert (
+        config_lib.from_dict(Config, json.loads((tmp_path / "config.json").read_text())) == config
+    )
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "metrics.jsonl").open()]
+    assert losses[-1] < losses[0]
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors.load_word2vec_format(str(tmp_path / "vectors.txt"), binary=False)
+    assert kv.vector_size == 64
+    assert kv.most_similar(positive=["king", "woman"], negative=["man"], topn=1)[0][0] == "queen"
+
+
+def test_synthetic_cbow_learns_analogies(tmp_path):
+    config = small_config(
+        **{
+            "data.synthetic_tokens": 300_000,
+            "train.epochs": 5,
+            "model.dim": 64,
+            "model.kind": "cbow",
+            "train.batch_size": 512,
+        }
+    )
+    results = loop.train_and_evaluate(config, tmp_path)
+    assert results["synthetic_analogy/accuracy"] >= 0.9
+
+
+def final_params(workdir):
+    config = small_config()
+    run = loop.fit(config, workdir)
+    return run.vectors.vectors
+
+
+class StepHook:
+    """Wraps make_train_step so a test can act after the n-th dispatch."""
+
+    def __init__(self, monkeypatch, after: int, action):
+        self.calls = 0
+        original = word2vec_step.make_train_step
+
+        def make(*args, **kwargs):
+            step = original(*args, **kwargs)
+
+            def hooked(state, ids, docs):
+                out = step(state, ids, docs)
+                self.calls += 1
+                if self.calls == after:
+                    action()
+                return out
+
+            return hooked
+
+        monkeypatch.setattr(word2vec_step, "make_train_step", make)
+
+
+def test_ctrl_c_saves_and_the_same_command_resumes_identically(tmp_path, monkeypatch):
+    reference = final_params(tmp_path / "reference")
+    with monkeypatch.context() as patch:
+        StepHook(patch, after=3, action=lambda: os.kill(os.getpid(), signal.SIGINT))
+        with pytest.raises(UserError, match="interrupted \\(SIGINT\\) at step 12 of"):
+            final_params(tmp_path / "run")
+    from research.io.checkpoint import Checkpointer
+
+    checkpointer = Checkpointer(tmp_path / "run" / "checkpoints")
+    assert checkpointer.latest_step() == 12
+    corpus = corpus_lib.prepare_corpus(small_config().data, progress=False)
+    tx, _ = word2vec_step.make_optimizer(small_config(), 10)
+    _, like = word2vec_step.init_state(small_config(), corpus.vocab_size, tx)
+    state, position = checkpointer.restore(12, like)
+    checkpointer.close()
+    assert int(state["step"]) == 12
+    assert position == {"block": 12, "epoch": 0, "block_in_epoch": 12}
+    resumed = final_params(tmp_path / "run")
+    np.testing.assert_array_equal(resumed, reference)
+
+
+def test_crash_resumes_from_last_periodic_checkpoint(tmp_path, monkeypatch, capsys):
+    reference = final_params(tmp_path / "reference")
+
+    def crash():
+        raise RuntimeError("simulated kill")
+
+    with monkeypatch.context() as patch:
+        StepHook(patch, after=7, action=crash)  # 28 blocks done; last checkpoint at 16
+        with pytest.raises(RuntimeError):
+            final_params(tmp_path / "run")
+    resumed = final_params(tmp_path / "run")
+    assert "resuming from step 16 of" in capsys.readouterr().err
+    np.testing.assert_array_equal(resumed, reference)
+
+
+def test_resume_with_a_different_config_is_refused(tmp_path):
+    loop.fit(small_config(**{"train.epochs": 1}), tmp_path)
+    with pytest.raises(UserError, match="model.dim: 32 -> 16"):
+        loop.fit(small_config(**{"train.epochs": 1, "model.dim": 16}), tmp_path)
+
+
+def test_nan_loss_stops_with_the_step_range(tmp_path):
+    config = small_config(**{"train.learning_rate": 1e6, "train.row_hit_cap": 0})
+    with pytest.raises(loop.TrainingDiverged, match=r"the loss became (nan|inf) between steps"):
+        loop.train_and_evaluate(config, tmp_path)
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_bad_benchmark_file_fails_before_training(tmp_path):
+    bad = tmp_path / "ws.tsv"
+    bad.write_text("word1\tword2\tscore\ncat\tdog\tnot-a-number\n")
+    config = small_config(**{"eval.wordsim": str(bad)})
+    with pytest.raises(UserError, match="ws.tsv"):
+        loop.train_and_evaluate(config, tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_corpus_smaller_than_one_block(tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("the cat sat on the mat\n" * 20)
+    config = small_config(
+        **{"data.source": str(corpus), "data.min_count": 1, "train.batch_size": 4096}
+    )
+    with pytest.raises(UserError, match="fewer than one block of train.batch_size=4096"):
+        loop.train_and_evaluate(config, tmp_path / "run")
+
+
+def test_launch_reports_user_errors_in_one_line(tmp_path, capsys):
+    code = launch.main(
+        ["experiments/word2vec.py", "--workdir", str(tmp_path), "--set", "data.windoww=3"]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("error: unknown config key 'data.windoww'; valid keys:")
+    assert launch.main(["experiments/nope.py"]) == 2
+    assert launch.main(["experiments/word2vec.py", "--print-config", "--set", "model.dim=7"]) == 0
+    assert '"dim": 7' in capsys.readouterr().out
+
+
+def test_wandb_writer_offline_records_config_and_commit(tmp_path):
+    from research.io.writers import WandbWriter
+
+    writer = WandbWriter({"model": {"dim": 3}}, tmp_path, project="strata-test", group="g")
+    writer.write(1, {"loss": 1.5})
+    writer.summary({"eval/metric": 0.5})
+    assert "git_commit" in dict(writer._run.config)
+    writer.close()
+    assert list((tmp_path / "wandb").glob("offline-run-*"))
+
+
+def test_every_experiment_builds_a_valid_config():
+    import pathlib
+
+    for path in sorted(pathlib.Path("experiments").glob("*.py")):
+        module = launch.load_experiment(str(path))
+        config = module.get_config()
+        assert isinstance(config, Config)
+        loop.validate(config)
+        assert "python launch.py" in module.__doc__
+
+
+def test_jit_uses_cpu():
+    assert jax.devices()[0].platform == "cpu"
