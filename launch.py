@@ -57,9 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             f"devices: {', '.join(str(d) for d in jax.devices())})",
             file=sys.stderr,
         )
-        run = getattr(module, "run", None)
-        if run is None:
-            from research.train.loop import train_and_evaluate as run
+        from research.train import runner_for
+
+        run = getattr(module, "run", None) or runner_for(config)
         run(config, workdir)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)

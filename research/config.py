@@ -172,3 +172,99 @@ def apply_overrides(config: Any, assignments: list[str]) -> Any:
     for assignment in assignments:
         apply_override(config, assignment)
     return config
+
+
+# ------------------------------------------------------------------------------------------------
+# Transformer encoder experiments
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class TextDataConfig:
+    source: str = "synthetic"  # as DataConfig.source; the synthetic world keeps sentence breaks
+    text_field: str = "text"
+    split: str = "train"
+    synthetic_tokens: int = 300_000
+    synthetic_seed: int = 0
+    max_len: int = 128  # tokens per packed sequence
+    sentence_len: int = 48  # tokens per sentence in the sentence table (contrastive, embedding)
+    vocab_size: int = 4000  # WordPiece vocabulary trained on the corpus
+    cache_dir: str = ""
+
+
+@dataclasses.dataclass
+class EncoderModelConfig:
+    size: Literal["tiny", "mini", "small", "base"] = "tiny"
+    positions: Literal["learned", "sinusoidal", "rotary"] = "learned"
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    dropout: float = 0.1
+    pooling: Literal["mean", "cls", "last"] = "mean"  # sentence embedding = pooled last layer
+
+
+@dataclasses.dataclass
+class ObjectiveConfig:
+    # "mlm", "next_token", "contrastive", or a sum such as "mlm+contrastive"
+    kind: str = "mlm"
+    weights: str = ""  # e.g. "mlm=1,contrastive=0.5"; unspecified terms weigh 1
+    mask_rate: float = 0.15
+    temperature: float = 0.05
+    positives: Literal["neighbour", "dropout"] = "neighbour"  # cpt-text or SimCSE
+
+
+@dataclasses.dataclass
+class EncoderTrainConfig:
+    steps: int = 1500
+    batch_size: int = 32  # packed sequences per step (mlm, next_token)
+    sentence_batch_size: int = 64  # sentence pairs per step (contrastive)
+    learning_rate: float = 1e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    seed: int = 0
+    log_every: int = 50
+    checkpoint_every: int = 500
+
+
+@dataclasses.dataclass
+class EncoderEvalConfig:
+    synthetic: bool = True  # evaluate on the synthetic world's gold files
+    wic: str = ""  # WiC-style pairs TSV (e.g. wordnet_wic_pairs.tsv)
+    sts: str = ""  # STS Benchmark file, or hf:NAME[:CONFIG[:SPLIT]]
+    retrieval: str = ""  # query/target TSV
+    retrieval_query_column: str = "query"
+    retrieval_target_column: str = "target"
+    top_layers: int = 1  # token embeddings = mean of the top k layers' states
+    polysemy_lemma: str = ""  # word for plots/polysemy.png; "" = the one with most examples
+
+
+@dataclasses.dataclass
+class EncoderRunConfig:
+    name: str = "encoder"
+    data: TextDataConfig = dataclasses.field(default_factory=TextDataConfig)
+    model: EncoderModelConfig = dataclasses.field(default_factory=EncoderModelConfig)
+    objective: ObjectiveConfig = dataclasses.field(default_factory=ObjectiveConfig)
+    train: EncoderTrainConfig = dataclasses.field(default_factory=EncoderTrainConfig)
+    eval: EncoderEvalConfig = dataclasses.field(default_factory=EncoderEvalConfig)
+    log: LogConfig = dataclasses.field(default_factory=LogConfig)
+
+
+def objective_weights(objective: ObjectiveConfig) -> dict[str, float]:
+    """{term: weight} from `kind` ("mlm+contrastive") and `weights` ("contrastive=0.5")."""
+    valid = ("mlm", "next_token", "contrastive")
+    terms = [t.strip() for t in objective.kind.split("+") if t.strip()]
+    unknown = [t for t in terms if t not in valid]
+    if not terms or unknown:
+        raise UserError(
+            f"objective.kind={objective.kind!r}: expected terms from {', '.join(valid)} "
+            "joined by +, e.g. mlm+contrastive"
+        )
+    weights = dict.fromkeys(terms, 1.0)
+    for item in filter(None, (w.strip() for w in objective.weights.split(","))):
+        term, _, value = item.partition("=")
+        if term.strip() not in weights:
+            raise UserError(f"objective.weights names {term.strip()!r}, not a term of "
+                            f"objective.kind={objective.kind!r}")
+        try:
+            weights[term.strip()] = float(value)
+        except ValueError:
+            raise UserError(f"objective.weights: {item!r} is not TERM=NUMBER") from None
+    return weights

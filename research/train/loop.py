@@ -345,7 +345,7 @@ def _train(
         checkpointer.save(block, state, position_of(block, blocks_per_epoch))
 
     groups = windows.prefetch(block_groups(stream, blocks_per_epoch, start, group))
-    stop = _StopRequests()
+    stop = StopRequests()
     try:
         for ids, docs, real in groups:
             t0 = time.time()
@@ -378,7 +378,7 @@ def _train(
     return state
 
 
-class _StopRequests:
+class StopRequests:
     """Turns Ctrl-C and SIGTERM into a flag checked between dispatches.
 
     Raising inside a jitted call would leave the donated state half-consumed; checking the flag
@@ -483,7 +483,7 @@ def evaluate_and_report(config: Config, workdir: Path, run: TrainedRun) -> dict[
     vectors.save_word2vec_text(workdir / "vectors.txt")
     pairs = _plot_pairs(config, world_files, vectors)
     plot_analogy_pairs(vectors, pairs, workdir / "plots" / "analogy_pca.png")
-    _plot_loss(workdir)
+    plot_loss(workdir)
     provenance = {
         "experiment": config.name,
         "model": f"{config.model.kind}, dim {config.model.dim}",
@@ -506,7 +506,7 @@ def evaluate_and_report(config: Config, workdir: Path, run: TrainedRun) -> dict[
     return results
 
 
-def _plot_loss(workdir: Path) -> None:
+def plot_loss(workdir: Path) -> None:
     """plots/loss.png: the training loss and learning rate from metrics.jsonl."""
     path = workdir / "metrics.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

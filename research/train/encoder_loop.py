@@ -1,0 +1,336 @@
+"""`train_and_evaluate` for the transformer encoder: mlm, next_token, contrastive and their sums.
+
+Same run contract as word2vec (train/loop.py): config.json, run.json, metrics.jsonl, Orbax
+checkpoints with resume, Ctrl-C saves, NaN guard at log time, results.json/results.md and plots.
+Batches are drawn by step: batch t comes from default_rng([seed, t]), so the data position of a
+checkpoint is its step and a resumed run sees exactly the batches it would have seen.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from flax import nnx
+
+from research import config as config_lib
+from research.config import EncoderRunConfig, objective_weights
+from research.data import windows
+from research.data.sequences import SequenceData, prepare_sequences
+from research.embed import EncoderEmbedder
+from research.errors import UserError
+from research.eval import make_evaluator, run_evaluators
+from research.eval.report import results_markdown
+from research.io.checkpoint import Checkpointer
+from research.io.writers import create_writers, git_commit
+from research.models.encoder import count_params
+from research.train import encoder_step
+from research.train.loop import StopRequests, TrainingDiverged, check_resume_config, plot_loss
+
+
+def validate(config: EncoderRunConfig) -> None:
+    objective_weights(config.objective)
+    checks = [
+        (config.train.steps >= 1, "train.steps must be at least 1"),
+        (config.train.batch_size >= 1, "train.batch_size must be at least 1"),
+        (
+            config.train.sentence_batch_size >= 2,
+            "train.sentence_batch_size must be at least 2 (in-batch negatives)",
+        ),
+        (config.train.learning_rate > 0, "train.learning_rate must be positive"),
+        (config.data.max_len >= 8, "data.max_len must be at least 8"),
+        (config.data.sentence_len >= 4, "data.sentence_len must be at least 4"),
+        (0 < config.objective.mask_rate < 1, "objective.mask_rate must be in (0, 1)"),
+        (config.objective.temperature > 0, "objective.temperature must be positive"),
+        (0 <= config.model.dropout < 1, "model.dropout must be in [0, 1)"),
+        (config.eval.top_layers >= 1, "eval.top_layers must be at least 1"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UserError(message)
+    if (
+        config.objective.positives == "dropout"
+        and config.model.dropout == 0
+        and "contrastive" in objective_weights(config.objective)
+    ):
+        raise UserError(
+            "objective.positives=dropout needs model.dropout > 0 (SimCSE's two views "
+            "differ only by dropout)"
+        )
+
+
+def batch_for_step(
+    data: SequenceData, config: EncoderRunConfig, step: int, anchors: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The host batch of step `step`: a pure function of (data, seed, step)."""
+    rng = np.random.default_rng([config.train.seed, step])
+    terms = objective_weights(config.objective)
+    batch = {}
+    if "mlm" in terms or "next_token" in terms:
+        n = len(data.packed_tokens)
+        rows = np.sort(rng.choice(n, config.train.batch_size, replace=n < config.train.batch_size))
+        batch["tokens"] = np.asarray(data.packed_tokens[rows])
+    if "contrastive" in terms:
+        pool = (
+            anchors
+            if config.objective.positives == "neighbour"
+            else np.arange(len(data.sentence_tokens))
+        )
+        size = config.train.sentence_batch_size
+        rows = np.sort(rng.choice(pool, size, replace=len(pool) < size))
+        batch["anchors"] = np.asarray(data.sentence_tokens[rows])
+        if config.objective.positives == "neighbour":
+            batch["positives"] = np.asarray(data.sentence_tokens[rows + 1])
+    return batch
+
+
+def train_and_evaluate(config: EncoderRunConfig, workdir: str | Path) -> dict[str, float]:
+    validate(config)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    check_resume_config(workdir, config)
+    (workdir / "config.json").write_text(config_lib.to_json(config) + "\n")
+    data = prepare_sequences(
+        config.data,
+        max_len=config.data.max_len,
+        sentence_len=config.data.sentence_len,
+        vocab_size=config.data.vocab_size,
+        progress=config.log.progress,
+    )
+    shutil.copy(data.path / "tokenizer.json", workdir / "tokenizer.json")
+    anchors = data.neighbour_anchors()
+    if (
+        config.objective.positives == "neighbour"
+        and "contrastive" in objective_weights(config.objective)
+        and len(anchors) < 2
+    ):
+        raise UserError(
+            "the corpus has no documents with two or more sentences, so there are no "
+            "neighbouring-sentence positives; use objective.positives=dropout"
+        )
+    evaluators, polysemy_file = build_evaluators(config, data)
+
+    tx, schedule = encoder_step.make_optimizer(config)
+    graphdef, state = encoder_step.init_state(config, data.vocab_size, tx)
+    params_count = count_params(nnx.merge(graphdef, state["params"]))
+    checkpointer = Checkpointer(workdir / "checkpoints")
+    start = 0
+    latest = checkpointer.latest_step()
+    if latest is not None:
+        state, position = checkpointer.restore(latest, state)
+        start = int(position["step"])
+        print(f"resuming from step {start} of {config.train.steps}", file=sys.stderr)
+    run_info = {
+        "git_commit": git_commit(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "devices": [str(d) for d in jax.devices()],
+        "data": data.meta,
+        "vocab_size": data.vocab_size,
+        "parameters": params_count,
+    }
+    (workdir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
+    print(
+        f"encoder {config.model.size}: {params_count:,} parameters, vocabulary "
+        f"{data.vocab_size}, {len(data.packed_tokens)} sequences of {config.data.max_len}",
+        file=sys.stderr,
+    )
+    writer = create_writers(
+        workdir,
+        config_lib.to_dict(config),
+        console=not config.log.progress,
+        wandb=config.log.wandb,
+        project=config.log.wandb_project,
+        group=config.log.wandb_group,
+    )
+    try:
+        state = _train(
+            config, graphdef, state, tx, schedule, data, anchors, start, checkpointer, writer
+        )
+        model = nnx.merge(graphdef, state["params"])
+        embedder = EncoderEmbedder(
+            model,
+            data.tokenizer,
+            max_len=config.data.max_len,
+            pooling=config.model.pooling,
+            top_layers=config.eval.top_layers,
+        )
+        results = evaluate_and_report(
+            config, workdir, embedder, evaluators, polysemy_file, data, params_count
+        )
+        writer.summary(results)
+    finally:
+        writer.close()
+        checkpointer.close()
+    return results
+
+
+def _train(config, graphdef, state, tx, schedule, data, anchors, start, checkpointer, writer):
+    steps = config.train.steps
+    if start >= steps:
+        return state
+    train_step = encoder_step.make_train_step(config, graphdef, tx, schedule)
+    batches = windows.prefetch(
+        batch_for_step(data, config, s, anchors) for s in range(start, steps)
+    )
+    progress = None
+    if config.log.progress:
+        from tqdm import tqdm
+
+        progress = tqdm(
+            total=steps, initial=start, unit="step", desc="training", dynamic_ncols=True
+        )
+    pending: list[dict] = []
+    step = start
+    last_time, last_step = time.time(), start
+    tokens_per_step = 0
+
+    def flush():
+        nonlocal last_time, last_step
+        if not pending:
+            return
+        fetched = jax.device_get(pending)
+        metrics = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+        metrics["learning_rate"] = float(fetched[-1]["learning_rate"])
+        if not math.isfinite(metrics["loss"]):
+            raise TrainingDiverged(
+                f"the loss became {metrics['loss']} between steps {last_step} and {step}; the "
+                f"last checkpoint is kept: lower train.learning_rate (now "
+                f"{config.train.learning_rate}) and start a new workdir"
+            )
+        now = time.time()
+        metrics["steps_per_sec"] = (step - last_step) / max(now - last_time, 1e-9)
+        metrics["tokens_per_sec"] = metrics["steps_per_sec"] * tokens_per_step
+        writer.write(step, metrics)
+        if progress is not None:
+            progress.set_postfix(loss=f"{metrics['loss']:.4f}")
+        pending.clear()
+        last_time, last_step = now, step
+
+    def save():
+        flush()
+        checkpointer.save(step, state, {"step": step})
+
+    stop = StopRequests()
+    try:
+        for batch in batches:
+            tokens_per_step = sum(int((v != 0).sum()) for v in batch.values())
+            state, metrics = train_step(state, batch)
+            step += 1
+            pending.append(metrics)
+            if progress is not None:
+                progress.update(1)
+            if step % config.train.log_every == 0:
+                flush()
+            if step % config.train.checkpoint_every == 0:
+                save()
+            if stop.requested:
+                save()
+                raise UserError(
+                    f"interrupted ({stop.requested}) at step {step} of {steps}; "
+                    "checkpoint saved: run the same command to resume"
+                )
+        save()
+    finally:
+        stop.restore()
+        if progress is not None:
+            progress.close()
+    return state
+
+
+def build_evaluators(config: EncoderRunConfig, data: SequenceData):
+    """Evaluators from the config and the synthetic world, built (and their files checked)
+    before training."""
+    evaluators = []
+    world = data.world_files
+    corpus_dir = Path(world["corpus"]).parent if world else None
+    polysemy_file = None
+    if corpus_dir is not None and config.eval.synthetic:
+        for kind, name, file in [
+            ("word_sense", "synthetic_sense", "wic.tsv"),
+            ("sentence_similarity", "synthetic_sts", "sts-test.csv"),
+            ("retrieval", "synthetic_retrieval", "retrieval.tsv"),
+        ]:
+            if (corpus_dir / file).exists():
+                evaluators.append(make_evaluator(kind, name=name, path=corpus_dir / file))
+        if (corpus_dir / "polysemy.tsv").exists():
+            polysemy_file = corpus_dir / "polysemy.tsv"
+    if config.eval.wic:
+        evaluators.append(
+            make_evaluator("word_sense", name=_stem(config.eval.wic), path=config.eval.wic)
+        )
+    if config.eval.sts:
+        evaluators.append(
+            make_evaluator("sentence_similarity", name=_stem(config.eval.sts), path=config.eval.sts)
+        )
+    if config.eval.retrieval:
+        evaluators.append(
+            make_evaluator(
+                "retrieval",
+                name=_stem(config.eval.retrieval),
+                path=config.eval.retrieval,
+                query_column=config.eval.retrieval_query_column,
+                target_column=config.eval.retrieval_target_column,
+            )
+        )
+    return evaluators, polysemy_file
+
+
+def _stem(path: str) -> str:
+    return (
+        Path(path.split(":")[-1] if path.startswith("hf:") else path)
+        .stem.replace("-", "_")
+        .replace("/", "_")
+        .lower()
+    )
+
+
+def evaluate_and_report(
+    config,
+    workdir: Path,
+    embedder: EncoderEmbedder,
+    evaluators,
+    polysemy_file,
+    data: SequenceData,
+    params_count: int,
+) -> dict[str, float]:
+    results, extra = run_evaluators(evaluators, embedder)
+    if polysemy_file is not None:
+        from research.eval.polysemy import plot_polysemy
+
+        plot_polysemy(
+            embedder,
+            polysemy_file,
+            config.eval.polysemy_lemma or None,
+            workdir / "plots" / "polysemy.png",
+        )
+    plot_loss(workdir)
+    provenance = {
+        "experiment": config.name,
+        "objective": f"{config.objective.kind} (weights {objective_weights(config.objective)})",
+        "model": f"{config.model.size} encoder, {params_count:,} parameters, "
+        f"{config.model.positions} positions, {config.model.dtype}",
+        "data": data.meta.get("source_description"),
+        "tokens / sequences / sentences": (
+            f"{data.meta['tokens']} / {data.meta['sequences']} / {data.meta['sentences']}"
+        ),
+        "steps / batch": f"{config.train.steps} / {config.train.batch_size} sequences, "
+        f"{config.train.sentence_batch_size} sentence pairs",
+        "seed": config.train.seed,
+        "embedding": f"{config.model.pooling} pooling of the last layer; tokens: mean of top "
+        f"{config.eval.top_layers} layer(s); {embedder.report()}",
+        "git commit": git_commit(),
+    }
+    finite = {k: (v if math.isfinite(v) else None) for k, v in results.items()}
+    (workdir / "results.json").write_text(json.dumps(finite, indent=2, sort_keys=True) + "\n")
+    table = results_markdown(results, provenance, extra)
+    (workdir / "results.md").write_text(table)
+    print(table)
+    return results
