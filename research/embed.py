@@ -160,6 +160,15 @@ def load_encoder(
         raise UserError(f"{run_dir} is a word-vector run; use python -m research.query for it")
     config = config_lib.from_dict(EncoderRunConfig, raw)
     tokenizer = tok.load_tokenizer(run_dir / "tokenizer.json")
+    run_info_path = run_dir / "run.json"
+    if run_info_path.exists():
+        trained_vocab = json.loads(run_info_path.read_text()).get("vocab_size")
+        if trained_vocab is not None and trained_vocab != tokenizer.get_vocab_size():
+            raise UserError(
+                f"{run_dir}: the tokeniser has {tokenizer.get_vocab_size()} tokens but the "
+                f"checkpoint was trained with {trained_vocab}; restore the run's own "
+                "tokenizer.json"
+            )
     checkpoints = Checkpointer(run_dir / "checkpoints")
     step = checkpoints.latest_step()
     if step is None:

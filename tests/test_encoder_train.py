@@ -1,0 +1,166 @@
+"""Encoder training end to end: objectives run, loss falls, resume, embedding API, errors."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from research import config as config_lib
+from research.config import EncoderRunConfig
+from research.embed import load_encoder
+from research.errors import UserError
+from research.train import encoder_loop
+
+
+def tiny_config(**overrides) -> EncoderRunConfig:
+    config = EncoderRunConfig()
+    config.data.synthetic_tokens = 60_000
+    config.data.max_len = 64
+    config.data.sentence_len = 32
+    config.data.vocab_size = 800
+    config.model.size = "tiny"
+    config.train.steps = 30
+    config.train.batch_size = 8
+    config.train.sentence_batch_size = 8
+    config.train.warmup_steps = 5
+    config.train.log_every = 10
+    config.train.checkpoint_every = 20
+    config.log.progress = False
+    config_lib.apply_overrides(config, [f"{k}={v}" for k, v in overrides.items()])
+    return config
+
+
+@pytest.mark.parametrize(
+    "kind, positives",
+    [
+        ("mlm", "neighbour"),
+        ("next_token", "neighbour"),
+        ("contrastive", "neighbour"),
+        ("mlm+contrastive", "dropout"),
+    ],
+)
+def test_every_objective_trains(tmp_path, kind, positives):
+    config = tiny_config(**{"objective.kind": kind, "objective.positives": positives})
+    results = encoder_loop.train_and_evaluate(config, tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").open()]
+    assert [r["step"] for r in rows] == [10, 20, 30]
+    assert all(math.isfinite(r["loss"]) for r in rows)
+    for term in kind.split("+"):
+        assert f"{term}_loss" in rows[0]
+    if kind == "mlm":
+        # Untrained tied logits are near zero: the first losses sit near log(vocab).
+        assert rows[-1]["mlm_loss"] < rows[0]["mlm_loss"]
+    for name in [
+        "config.json",
+        "run.json",
+        "tokenizer.json",
+        "results.json",
+        "results.md",
+        "plots/loss.png",
+    ]:
+        assert (tmp_path / name).exists(), name
+    assert isinstance(results, dict)
+
+
+def test_interrupted_run_resumes_to_identical_weights(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from research.train import encoder_step
+
+    reference = encoder_loop.train_and_evaluate(tiny_config(), tmp_path / "ref")
+    original = encoder_step.make_train_step
+    calls = {"n": 0}
+
+    def make(*args, **kwargs):
+        step = original(*args, **kwargs)
+
+        def hooked(state, batch):
+            out = step(state, batch)
+            calls["n"] += 1
+            if calls["n"] == 12:
+                os.kill(os.getpid(), signal.SIGINT)
+            return out
+
+        return hooked
+
+    with monkeypatch.context() as patch:
+        patch.setattr(encoder_step, "make_train_step", make)
+        with pytest.raises(UserError, match="interrupted \\(SIGINT\\) at step 12 of 30"):
+            encoder_loop.train_and_evaluate(tiny_config(), tmp_path / "run")
+    resumed = encoder_loop.train_and_evaluate(tiny_config(), tmp_path / "run")
+    assert resumed == reference
+    a = load_encoder(tmp_path / "ref").embed_sentences(["the king walked", "a river bank"])
+    b = load_encoder(tmp_path / "run").embed_sentences(["the king walked", "a river bank"])
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("encoder_run")
+    encoder_loop.train_and_evaluate(tiny_config(), workdir)
+    return workdir
+
+
+def test_embedding_api_shapes_and_determinism(trained_run):
+    encoder = load_encoder(trained_run)
+    texts = ["the king walked to the river", "", "queen " * 200]
+    first = encoder.embed_sentences(texts)
+    assert first.shape == (3, 64) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, encoder.embed_sentences(texts))
+    assert encoder.truncated == 2 and encoder.empty == 2  # counted on both calls
+    tokens = encoder.embed_tokens(["the king walked"])[0]
+    assert tokens.vectors.shape == (len(tokens.tokens), 64)
+    assert len(tokens.offsets) == len(tokens.tokens)
+    spans = encoder.embed_spans(["the king walked", "the king walked"], [(4, 8), (9, 15)])
+    king = [i for i, (a, b) in enumerate(tokens.offsets) if a < 8 and b > 4]
+    np.testing.assert_allclose(spans[0], tokens.vectors[king].mean(0), rtol=1e-5, atol=1e-6)
+    # Context changes a token's vector: that is the point of a contextual encoder.
+    other = encoder.embed_spans(["a king slept"], [(2, 6)])
+    assert not np.allclose(spans[0], other[0])
+
+
+def test_top_layers_average(trained_run):
+    one = load_encoder(trained_run, top_layers=1).embed_tokens(["the king"])[0].vectors
+    three = load_encoder(trained_run, top_layers=3).embed_tokens(["the king"])[0].vectors
+    assert one.shape == three.shape and not np.allclose(one, three)
+    with pytest.raises(UserError, match="top_layers=9"):
+        load_encoder(trained_run, top_layers=9)
+
+
+def test_mismatched_tokeniser_refuses_to_load(trained_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_run, copy)
+    other = tiny_config(**{"data.vocab_size": 300, "train.steps": 1})
+    other_dir = tmp_path / "other"
+    encoder_loop.train_and_evaluate(other, other_dir)
+    shutil.copy(other_dir / "tokenizer.json", copy / "tokenizer.json")
+    with pytest.raises(UserError, match="tokeniser"):
+        load_encoder(copy)
+
+
+def test_loading_a_word_run_or_nothing_is_refused(tmp_path):
+    with pytest.raises(UserError, match="not an encoder run"):
+        load_encoder(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"name": "word2vec", "model": {}}))
+    with pytest.raises(UserError, match="word-vector run"):
+        load_encoder(tmp_path)
+
+
+def test_bad_objective_is_a_one_line_error(tmp_path):
+    with pytest.raises(UserError, match="expected terms from mlm, next_token, contrastive"):
+        encoder_loop.train_and_evaluate(tiny_config(**{"objective.kind": "mlm+glove"}), tmp_path)
+    with pytest.raises(UserError, match="needs model.dropout > 0"):
+        encoder_loop.train_and_evaluate(
+            tiny_config(
+                **{
+                    "objective.kind": "contrastive",
+                    "objective.positives": "dropout",
+                    "model.dropout": 0.0,
+                }
+            ),
+            tmp_path,
+        )

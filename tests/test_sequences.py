@@ -1,0 +1,89 @@
+"""Tokeniser, packed sequences and the sentence table."""
+
+import json
+
+import numpy as np
+import pytest
+
+from research.config import TextDataConfig
+from research.data import sequences
+from research.data import tokenizer as tok
+from research.errors import UserError
+
+DOCS = [
+    {"sentences": ["the river bank was muddy.", "fish swam near the bank."]},
+    {
+        "sentences": [
+            "she took a loan from the bank.",
+            "the bank raised its rates.",
+            "money is tight.",
+        ]
+    },
+    {"sentences": ["a very long sentence " + "word " * 60]},
+]
+
+
+def prepare(tmp_path, docs=DOCS, **kw):
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    config = TextDataConfig(
+        source=str(path), text_field="sentences", cache_dir=str(tmp_path / "cache")
+    )
+    settings = {"max_len": 24, "sentence_len": 12, "vocab_size": 200, **kw}
+    return sequences.prepare_sequences(config, progress=False, **settings)
+
+
+def test_special_token_ids_are_fixed(tmp_path):
+    data = prepare(tmp_path)
+    for i, token in enumerate(tok.SPECIAL_TOKENS):
+        assert data.tokenizer.token_to_id(token) == i
+
+
+def test_packing_keeps_sentences_whole_with_ids(tmp_path):
+    data = prepare(tmp_path)
+    tokens, sent, docs = data.packed_tokens, data.packed_sentences, data.packed_documents
+    assert tokens.shape[1] == 24 and tokens.dtype == np.int32
+    assert (tokens[:, 0] == tok.CLS).all()
+    first = tokens[0]
+    # Sentence ids run 0, 1, ... over real tokens; specials carry -1.
+    specials = np.isin(first, [tok.CLS, tok.SEP, tok.PAD])
+    assert (sent[0][specials] == -1).all() and (sent[0][~specials] >= 0).all()
+    assert (np.diff(sent[0][~specials]) >= 0).all()
+    # Every [SEP] closes a sentence: the count of sentences equals the count of [SEP]s.
+    total_sep = int((tokens == tok.SEP).sum())
+    assert total_sep == data.meta["sentences"]
+    # Documents: the first sequence's ids start at 0 and only grow.
+    assert docs[0][~specials][0] == 0
+    assert (np.diff(docs[0][~specials]) >= 0).all()
+
+
+def test_long_sentences_are_truncated_and_counted(tmp_path):
+    data = prepare(tmp_path)
+    assert data.meta["truncated_sentences_in_packing"] == 1
+    assert data.meta["truncated_sentences_in_table"] >= 1
+    table = data.sentence_tokens
+    assert table.shape == (6, 12)
+    assert ((table == tok.SEP).sum(axis=1) == 1).all()
+
+
+def test_neighbour_anchors_stay_inside_documents(tmp_path):
+    data = prepare(tmp_path)
+    anchors = data.neighbour_anchors()
+    np.testing.assert_array_equal(anchors, [0, 2, 3])
+    docs = data.sentence_documents
+    assert (docs[anchors] == docs[anchors + 1]).all()
+
+
+def test_plain_text_lines_are_split_into_sentences(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("One sentence here. Another one! A third?\nsecond document without a stop\n")
+    config = TextDataConfig(source=str(path), cache_dir=str(tmp_path / "cache"))
+    data = sequences.prepare_sequences(
+        config, max_len=32, sentence_len=16, vocab_size=100, progress=False
+    )
+    assert data.meta["sentences"] == 4 and data.meta["documents"] == 2
+
+
+def test_empty_corpus_is_an_error(tmp_path):
+    with pytest.raises(UserError):
+        prepare(tmp_path, docs=[{"sentences": []}, {"sentences": [""]}])
