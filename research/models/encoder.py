@@ -1,0 +1,295 @@
+"""A pre-norm transformer encoder that returns every layer's states.
+
+Architecture: token embeddings (+ learned or fixed sinusoidal positions, or rotary positions
+applied to queries and keys), then N blocks of
+
+    x = x + Dropout(Attention(LayerNorm(x)))      # multi-head self-attention, written with einsum
+    x = x + Dropout(MLP(LayerNorm(x)))            # dense -> gelu -> dense
+
+and a final LayerNorm. Pre-norm (GPT-2, most recent encoders) trains stably without warm-up
+tricks; the final LayerNorm is what makes the last state comparable in scale to a post-norm model.
+
+Dropout randomness (Flax NNX 0.12.8). The model stores no RNG state: every `nnx.Dropout` is built
+without `rngs`, so `nnx.split(model)` yields only `Param`s and a jitted functional train step
+(STYLE §5) carries no RNG counters in its state. Randomness is passed per call instead:
+
+    states = model(tokens, mask, deterministic=False, rngs=nnx.Rngs(dropout=key))
+    # or simply rngs=key (a jax key), which is wrapped into nnx.Rngs(dropout=key) here
+
+Inside a jitted step `key = jax.random.fold_in(base_key, step)`, so a resumed run draws the same
+masks. Each dropout site draws `rngs.dropout()`, which folds in an incrementing counter, so
+sites and layers get independent masks from one key. `deterministic=True` (the default) never
+touches `rngs`; eval code can omit it. We pass `deterministic` per call rather than using
+`nnx.view(model, deterministic=...)`, so one merged model serves train and eval in the same trace.
+
+Mixed precision: parameters are always float32; `dtype="bfloat16"` casts them (and the
+activations) to bfloat16 inside the forward pass. LayerNorm statistics, attention softmax and
+attention logits accumulate in float32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from research.errors import UserError
+
+POSITIONS = ("learned", "sinusoidal", "rotary")
+DTYPES = ("float32", "bfloat16")
+
+# BERT's initialiser for every weight matrix and embedding. It also keeps the tied MLM logits
+# (unit-scale LayerNorm output · embedding rows) near zero at init, so the initial loss is
+# close to log(vocab_size).
+INIT_STD = 0.02
+
+# name -> (dim, layers, heads, mlp_dim); "base" is BERT-base's shape (~110 M parameters).
+SIZES: dict[str, dict[str, int]] = {
+    "tiny": {"dim": 64, "layers": 2, "heads": 2, "mlp_dim": 256},
+    "mini": {"dim": 256, "layers": 4, "heads": 4, "mlp_dim": 1024},
+    "small": {"dim": 512, "layers": 4, "heads": 8, "mlp_dim": 2048},
+    "base": {"dim": 768, "layers": 12, "heads": 12, "mlp_dim": 3072},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderConfig:
+    vocab_size: int
+    dim: int = 256
+    layers: int = 4
+    heads: int = 4
+    mlp_dim: int = 1024
+    max_len: int = 128
+    dropout: float = 0.1
+    positions: str = "learned"  # "learned" | "sinusoidal" | "rotary"
+    dtype: str = "float32"  # compute dtype: "float32" | "bfloat16" (params stay float32)
+
+    def __post_init__(self):
+        # Fail at construction, before anything is traced, with a message that names the fix.
+        if self.positions not in POSITIONS:
+            raise UserError(f"positions={self.positions!r}; choose one of {POSITIONS}")
+        if self.dtype not in DTYPES:
+            raise UserError(f"dtype={self.dtype!r}; choose one of {DTYPES}")
+        if self.dim % self.heads:
+            raise UserError(f"dim {self.dim} is not divisible by heads {self.heads}")
+        if self.positions == "rotary" and (self.dim // self.heads) % 2:
+            raise UserError(f"rotary positions need an even head dim, got {self.dim // self.heads}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UserError(f"dropout={self.dropout} must be in [0, 1)")
+
+    @classmethod
+    def from_size(cls, size: str, vocab_size: int, **overrides) -> EncoderConfig:
+        """A named size from SIZES; `overrides` replace any field (e.g. max_len=512)."""
+        if size not in SIZES:
+            raise UserError(f"unknown encoder size {size!r}; choose one of {sorted(SIZES)}")
+        return cls(vocab_size=vocab_size, **{**SIZES[size], **overrides})
+
+    @property
+    def compute_dtype(self) -> jnp.dtype:
+        return jnp.dtype(self.dtype)
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+
+def sinusoidal_table(length: int, dim: int) -> jax.Array:
+    """(length, dim) fixed positions: sin in the first half of the features, cos in the second.
+
+    The [sin | cos] split is the Vaswani table with its features permuted, which changes nothing
+    for a learned model. The table is scaled so its entries have the same RMS as the token
+    embeddings at init (INIT_STD); unscaled (RMS 0.7) it would swamp 0.02-scale token vectors.
+    """
+    half = dim // 2
+    inv_freq = 1.0 / (10_000.0 ** (jnp.arange(half, dtype=jnp.float32) / half))
+    angles = jnp.arange(length, dtype=jnp.float32)[:, None] * inv_freq[None, :]
+    table = jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)
+    table = jnp.pad(table, ((0, 0), (0, dim - 2 * half)))  # odd dim: one zero feature
+    return table * (INIT_STD * math.sqrt(2.0))
+
+
+def apply_rotary(x_BLHK: jax.Array) -> jax.Array:
+    """Rotate feature pairs (i, i + K/2) of each head by angle position · θ_i (RoFormer, NeoX).
+
+    Applied to queries and keys, q_t · k_s then depends on positions only through t - s.
+    Computed in float32 (bfloat16 angles lose the position resolution at long lengths).
+    """
+    length, head_dim = x_BLHK.shape[1], x_BLHK.shape[-1]
+    half = head_dim // 2
+    inv_freq = 1.0 / (10_000.0 ** (jnp.arange(half, dtype=jnp.float32) / half))
+    angles_LK = jnp.arange(length, dtype=jnp.float32)[:, None] * inv_freq[None, :]
+    cos = jnp.cos(angles_LK)[None, :, None, :]
+    sin = jnp.sin(angles_LK)[None, :, None, :]
+    x = x_BLHK.astype(jnp.float32)
+    x1, x2 = x[..., :half], x[..., half:]
+    rotated = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+    return rotated.astype(x_BLHK.dtype)
+
+
+def _as_rngs(rngs: nnx.Rngs | jax.Array | None) -> nnx.Rngs | None:
+    # A bare key is the convenient form inside jax.jit; Rngs gives each dropout site its own key.
+    if rngs is None or isinstance(rngs, nnx.Rngs):
+        return rngs
+    return nnx.Rngs(dropout=rngs)
+
+
+class SelfAttention(nnx.Module):
+    """Multi-head self-attention; projections are (D, H, K) / (H, K, D) kernels used by einsum."""
+
+    def __init__(self, config: EncoderConfig, *, rngs: nnx.Rngs):
+        D, H, K = config.dim, config.heads, config.head_dim
+        init = nnx.initializers.truncated_normal(INIT_STD)
+        self.query = nnx.Param(init(rngs.params(), (D, H, K), jnp.float32))
+        self.key = nnx.Param(init(rngs.params(), (D, H, K), jnp.float32))
+        self.value = nnx.Param(init(rngs.params(), (D, H, K), jnp.float32))
+        self.out = nnx.Param(init(rngs.params(), (H, K, D), jnp.float32))
+        self.query_bias = nnx.Param(jnp.zeros((H, K), jnp.float32))
+        self.key_bias = nnx.Param(jnp.zeros((H, K), jnp.float32))
+        self.value_bias = nnx.Param(jnp.zeros((H, K), jnp.float32))
+        self.out_bias = nnx.Param(jnp.zeros((D,), jnp.float32))
+        self.rotary = config.positions == "rotary"
+        self.dtype = config.compute_dtype
+
+    def __call__(self, x_BLD: jax.Array, mask_BQS: jax.Array) -> jax.Array:
+        """mask_BQS (B, L, L) bool: query position q may attend to key position s."""
+        dt = self.dtype
+        q = jnp.einsum("bld,dhk->blhk", x_BLD, self.query[...].astype(dt))
+        k = jnp.einsum("bld,dhk->blhk", x_BLD, self.key[...].astype(dt))
+        v = jnp.einsum("bld,dhk->blhk", x_BLD, self.value[...].astype(dt))
+        q = q + self.query_bias[...].astype(dt)
+        k = k + self.key_bias[...].astype(dt)
+        v = v + self.value_bias[...].astype(dt)
+        if self.rotary:
+            q, k = apply_rotary(q), apply_rotary(k)
+        scale = 1.0 / math.sqrt(q.shape[-1])
+        logits_BHQS = (
+            jnp.einsum("bqhk,bshk->bhqs", q, k, preferred_element_type=jnp.float32) * scale
+        )
+        # A finite minimum, not -inf: a row with no allowed key (a padded query under the causal
+        # mask) then gets uniform weights instead of NaN. Allowed keys exceed it by ~3e38, so
+        # exp() of a masked logit is exactly 0 and masked keys contribute exactly nothing.
+        logits_BHQS = jnp.where(mask_BQS[:, None], logits_BHQS, jnp.finfo(jnp.float32).min)
+        weights_BHQS = jax.nn.softmax(logits_BHQS, axis=-1).astype(dt)
+        attended_BQHK = jnp.einsum("bhqs,bshk->bqhk", weights_BHQS, v)
+        y = jnp.einsum("blhk,hkd->bld", attended_BQHK, self.out[...].astype(dt))
+        return y + self.out_bias[...].astype(dt)
+
+
+class MLP(nnx.Module):
+    def __init__(self, config: EncoderConfig, *, rngs: nnx.Rngs):
+        init = nnx.initializers.truncated_normal(INIT_STD)
+        kw = {"dtype": config.compute_dtype, "kernel_init": init, "rngs": rngs}
+        self.up = nnx.Linear(config.dim, config.mlp_dim, **kw)
+        self.down = nnx.Linear(config.mlp_dim, config.dim, **kw)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        # Exact (erf) gelu, as BERT; the tanh approximation is not measurably faster here.
+        return self.down(jax.nn.gelu(self.up(x), approximate=False))
+
+
+class Block(nnx.Module):
+    def __init__(self, config: EncoderConfig, *, rngs: nnx.Rngs):
+        dt = config.compute_dtype
+        self.attention_norm = nnx.LayerNorm(config.dim, dtype=dt, rngs=rngs)
+        self.attention = SelfAttention(config, rngs=rngs)
+        self.mlp_norm = nnx.LayerNorm(config.dim, dtype=dt, rngs=rngs)
+        self.mlp = MLP(config, rngs=rngs)
+        # No rngs stored: keys come with each call (module docstring).
+        self.dropout = nnx.Dropout(config.dropout)
+
+    def __call__(
+        self, x: jax.Array, mask_BQS: jax.Array, deterministic: bool, rngs: nnx.Rngs | None
+    ) -> jax.Array:
+        h = self.attention(self.attention_norm(x), mask_BQS)
+        x = x + self.dropout(h, deterministic=deterministic, rngs=rngs)
+        h = self.mlp(self.mlp_norm(x))
+        return x + self.dropout(h, deterministic=deterministic, rngs=rngs)
+
+
+class Encoder(nnx.Module):
+    """Transformer encoder; `token_embed.embedding` is the table the MLM head ties its logits to."""
+
+    def __init__(self, config: EncoderConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        dt = config.compute_dtype
+        init = nnx.initializers.normal(INIT_STD)
+        self.token_embed = nnx.Embed(
+            config.vocab_size, config.dim, dtype=dt, embedding_init=init, rngs=rngs
+        )
+        if config.positions == "learned":
+            self.position_embed = nnx.Embed(
+                config.max_len, config.dim, dtype=dt, embedding_init=init, rngs=rngs
+            )
+        self.blocks = nnx.List([Block(config, rngs=rngs) for _ in range(config.layers)])
+        self.final_norm = nnx.LayerNorm(config.dim, dtype=dt, rngs=rngs)
+
+    def embed(self, tokens: jax.Array) -> jax.Array:
+        """(B, L) ids -> (B, L, D) input states: token embeddings plus absolute positions, if any.
+
+        Separate from `encode` so tests (and attribution tools) can differentiate with respect to
+        the input states.
+        """
+        length = tokens.shape[1]
+        if length > self.config.max_len:
+            raise UserError(f"sequence length {length} exceeds max_len {self.config.max_len}")
+        x = self.token_embed(tokens)
+        if self.config.positions == "learned":
+            x = x + self.position_embed(jnp.arange(length))[None]
+        elif self.config.positions == "sinusoidal":
+            x = x + sinusoidal_table(length, self.config.dim).astype(x.dtype)[None]
+        return x
+
+    def encode(
+        self,
+        x: jax.Array,
+        padding_mask: jax.Array,
+        *,
+        causal: bool = False,
+        deterministic: bool = True,
+        rngs: nnx.Rngs | jax.Array | None = None,
+    ) -> list[jax.Array]:
+        """Run the blocks on input states x (B, L, D); returns [x, block_1, ..., final-normed]."""
+        rngs = _as_rngs(rngs)
+        if not deterministic and self.config.dropout > 0 and rngs is None:
+            raise ValueError("deterministic=False needs rngs (an nnx.Rngs or a dropout key)")
+        length = x.shape[1]
+        # Keys must be real tokens; padded queries are computed but never read by real ones.
+        mask_BQS = jnp.broadcast_to(padding_mask[:, None, :], (x.shape[0], length, length))
+        if causal:
+            mask_BQS = mask_BQS & jnp.tril(jnp.ones((length, length), bool))[None]
+        states = [x]
+        for block in self.blocks:
+            x = block(x, mask_BQS, deterministic, rngs)
+            states.append(x)
+        states[-1] = self.final_norm(x)
+        return states
+
+    def __call__(
+        self,
+        tokens: jax.Array,
+        padding_mask: jax.Array,
+        *,
+        causal: bool = False,
+        deterministic: bool = True,
+        rngs: nnx.Rngs | jax.Array | None = None,
+    ) -> list[jax.Array]:
+        """tokens (B, L) int32, padding_mask (B, L) bool (True = real token).
+
+        Returns every layer's states: [embeddings, block_1, ..., block_N], each (B, L, dim) in
+        the compute dtype; the last entry has the final LayerNorm applied (pre-norm).
+        """
+        return self.encode(
+            self.embed(tokens),
+            padding_mask,
+            causal=causal,
+            deterministic=deterministic,
+            rngs=rngs,
+        )
+
+
+def count_params(module: nnx.Module) -> int:
+    """Number of parameter scalars; works on `nnx.eval_shape` results, so it costs no memory."""
+    return sum(int(math.prod(p.shape)) for p in jax.tree.leaves(nnx.state(module, nnx.Param)))
