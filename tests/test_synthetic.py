@@ -7,6 +7,7 @@ measured with gensim when the generator was tuned); these tests stay fast and de
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from collections import Counter
@@ -28,11 +29,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> synthetic.WorldFiles:
 
 def _rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
+        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
 def _all_files(files: synthetic.WorldFiles) -> list[Path]:
-    return [files.corpus, files.analogy, files.similarity, files.manifest]
+    return [getattr(files, f.name) for f in dataclasses.fields(files)]
+
+
+def _documents(files: synthetic.WorldFiles) -> list[dict]:
+    return [json.loads(line) for line in files.documents.read_text().splitlines()]
 
 
 def test_files_are_named_for_the_data_pipeline(world: synthetic.WorldFiles) -> None:
@@ -41,9 +46,19 @@ def test_files_are_named_for_the_data_pipeline(world: synthetic.WorldFiles) -> N
         "analogy.tsv",
         "similarity.tsv",
         "manifest.json",
+        "documents.jsonl",
+        "wic.tsv",
+        "sts-dev.csv",
+        "sts-test.csv",
+        "retrieval.tsv",
+        "polysemy.tsv",
     ]
     assert all(p.is_file() for p in _all_files(world))
     assert not list(world.corpus.parent.glob("*.tmp"))
+    manifest = json.loads(world.manifest.read_text())
+    assert manifest["files"] == {
+        f.name: getattr(world, f.name).name for f in dataclasses.fields(world)
+    }
 
 
 def test_same_seed_gives_identical_bytes(world: synthetic.WorldFiles, tmp_path: Path) -> None:
@@ -65,9 +80,7 @@ def test_corpus_is_lowercase_words_one_document_per_line(world: synthetic.WorldF
     line = re.compile(r"[a-z]+( [a-z]+)*")
     assert all(line.fullmatch(d) for d in docs)
     lengths = [len(d.split()) for d in docs]
-    low, high = synthetic.DOC_WORDS
-    assert max(lengths) <= high
-    assert min(lengths[:-1]) >= low  # only the last document may be cut short
+    assert min(lengths) >= 10 and max(lengths) <= 250
 
 
 def test_token_count_and_manifest_match_the_corpus(world: synthetic.WorldFiles) -> None:
@@ -168,3 +181,183 @@ def test_relation_sentences_mark_one_side_only() -> None:
 def test_tiny_worlds_are_refused(tmp_path: Path) -> None:
     with pytest.raises(UserError):
         synthetic.generate_world(tmp_path, n_tokens=100)
+
+
+# --------------------------------------------------------------------------------------------
+# Version 2: topics, polysemy, sentence boundaries and sentence-level gold files.
+# --------------------------------------------------------------------------------------------
+
+WORDNET_WIC_COLUMNS = (
+    "id split lemma pos label coarse_diff synset1 synset2 lexname1 lexname2 "
+    "start1 end1 start2 end2 sentence1 sentence2"
+).split()
+
+
+def _manifest(files: synthetic.WorldFiles) -> dict:
+    return json.loads(files.manifest.read_text())
+
+
+def _topic_of_word(files: synthetic.WorldFiles) -> dict[str, str]:
+    words = _manifest(files)["topic_words"]
+    return {w: t for t, parts in words.items() for ws in parts.values() for w in ws}
+
+
+def _target_at(sentence: str, start: int, end: int, lemma: str) -> None:
+    """The offsets cover exactly the lemma, as a whole word, and it occurs once."""
+    assert sentence[start:end] == lemma
+    assert start == 0 or sentence[start - 1] == " "
+    assert end == len(sentence) or sentence[end] == " "
+    assert sentence.split().count(lemma) == 1
+
+
+def test_manifest_lists_topics_and_polysemous_words(world: synthetic.WorldFiles) -> None:
+    manifest = _manifest(world)
+    topics = manifest["topics"]
+    assert len(topics) >= 6 and len(set(topics)) == len(topics)
+    assert {"water", "finance"} <= set(topics)
+    poly = manifest["polysemous"]
+    assert len(poly) >= 6
+    assert poly["bank"] == {"river": "water", "money": "finance"}
+    for senses in poly.values():
+        assert len(senses) == 2
+        assert set(senses.values()) <= set(topics)
+        assert len(set(senses.values())) == 2
+    assert set(manifest["topic_words"]) == set(topics)
+
+
+def test_documents_jsonl_agrees_with_the_corpus(world: synthetic.WorldFiles) -> None:
+    docs = _documents(world)
+    lines = world.corpus.read_text().splitlines()
+    assert len(docs) == len(lines) == _manifest(world)["n_documents"]
+    topics = set(_manifest(world)["topics"])
+    sentence = re.compile(r"[a-z]+( [a-z]+)*")
+    for i, (doc, line) in enumerate(zip(docs, lines, strict=True)):
+        assert set(doc) == {"doc_id", "topic", "sentences"}
+        assert doc["doc_id"] == i
+        assert doc["topic"] in topics
+        assert doc["sentences"] and all(sentence.fullmatch(s) for s in doc["sentences"])
+        assert " ".join(doc["sentences"]) == line
+
+
+def test_documents_hold_their_topic_and_senses_follow_it(world: synthetic.WorldFiles) -> None:
+    """Topic words in a document are all of its topic, a topical run of 2+ sentences is in every
+    document, and every polysemous word is used in the sense of the document's topic."""
+    topic_of = _topic_of_word(world)
+    poly = _manifest(world)["polysemous"]
+    senses_seen: set[tuple[str, str]] = set()
+    for doc in _documents(world):
+        topical = 0
+        for s in doc["sentences"]:
+            words = s.split()
+            found = {topic_of[w] for w in words if w in topic_of}
+            assert found <= {doc["topic"]}
+            topical += bool(found)
+            for lemma in set(words) & set(poly):
+                assert found == {doc["topic"]}  # the sentence itself disambiguates
+                assert doc["topic"] in poly[lemma].values()
+                senses_seen.add((lemma, doc["topic"]))
+        assert topical >= 2
+    assert senses_seen == {(lemma, t) for lemma, s in poly.items() for t in s.values()}
+
+
+def test_wic_file_format(world: synthetic.WorldFiles) -> None:
+    lines = world.wic.read_text().splitlines()
+    assert lines[0].split("\t") == WORDNET_WIC_COLUMNS
+    assert all(len(line.split("\t")) == len(WORDNET_WIC_COLUMNS) for line in lines)
+    rows = _rows(world.wic)
+    assert len({r["id"] for r in rows}) == len(rows)
+    poly = _manifest(world)["polysemous"]
+    topic_of = _topic_of_word(world)
+    for r in rows:
+        lemma = r["lemma"]
+        assert r["pos"] == "n"
+        for k in "12":
+            sentence, start, end = r[f"sentence{k}"], int(r[f"start{k}"]), int(r[f"end{k}"])
+            _target_at(sentence, start, end, lemma)
+            stem, sense = r[f"synset{k}"].split(".")
+            assert stem == lemma and poly[lemma][sense] == r[f"lexname{k}"]
+            # Context words (the target removed) name the sense's topic, and only it.
+            context = (sentence[:start] + sentence[end:]).split()
+            assert {topic_of[w] for w in context if w in topic_of} == {r[f"lexname{k}"]}
+        same = r["synset1"] == r["synset2"]
+        assert r["label"] == str(int(same))
+        assert r["coarse_diff"] == str(int(not same))
+
+
+def test_wic_splits_are_balanced_and_overlap_matched(world: synthetic.WorldFiles) -> None:
+    """Every split and lemma has equal labels with identical word-overlap histograms, so
+    overlap alone cannot tell same-sense from different-sense pairs."""
+    rows = _rows(world.wic)
+    by_split = Counter(r["split"] for r in rows)
+    assert set(by_split) == {"train", "dev", "test"}
+    assert all(n >= 200 for n in by_split.values())
+    poly = _manifest(world)["polysemous"]
+    for split in by_split:
+        for lemma in poly:
+            hist: dict[str, Counter] = {"0": Counter(), "1": Counter()}
+            for r in rows:
+                if r["split"] == split and r["lemma"] == lemma:
+                    a, b = set(r["sentence1"].split()), set(r["sentence2"].split())
+                    hist[r["label"]][round(len(a & b) / len(a | b) / 0.05 + 1e-9, 6) // 1] += 1
+            assert sum(hist["0"].values()) == sum(hist["1"].values()) > 0
+            assert hist["0"] == hist["1"], (split, lemma)
+
+
+def test_polysemy_examples(world: synthetic.WorldFiles) -> None:
+    assert world.polysemy.read_text().splitlines()[0] == "lemma\tsense\ttopic\tstart\tend\tsentence"
+    rows = _rows(world.polysemy)
+    poly = _manifest(world)["polysemous"]
+    topic_of = _topic_of_word(world)
+    counts = Counter((r["lemma"], r["sense"]) for r in rows)
+    assert set(counts) == {(lemma, s) for lemma, senses in poly.items() for s in senses}
+    assert min(counts.values()) >= 40
+    frames: dict[tuple[str, str], set[tuple[str, ...]]] = {}
+    for r in rows:
+        assert poly[r["lemma"]][r["sense"]] == r["topic"]
+        _target_at(r["sentence"], int(r["start"]), int(r["end"]), r["lemma"])
+        words = r["sentence"].split()
+        assert {topic_of[w] for w in words if w in topic_of} == {r["topic"]}
+        frame = tuple("_" if w in topic_of else w for w in words)
+        frames.setdefault((r["lemma"], r["sense"]), set()).add(frame)
+    for lemma, senses in poly.items():  # the senses share their templates
+        first, second = (frames[(lemma, s)] for s in senses)
+        assert first == second
+
+
+def _sts(path: Path) -> list[list[str]]:
+    return [line.split("\t") for line in path.read_text().splitlines()]
+
+
+def test_sts_files_are_graded_in_the_benchmark_format(world: synthetic.WorldFiles) -> None:
+    topic_of = _topic_of_word(world)
+    for path in (world.sts_dev, world.sts_test):
+        rows = _sts(path)
+        assert len(rows) >= 300
+        assert all(len(r) == 7 for r in rows)  # genre file year id score sentence1 sentence2
+        assert all(re.fullmatch(r"[0-5]\.\d{3}", r[4]) and float(r[4]) <= 5 for r in rows)
+        kinds: dict[str, list[float]] = {}
+        for _genre, kind, _year, _id, score, a, b in rows:
+            kinds.setdefault(kind, []).append(float(score))
+            topics = [{topic_of[w] for w in s.split() if w in topic_of} for s in (a, b)]
+            assert all(len(t) == 1 for t in topics)
+            assert (topics[0] == topics[1]) == (kind != "other-topic")
+        assert set(kinds) == {"paraphrase", "same-topic", "other-topic"}
+        assert min(kinds["paraphrase"]) >= 4.5
+        assert 2.0 <= min(kinds["same-topic"]) and max(kinds["same-topic"]) <= 3.0
+        assert max(kinds["other-topic"]) <= 1.0
+        assert len({float(r[4]) for r in rows}) >= 6
+    assert world.sts_dev.read_text() != world.sts_test.read_text()
+
+
+def test_retrieval_pairs_are_paraphrases(world: synthetic.WorldFiles) -> None:
+    lines = world.retrieval.read_text().splitlines()
+    assert lines[0] == "query\ttarget"
+    assert all(len(line.split("\t")) == 2 for line in lines)
+    rows = _rows(world.retrieval)
+    assert len(rows) >= 200
+    assert len({r["target"] for r in rows}) == len(rows)  # a clean candidate pool
+    topic_of = _topic_of_word(world)
+    for r in rows:
+        assert r["query"] != r["target"]
+        content = [sorted(w for w in r[k].split() if w in topic_of) for k in ("query", "target")]
+        assert content[0] == content[1]  # same proposition, other frame and synonyms

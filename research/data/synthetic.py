@@ -3,7 +3,8 @@
 Why it exists: every model family must be trainable *and checkable against ground truth* in
 minutes on a CPU with no download. So the corpus is sampled from a small generative story whose
 answers we know, and the gold files are written next to it in the real benchmarks' formats
-(`questions_words.tsv`, `wordsim353.tsv`), so the same evaluators read both.
+(`questions_words.tsv`, `wordsim353.tsv`, WiC pairs, STS Benchmark), so the same evaluators read
+both.
 
 How the structure is planted (all from co-occurrence, the only thing word2vec sees):
 
@@ -18,22 +19,39 @@ How the structure is planted (all from co-occurrence, the only thing word2vec se
   Synonyms share all their contexts (gold 9), same-group words two thirds (6.5), same-domain words
   one third (3.5), unrelated words none (0.8).
 * Filler sentences of neutral words with Zipf-like weights, so frequencies look natural.
+* Topics (version 2): water, finance, sports, animals, weather, construction, music, garden. Each
+  owns nouns, verbs and adjectives. Topical sentences are *propositions* (an adjective, subject,
+  verb, object, a place and a mood) written in one of several equivalent frames, and sentences
+  with a *polysemous* word (bank: river sense in `water`, money sense in `finance`; bat, spring,
+  crane, pitch, plant, bass, note). A polysemous sentence uses the sense of its topic, and every
+  template around a polysemous word is shared by both senses: only the topic words in the
+  sentence (and its neighbours) tell the senses apart, never the template.
+* Paraphrases: the same proposition in another frame, with its place and mood words swapped for
+  their synonyms from the similarity synonym sets (river/stream, happy/glad, ...).
 
-Sentences on one topic (one side of one relation instance, one similarity word) come in short
-paragraphs, so the window's view across a sentence boundary agrees with the planted structure;
-documents (one per line) are runs of shuffled paragraphs from all structures.
+Documents: every document has one topic and holds one paragraph of that topic's sentences, with
+paragraphs of the topic-free material above (relations, similarity, filler) mixed in around it as
+in version 1. Sentences on one subject (one side of one relation instance, one similarity word,
+one topic) come in short paragraphs, so the window's view across a sentence boundary agrees with
+the planted structure. `corpus.txt` has one document per line (sentences simply concatenated, for
+word2vec); `documents.jsonl` has the same words with their sentence boundaries and topic.
 
-Tuned with gensim word2vec (window 5, 5 epochs, negative 5, sample 1e-3, dim 64): skip-gram
-reaches analogy accuracy ~1.0 and Spearman ~0.95 from 200k tokens, CBOW from ~200k-300k. With
-much stronger subsampling (sample 1e-4) analogies degrade (skip-gram ~0.55): the flattened
-frequencies weaken the side markers, and the identity words, which sit midway between x and y,
-start to win 3CosAdd.
+Gold files besides the corpus: `analogy.tsv`, `similarity.tsv` (word level), `wic.tsv` (same or
+different sense of a polysemous word in two fresh sentences; pairs are matched on word overlap so
+that overlap alone is near chance), `sts-dev.csv` / `sts-test.csv` (graded sentence pairs:
+paraphrase 4.5-5, same topic 2-3, different topic 0-1), `retrieval.tsv` (a sentence and its
+paraphrase) and `polysemy.tsv` (labelled example sentences of every sense).
+
+Tuned with gensim word2vec (window 5, 5 epochs, negative 5, sample 1e-3, dim 64): at 300k tokens
+skip-gram reaches analogy accuracy ~1.0 and Spearman ~0.9. With much stronger subsampling (sample
+1e-4) analogies degrade: the flattened frequencies weaken the side markers, and the identity
+words, which sit midway between x and y, start to win 3CosAdd.
 
 Every word has exactly one role (checked when the world is built). The world is a `World`
 object built from a seed; each structure is a small function, and the corpus sampler and file
-writers are separate, so later versions can add structures (polysemy, a category hierarchy,
-topical documents, sentence pairs) without touching the others. Change anything that alters the
-output for a given (n_tokens, seed)? Bump `GENERATOR_VERSION`: it is a cache key.
+writers are separate, so later versions can add structures (a category hierarchy) without
+touching the others. Change anything that alters the output for a given (n_tokens, seed)? Bump
+`GENERATOR_VERSION`: it is a cache key.
 """
 
 from __future__ import annotations
@@ -50,18 +68,27 @@ import numpy as np
 
 from research.errors import UserError
 
-GENERATOR_VERSION: int = 1
+GENERATOR_VERSION: int = 2
 
 # Knobs. The values were tuned with gensim (skip-gram and CBOW, dim 64, window 5, 5 epochs,
 # sample 1e-3): each moves how many tokens a model needs before the planted structure shows.
 MAX_QUESTIONS_PER_SECTION = 2000  # the Google set caps nothing, but keep the file small
-DOC_WORDS = (20, 60)  # inclusive range of a document's length in words
 MIN_TOKENS = 5_000  # from here on every gold word occurs (sampling is balanced, nothing is cut)
 PARAGRAPH_SENTENCES = (2, 4)  # same-topic sentences in a row; 1 (no paragraphs) needs ~2x data
-TOKEN_SHARES = {"relations": 0.68, "similarity": 0.22, "filler": 0.10}  # of the corpus's tokens
+# Of the corpus's tokens. Relations need about 150k tokens of their own before CBOW's analogies
+# are reliable, so they keep the largest share; topics are what a transformer learns senses from.
+TOKEN_SHARES = {"relations": 0.5, "similarity": 0.2, "filler": 0.0, "topics": 0.3}
+TOPIC_SHARES = {"propositions": 0.7, "polysemy": 0.3}  # of the topical tokens
 # Context words per planted unit. Two identity words per relation instance beat three (each is
 # seen more often); similarity levels get more words the more members share them.
 CONTEXTS_PER = {"instance": 2, "synonym": 2, "group": 3, "domain": 4}
+# Gold sizes.
+WIC_PAIRS_PER_LEMMA = {"train": 50, "dev": 50, "test": 50}  # per split, half of them same-sense
+WIC_CANDIDATES = 8  # candidate pairs drawn per kept pair, to match the labels' overlap histograms
+WIC_OVERLAP_BIN = 0.05  # Jaccard bin width for that matching
+STS_PAIRS = 450  # per file; a third each paraphrase, same topic, different topic
+RETRIEVAL_ROWS = 300
+POLYSEMY_EXAMPLES_PER_SENSE = 60
 _WORD = re.compile(r"[a-z]+")
 
 # --------------------------------------------------------------------------------------------
@@ -266,6 +293,143 @@ vine vulture walrus weasel whale wharf wheat wolf woodpecker wren
 """
 
 
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic's own words. Every topic has the same number of each part of speech.
+
+    `verbs` are regular past forms that also serve as participles ("the loan was funded by ...").
+    """
+
+    name: str
+    nouns: tuple[str, ...]
+    verbs: tuple[str, ...]
+    adjectives: tuple[str, ...]
+
+
+TOPIC_SPECS = (
+    TopicSpec(
+        "water",
+        nouns=(
+            "shore", "tide", "waves", "fisherman", "rowboat", "reeds", "ripples", "waterfall",
+            "canal", "estuary", "flood", "puddle", "beach", "diver", "mud", "sailor",
+        ),
+        verbs=("flooded", "drifted", "splashed", "rinsed", "soaked", "floated"),
+        adjectives=("wet", "muddy", "shallow", "salty"),
+    ),
+    TopicSpec(
+        "finance",
+        nouns=(
+            "loan", "deposit", "account", "cashier", "investor", "mortgage", "profit", "budget",
+            "dollar", "cheque", "credit", "debt", "banker", "vault", "wallet", "salary",
+        ),
+        verbs=("funded", "invested", "borrowed", "deposited", "audited", "charged"),
+        adjectives=("wealthy", "costly", "fiscal", "profitable"),
+    ),
+    TopicSpec(
+        "sports",
+        nouns=(
+            "player", "referee", "goal", "stadium", "team", "coach", "league", "trophy", "ball",
+            "umpire", "inning", "striker", "tournament", "fans", "racket", "captain",
+        ),
+        verbs=("kicked", "scored", "cheered", "trained", "tackled", "defended"),
+        adjectives=("athletic", "competitive", "winning", "sporty"),
+    ),
+    TopicSpec(
+        "animals",
+        nouns=(
+            "fur", "claws", "paws", "den", "wings", "prey", "cave", "tail", "herd", "burrow",
+            "insects", "hunter", "zoo", "beak", "hatchling", "predator",
+        ),
+        verbs=("hunted", "fed", "chased", "hatched", "growled", "sniffed"),
+        adjectives=("wild", "furry", "nocturnal", "feathered"),
+    ),
+    TopicSpec(
+        "weather",
+        nouns=(
+            "rain", "snow", "sunshine", "frost", "thunder", "fog", "drizzle", "hail", "forecast",
+            "temperature", "thaw", "humidity", "lightning", "season", "sky", "showers",
+        ),
+        verbs=("melted", "warmed", "chilled", "cooled", "brightened", "darkened"),
+        adjectives=("sunny", "chilly", "cloudy", "humid"),
+    ),
+    TopicSpec(
+        "construction",
+        nouns=(
+            "builder", "scaffold", "concrete", "steel", "beam", "girder", "cement", "site",
+            "foreman", "bulldozer", "excavator", "roof", "foundation", "machinery", "worker",
+            "welder",
+        ),
+        verbs=("welded", "lifted", "hammered", "drilled", "assembled", "poured"),
+        adjectives=("sturdy", "heavy", "industrial", "solid"),
+    ),
+    TopicSpec(
+        "music",
+        nouns=(
+            "chord", "singer", "orchestra", "concert", "choir", "drummer", "song", "rhythm",
+            "harmony", "tune", "stage", "band", "symphony", "microphone", "lyrics", "conductor",
+        ),
+        verbs=("tuned", "strummed", "hummed", "rehearsed", "composed", "recorded"),
+        adjectives=("loud", "musical", "melodic", "harmonious"),
+    ),
+    TopicSpec(
+        "garden",
+        nouns=(
+            "soil", "seeds", "roots", "leaves", "petals", "flowers", "gardener", "compost",
+            "weeds", "greenhouse", "sprout", "bulbs", "stems", "vegetables", "fertilizer", "pot",
+        ),
+        verbs=("sowed", "watered", "pruned", "weeded", "trimmed", "harvested"),
+        adjectives=("green", "leafy", "fertile", "blooming"),
+    ),
+)  # fmt: skip
+
+# lemma -> sense -> topic. Every sense's topic is a TOPIC_SPECS name; synsets read "bank.river".
+POLYSEMOUS: dict[str, dict[str, str]] = {
+    "bank": {"river": "water", "money": "finance"},
+    "bat": {"animal": "animals", "club": "sports"},
+    "spring": {"season": "weather", "source": "water"},
+    "crane": {"bird": "animals", "machine": "construction"},
+    "pitch": {"field": "sports", "tone": "music"},
+    "plant": {"flora": "garden", "factory": "construction"},
+    "bass": {"fish": "animals", "voice": "music"},
+    "note": {"cash": "finance", "sound": "music"},
+}
+# Templates around a polysemous word {L}, shared by both senses; {N} a topic noun (distinct within
+# a sentence), {A} a topic adjective, {V} a topic verb. Each has at least two topic words.
+POLYSEMY_TEMPLATES = (
+    "we went to the {L} with the {N} and the {N}",
+    "the {L} near the {N} {V} the {A} {N}",
+    "everyone saw the {A} {L} beside the {N}",
+    "after the {N} they {V} the {L} and the {N}",
+    "the {N} and the {L} were {A} all along",
+    "our {L} by the {N} {V} a {A} {N}",
+)
+# A proposition: {A} {S} (adjective and subject noun) {V} (verb) {O} (object noun), all from the
+# topic, at a place {PL} in a mood {M} (similarity synonym-set words). The frames are equivalent:
+# a paraphrase is the same proposition in another frame, with synonyms swapped.
+PROPOSITION_FRAMES = (
+    "the {A} {S} {V} the {O} near the {PL} and felt {M}",
+    "near the {PL} the {A} {S} {V} the {O} and felt {M}",
+    "the {O} was {V} by the {A} {S} near the {PL} who felt {M}",
+    "feeling {M} near the {PL} the {A} {S} {V} the {O}",
+)
+TOPIC_SLOTS = {"A": "adjectives", "S": "nouns", "V": "verbs", "O": "nouns", "N": "nouns"}
+# Synonym sets (from SIMILARITY_TREE) that fill a proposition's place and mood. Places come from
+# one domain (nature) and moods from another (feelings): propositions of every topic then add the
+# same contexts to a whole domain, which keeps the similarity gold's order (drawing places from
+# three domains made unrelated places look alike and cost ~0.06 Spearman).
+SYNONYM_SLOTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "PL": (("river", "stream"), ("lake", "pond"), ("rock", "stone"), ("mountain", "peak")),
+    "M": (
+        ("happy", "glad"), ("cheerful", "merry"), ("sad", "unhappy"), ("afraid", "scared"),
+        ("anxious", "nervous"),
+    ),
+}  # fmt: skip
+PROPOSITION_SLOTS = ("A", "S", "V", "O", "PL", "M")  # the content compared by STS scores
+# STS gold: paraphrase 5 minus a quarter per synonym swapped; same topic 2 + shared slots / 5;
+# different topic half a point per shared place or mood.
+STS_PARAPHRASE, STS_SWAP_COST, STS_SAME_TOPIC = 5.0, 0.25, 2.0
+
+
 # --------------------------------------------------------------------------------------------
 # The world: the lexicon with seed-dependent context assignments.
 # --------------------------------------------------------------------------------------------
@@ -291,12 +455,31 @@ class SimilarityWord:
 
 
 @dataclass(frozen=True)
+class Sense:
+    """One sense of a polysemous word; `topic` indexes `World.topics`."""
+
+    lemma: str
+    name: str
+    topic: int
+
+    @property
+    def synset(self) -> str:
+        return f"{self.lemma}.{self.name}"
+
+
+@dataclass(frozen=True)
 class World:
     """Everything a seed determines except the corpus sample: lexicon and planted structures."""
 
     seed: int
     relations: tuple[Relation, ...]
     similarity: tuple[SimilarityWord, ...]
+    topics: tuple[TopicSpec, ...]
+    senses: tuple[Sense, ...]
+
+    def topic_table(self, slot: str) -> np.ndarray:
+        """(topics, k) words that fill a topic slot (TOPIC_SLOTS) in each topic."""
+        return np.array([getattr(t, TOPIC_SLOTS[slot]) for t in self.topics])
 
 
 @dataclass(frozen=True)
@@ -305,11 +488,35 @@ class WorldFiles:
     analogy: Path  # analogy.tsv
     similarity: Path  # similarity.tsv
     manifest: Path  # manifest.json
+    documents: Path  # documents.jsonl: {"doc_id", "topic", "sentences"} per corpus line
+    wic: Path  # wic.tsv: same/different sense pairs, the columns of wordnet_wic_pairs.tsv
+    sts_dev: Path  # sts-dev.csv: STS Benchmark format
+    sts_test: Path  # sts-test.csv
+    retrieval: Path  # retrieval.tsv: query, target (its paraphrase)
+    polysemy: Path  # polysemy.tsv: labelled example sentences of every sense
+
+    @classmethod
+    def in_dir(cls, out: Path) -> WorldFiles:
+        return cls(**{name: out / filename for name, filename in FILE_NAMES.items()})
+
+
+FILE_NAMES = {
+    "corpus": "corpus.txt",
+    "analogy": "analogy.tsv",
+    "similarity": "similarity.tsv",
+    "manifest": "manifest.json",
+    "documents": "documents.jsonl",
+    "wic": "wic.tsv",
+    "sts_dev": "sts-dev.csv",
+    "sts_test": "sts-test.csv",
+    "retrieval": "retrieval.tsv",
+    "polysemy": "polysemy.tsv",
+}
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
     """Independent RNG streams per purpose, so changing one part leaves the others' draws alone."""
-    names = ("lexicon", "corpus", "gold")
+    names = ("lexicon", "corpus", "gold", "documents", "wic", "sts", "retrieval", "polysemy")
     children = np.random.SeedSequence(seed).spawn(len(names))
     return {n: np.random.default_rng(s) for n, s in zip(names, children, strict=True)}
 
@@ -318,8 +525,27 @@ def _template_words(templates: Sequence[str]) -> set[str]:
     return {w for t in templates for w in t.split() if not w.startswith("{")}
 
 
+def _check_topics() -> None:
+    """Topics have equal-sized word lists, and senses, synonym slots name what exists."""
+    names = [t.name for t in TOPIC_SPECS]
+    for part in set(TOPIC_SLOTS.values()):
+        if len({len(getattr(t, part)) for t in TOPIC_SPECS}) != 1:
+            raise ValueError(f"synthetic topics differ in how many {part} they have")
+    for lemma, senses in POLYSEMOUS.items():
+        if len(senses) < 2 or any(topic not in names for topic in senses.values()):
+            raise ValueError(f"polysemous {lemma!r}: needs 2+ senses in known topics")
+        if len(set(senses.values())) != len(senses):
+            raise ValueError(f"polysemous {lemma!r}: two senses share a topic")
+    similarity = {frozenset(s) for groups in SIMILARITY_TREE.values() for g in groups.values()
+                  for s in g}  # fmt: skip
+    for slot, synsets in SYNONYM_SLOTS.items():
+        if any(frozenset(s) not in similarity for s in synsets):
+            raise ValueError(f"synonym slot {slot}: every set must be a SIMILARITY_TREE synset")
+
+
 def reserved_words() -> dict[str, str]:
     """Every hand-placed word and its role; raises if a word has two roles (a design bug)."""
+    _check_topics()
     roles: dict[str, str] = {}
 
     def claim(word: str, role: str) -> None:
@@ -343,9 +569,15 @@ def reserved_words() -> dict[str, str]:
         for synsets in groups.values():
             for w in itertools.chain.from_iterable(synsets):
                 claim(w, f"similarity:{domain}")
+    for topic in TOPIC_SPECS:
+        for w in topic.nouns + topic.verbs + topic.adjectives:
+            claim(w, f"topic:{topic.name}")
+    for lemma in POLYSEMOUS:
+        claim(lemma, "polysemous")
     neutral = _template_words(SIMILARITY_TEMPLATES) | _template_words(FILLER_TEMPLATES)
     for spec in RELATION_SPECS:
         neutral |= _template_words(spec.templates)
+    neutral |= _template_words(POLYSEMY_TEMPLATES) | _template_words(PROPOSITION_FRAMES)
     neutral |= set(itertools.chain.from_iterable(FILLER_PARTS.values()))
     for w in sorted(neutral):
         claim(w, "neutral")
@@ -385,7 +617,13 @@ def build_world(seed: int = 0) -> World:
                 syn_ctx = _take(deck, "synonym")
                 ctx = {"synonym": syn_ctx, "group": group_ctx, "domain": domain_ctx}
                 words += [SimilarityWord(w, domain, group, s, ctx) for w in synset]
-    return World(seed, relations, tuple(words))
+    topic_index = {t.name: i for i, t in enumerate(TOPIC_SPECS)}
+    senses = tuple(
+        Sense(lemma, name, topic_index[topic])
+        for lemma, named in POLYSEMOUS.items()
+        for name, topic in named.items()
+    )
+    return World(seed, relations, tuple(words), TOPIC_SPECS, senses)
 
 
 # --------------------------------------------------------------------------------------------
@@ -393,6 +631,7 @@ def build_world(seed: int = 0) -> World:
 # --------------------------------------------------------------------------------------------
 
 Resolver = Callable[[str, int], np.ndarray]  # (slot name, n) -> n words
+Filler = Callable[[str, np.ndarray], list[list[str]]]  # (template, rows) -> sentences of rows
 
 
 def _fill(template: str, n: int, resolve: Resolver) -> list[list[str]]:
@@ -404,23 +643,24 @@ def _fill(template: str, n: int, resolve: Resolver) -> list[list[str]]:
     return np.stack(cols, axis=1).tolist()
 
 
-def _by_template(
-    rng: np.random.Generator,
-    templates: Sequence[str],
-    n: int,
-    fill: Callable[[str, np.ndarray], list[list[str]]],
-) -> list[list[str]]:
-    """n sentences, template drawn uniformly per sentence; `fill(template, rows)` makes the rows.
-
-    Sentence i stays at position i, so callers' per-sentence topic keys still line up.
-    """
-    which = rng.integers(len(templates), size=n)
-    out: list[list[str]] = [[] for _ in range(n)]
+def _render(templates: Sequence[str], which: np.ndarray, fill: Filler) -> list[list[str]]:
+    """Sentence i written with templates[which[i]]; `fill(template, rows)` makes the rows."""
+    out: list[list[str]] = [[] for _ in range(len(which))]
     for t, template in enumerate(templates):
         rows = np.flatnonzero(which == t)
         for r, sentence in zip(rows.tolist(), fill(template, rows), strict=True):
             out[r] = sentence
     return out
+
+
+def _by_template(
+    rng: np.random.Generator, templates: Sequence[str], n: int, fill: Filler
+) -> list[list[str]]:
+    """n sentences, template drawn uniformly per sentence; `fill(template, rows)` makes the rows.
+
+    Sentence i stays at position i, so callers' per-sentence topic keys still line up.
+    """
+    return _render(templates, rng.integers(len(templates), size=n), fill)
 
 
 def _balanced(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
@@ -507,8 +747,148 @@ def filler_sentences(rng: np.random.Generator, n: int) -> Tagged:
     return Tagged(_by_template(rng, FILLER_TEMPLATES, n, fill), np.arange(n))
 
 
-def paragraphs(rng: np.random.Generator, tagged: Tagged) -> list[list[list[str]]]:
-    """Group same-topic sentences into runs of PARAGRAPH_SENTENCES.
+# --------------------------------------------------------------------------------------------
+# Topical sentences: polysemous words in context, and propositions with their paraphrases.
+# --------------------------------------------------------------------------------------------
+
+
+def _topic_resolver(
+    rng: np.random.Generator, world: World, topics: np.ndarray, fixed: dict[str, np.ndarray]
+) -> Resolver:
+    """Fill slots for sentences of the given topics: `fixed` slots from the arrays given, topic
+    slots with words of the sentence's topic, distinct within a sentence for a repeated slot."""
+    order: dict[str, np.ndarray] = {}
+    used: dict[str, int] = {}
+
+    def resolve(slot: str, m: int) -> np.ndarray:
+        if slot in fixed:
+            return fixed[slot]
+        table = world.topic_table(slot)[topics]  # (m, k)
+        if slot not in order:  # a random order of the topic's words per sentence
+            order[slot] = np.argsort(rng.random(table.shape), axis=1)
+        column = used.get(slot, 0)
+        used[slot] = column + 1
+        return table[np.arange(m), order[slot][:, column]]
+
+    return resolve
+
+
+def polysemy_sentences(
+    rng: np.random.Generator,
+    world: World,
+    senses: np.ndarray,
+    templates: np.ndarray | None = None,
+) -> list[list[str]]:
+    """One sentence per entry of `senses` (indices into world.senses): the lemma once, among
+    words of its sense's topic, in a template shared by every sense (drawn uniformly unless
+    `templates` gives indices into POLYSEMY_TEMPLATES)."""
+    lemma = np.array([s.lemma for s in world.senses])[senses]
+    topic = np.array([s.topic for s in world.senses])[senses]
+
+    def fill(template: str, rows: np.ndarray) -> list[list[str]]:
+        resolve = _topic_resolver(rng, world, topic[rows], {"L": lemma[rows]})
+        return _fill(template, len(rows), resolve)
+
+    if templates is None:
+        return _by_template(rng, POLYSEMY_TEMPLATES, len(senses), fill)
+    return _render(POLYSEMY_TEMPLATES, templates, fill)
+
+
+@dataclass(frozen=True)
+class Propositions:
+    """n propositions as indices: `topic` into world.topics; `slots` A, S, V, O into the topic's
+    words (TOPIC_SLOTS), PL and M into SYNONYM_SLOTS; `member` picks the synonym written."""
+
+    topic: np.ndarray
+    slots: dict[str, np.ndarray]
+    member: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.topic)
+
+
+def sample_propositions(rng: np.random.Generator, world: World, topics: np.ndarray) -> Propositions:
+    """One random proposition per entry of `topics`; subject and object differ."""
+    n = len(topics)
+    size = {slot: world.topic_table(slot).shape[1] for slot in ("A", "S", "V")}
+    subject = rng.integers(size["S"], size=n)
+    slots = {
+        "A": rng.integers(size["A"], size=n),
+        "S": subject,
+        "V": rng.integers(size["V"], size=n),
+        "O": (subject + 1 + rng.integers(size["S"] - 1, size=n)) % size["S"],
+    }
+    member = {}
+    for slot, synsets in SYNONYM_SLOTS.items():
+        slots[slot] = rng.integers(len(synsets), size=n)
+        member[slot] = rng.integers(2, size=n)
+    return Propositions(np.asarray(topics), slots, member)
+
+
+def render_propositions(
+    rng: np.random.Generator, world: World, props: Propositions, frames: np.ndarray
+) -> list[list[str]]:
+    """Proposition i written in PROPOSITION_FRAMES[frames[i]]."""
+    synonyms = {slot: np.array(sets) for slot, sets in SYNONYM_SLOTS.items()}
+
+    def fill(template: str, rows: np.ndarray) -> list[list[str]]:
+        fixed = {slot: synonyms[slot][props.slots[slot][rows], props.member[slot][rows]]
+                 for slot in SYNONYM_SLOTS}  # fmt: skip
+        for slot in ("A", "S", "V", "O"):
+            fixed[slot] = world.topic_table(slot)[props.topic[rows], props.slots[slot][rows]]
+        return _fill(template, len(rows), _topic_resolver(rng, world, props.topic[rows], fixed))
+
+    return _render(PROPOSITION_FRAMES, frames, fill)
+
+
+def paraphrase(
+    rng: np.random.Generator, props: Propositions, frames: np.ndarray
+) -> tuple[Propositions, np.ndarray, np.ndarray]:
+    """The same propositions in another frame, each synonym slot swapped with probability 1/2.
+
+    Returns the reworded propositions, their frames and the number of synonyms swapped.
+    """
+    shift = 1 + rng.integers(len(PROPOSITION_FRAMES) - 1, size=len(props))
+    swaps = np.zeros(len(props), dtype=int)
+    member = {}
+    for slot in SYNONYM_SLOTS:
+        swap = rng.random(len(props)) < 0.5
+        member[slot] = np.where(swap, 1 - props.member[slot], props.member[slot])
+        swaps += swap
+    reworded = Propositions(props.topic, props.slots, member)
+    return reworded, (frames + shift) % len(PROPOSITION_FRAMES), swaps
+
+
+def shared_content(p: Propositions, q: Propositions) -> np.ndarray:
+    """How many of PROPOSITION_SLOTS two propositions share (synonyms count as the same)."""
+    same_topic = p.topic == q.topic
+    shared = np.zeros(len(p), dtype=int)
+    for slot in PROPOSITION_SLOTS:
+        same = p.slots[slot] == q.slots[slot]
+        shared += same if slot in SYNONYM_SLOTS else same & same_topic
+    return shared
+
+
+def topic_sentences(rng: np.random.Generator, world: World, n_props: int, n_poly: int) -> Tagged:
+    """Propositions (balanced over topics) and polysemous sentences (balanced over senses),
+    tagged with their topic index."""
+    prop_topics = _balanced(rng, n_props, len(world.topics))
+    props = sample_propositions(rng, world, prop_topics)
+    frames = rng.integers(len(PROPOSITION_FRAMES), size=n_props)
+    senses = _balanced(rng, n_poly, len(world.senses))
+    sentences = render_propositions(rng, world, props, frames)
+    sentences += polysemy_sentences(rng, world, senses)
+    sense_topics = np.array([s.topic for s in world.senses], dtype=int)[senses]
+    return Tagged(sentences, np.concatenate([prop_topics, sense_topics]))
+
+
+# --------------------------------------------------------------------------------------------
+# Corpus: paragraphs, documents with topics.
+# --------------------------------------------------------------------------------------------
+
+
+def paragraphs(rng: np.random.Generator, tagged: Tagged) -> list[tuple[int, list[list[str]]]]:
+    """Group same-topic sentences into runs of PARAGRAPH_SENTENCES: (topic, sentences) each.
 
     Why: words just across a sentence boundary are in the window too; when the neighbour
     sentence is on the same topic those contexts agree with the planted structure instead of
@@ -517,15 +897,15 @@ def paragraphs(rng: np.random.Generator, tagged: Tagged) -> list[list[list[str]]
     order = np.lexsort((rng.random(len(tagged.topics)), tagged.topics))
     lengths = rng.integers(PARAGRAPH_SENTENCES[0], PARAGRAPH_SENTENCES[1] + 1, size=len(order))
     topics = tagged.topics[order].tolist()
-    out: list[list[list[str]]] = []
+    out: list[tuple[int, list[list[str]]]] = []
     current: list[list[str]] = []
     for k, idx in enumerate(order.tolist()):
         if current and (topics[k] != topics[k - 1] or len(current) >= lengths[len(out)]):
-            out.append(current)
+            out.append((topics[k - 1], current))
             current = []
         current.append(tagged.sentences[idx])
     if current:
-        out.append(current)
+        out.append((topics[-1], current))
     return out
 
 
@@ -533,13 +913,25 @@ def _mean_length(templates: Sequence[str]) -> float:
     return float(np.mean([len(t.split()) for t in templates]))
 
 
-def sample_sentences(world: World, rng: np.random.Generator, n_tokens: int) -> list[list[str]]:
-    """About n_tokens worth of sentences from every structure, in paragraphs.
+@dataclass(frozen=True)
+class Document:
+    topic: str
+    sentences: list[list[str]]
 
-    Paragraphs from all structures are shuffled together, so a document mixes topics. Sentence
-    counts come from the templates' mean lengths, so the total is n_tokens up to sampling noise
-    (a fraction of a percent); nothing is cut afterwards, so every balanced draw survives.
+    def text(self) -> str:
+        return " ".join(" ".join(s) for s in self.sentences)
+
+
+def sample_corpus(
+    world: World, rngs: dict[str, np.random.Generator], n_tokens: int
+) -> list[Document]:
+    """About n_tokens worth of sentences from every structure, in paragraphs, in documents.
+
+    Sentence counts come from the templates' mean lengths, so the total is n_tokens up to
+    sampling noise (a fraction of a percent); nothing is cut afterwards, so every balanced draw
+    survives.
     """
+    rng = rngs["corpus"]
 
     def count(share: float, templates: Sequence[str]) -> int:
         return round(share * n_tokens / _mean_length(templates))
@@ -551,31 +943,41 @@ def sample_sentences(world: World, rng: np.random.Generator, n_tokens: int) -> l
     n_sim = count(TOKEN_SHARES["similarity"], SIMILARITY_TEMPLATES)
     tagged.append(similarity_sentences(rng, world.similarity, n_sim))
     tagged.append(filler_sentences(rng, count(TOKEN_SHARES["filler"], FILLER_TEMPLATES)))
-    paras = [p for t in tagged for p in paragraphs(rng, t)]
-    return [s for i in rng.permutation(len(paras)) for s in paras[i]]
+    background = [p for t in tagged for _, p in paragraphs(rng, t)]
+    topical_share = {k: TOKEN_SHARES["topics"] * v for k, v in TOPIC_SHARES.items()}
+    topical = topic_sentences(
+        rng,
+        world,
+        count(topical_share["propositions"], PROPOSITION_FRAMES),
+        count(topical_share["polysemy"], POLYSEMY_TEMPLATES),
+    )
+    names = [t.name for t in world.topics]
+    return assemble_documents(rngs["documents"], paragraphs(rng, topical), background, names)
 
 
-def assemble_documents(rng: np.random.Generator, sentences: Sequence[list[str]]) -> list[str]:
-    """Pack all sentences, in order, into documents of DOC_WORDS words (one per line).
-
-    A document ends at a sentence boundary once it reaches its drawn target length, or earlier
-    if the next sentence would take it past DOC_WORDS[1].
-    """
-    n_words = sum(len(s) for s in sentences)
-    targets = rng.integers(DOC_WORDS[0], DOC_WORDS[1] + 1, size=n_words // DOC_WORDS[0] + 2)
-    docs: list[list[str]] = []
-    current: list[str] = []
-    for sentence in sentences:
-        if current and len(current) + len(sentence) > DOC_WORDS[1]:
-            docs.append(current)
-            current = []
-        current += sentence
-        if len(current) >= targets[len(docs)]:
-            docs.append(current)
-            current = []
-    if current:
-        docs.append(current)
-    return [" ".join(d) for d in docs]
+def assemble_documents(
+    rng: np.random.Generator,
+    topical: Sequence[tuple[int, list[list[str]]]],
+    background: Sequence[list[list[str]]],
+    topic_names: Sequence[str],
+) -> list[Document]:
+    """One document per topical paragraph, with the topic-free paragraphs shared out evenly
+    (by words, in shuffled order) and the topical paragraph at a random place among them."""
+    n_docs = len(topical)
+    shuffled = [background[i] for i in rng.permutation(len(background))]
+    sizes = np.array([sum(len(s) for s in p) for p in shuffled], dtype=float)
+    per_doc = max(sizes.sum() / max(n_docs, 1), 1.0)
+    owner = np.minimum((np.cumsum(sizes) - sizes / 2) // per_doc, n_docs - 1).astype(int)
+    bounds = np.searchsorted(owner, np.arange(n_docs + 1))
+    slot = rng.random(n_docs)
+    docs = []
+    for d, k in enumerate(rng.permutation(n_docs).tolist()):
+        topic, paragraph = topical[k]
+        around = shuffled[bounds[d] : bounds[d + 1]]
+        at = int(slot[d] * (len(around) + 1))
+        paras = [*around[:at], paragraph, *around[at:]]
+        docs.append(Document(topic_names[topic], [s for p in paras for s in p]))
+    return docs
 
 
 # --------------------------------------------------------------------------------------------
@@ -632,6 +1034,201 @@ def plot_pairs(world: World) -> list[list[str]]:
     return [list(p) for p in family.spec.pairs[:6]]
 
 
+def _span(tokens: Sequence[str], word: str) -> tuple[int, int]:
+    """Character offsets [start, end) of the one token `word` in " ".join(tokens)."""
+    k = list(tokens).index(word)
+    start = sum(len(t) + 1 for t in tokens[:k])
+    return start, start + len(word)
+
+
+def _jaccard(a: Sequence[str], b: Sequence[str]) -> float:
+    sa, sb = set(a), set(b)
+    return len(sa & sb) / len(sa | sb)
+
+
+@dataclass(frozen=True)
+class _WicCandidates:
+    senses: tuple[np.ndarray, np.ndarray]  # indices into world.senses, per side
+    sentences: tuple[list[list[str]], list[list[str]]]
+    key: np.ndarray  # overlap bin * 2 + same template: what the labels are matched on
+
+
+def _wic_candidates(
+    rng: np.random.Generator, world: World, lemma: str, n: int, label: int
+) -> _WicCandidates:
+    """n sentence pairs of `lemma`: same sense (label 1) or two different senses (label 0).
+
+    Templates are drawn independently of the label.
+    """
+    ids = np.array([i for i, s in enumerate(world.senses) if s.lemma == lemma])
+    first = rng.integers(len(ids), size=n)
+    second = first if label else (first + 1 + rng.integers(len(ids) - 1, size=n)) % len(ids)
+    senses = ids[first], ids[second]
+    templates = rng.integers(len(POLYSEMY_TEMPLATES), size=(2, n))
+    a, b = (polysemy_sentences(rng, world, senses[k], templates[k]) for k in (0, 1))
+    overlap = np.array([_jaccard(u, v) for u, v in zip(a, b, strict=True)])
+    key = np.floor(overlap / WIC_OVERLAP_BIN + 1e-9).astype(int) * 2
+    return _WicCandidates(senses, (a, b), key + (templates[0] == templates[1]))
+
+
+def wic_pairs(
+    rng: np.random.Generator, world: World, lemma: str, n: int
+) -> list[tuple[int, int, int, list[str], list[str]]]:
+    """n pairs (label, sense1, sense2, sentence1, sentence2) of `lemma`, half of each label.
+
+    Same-sense sentences share topic words more often, so raw pairs would let word overlap
+    guess the label (~0.59 accuracy). Candidates of both labels are binned by Jaccard overlap
+    and by whether they share a template, and an equal number of each label is kept per bin:
+    the two labels' overlap histograms (and template-sharing rates) then agree.
+    """
+    half = n // 2
+    draws = [_wic_candidates(rng, world, lemma, WIC_CANDIDATES * half, label) for label in (0, 1)]
+    keys = [d.key for d in draws]
+    # One "matched unit" per (key, k) with k < min(count0, count1); keep `half` units at random.
+    units = [
+        key
+        for key in np.union1d(*keys).tolist()
+        for _ in range(min(np.sum(keys[0] == key), np.sum(keys[1] == key)))
+    ]
+    if len(units) < half:
+        raise ValueError("too few overlap-matched WiC candidates; raise WIC_CANDIDATES")
+    chosen = np.array(units)[rng.choice(len(units), half, replace=False)]
+    out = []
+    for label, d in enumerate(draws):
+        (s1, s2), (a, b) = d.senses, d.sentences
+        for key, k in zip(*np.unique(chosen, return_counts=True), strict=True):
+            rows = rng.choice(np.flatnonzero(d.key == key), k, replace=False)
+            out += [(label, int(s1[r]), int(s2[r]), a[r], b[r]) for r in np.sort(rows)]
+    return out
+
+
+WIC_COLUMNS = (
+    "id", "split", "lemma", "pos", "label", "coarse_diff", "synset1", "synset2", "lexname1",
+    "lexname2", "start1", "end1", "start2", "end2", "sentence1", "sentence2",
+)  # fmt: skip
+
+
+def wic_rows(world: World, rng: np.random.Generator) -> list[tuple[object, ...]]:
+    """WiC-style rows (WIC_COLUMNS) for every split and polysemous lemma, shuffled per split.
+
+    Synsets read lemma.sense and lexnames are the senses' topics, so coarse_diff = 1 - label.
+    """
+    rows: list[tuple[object, ...]] = []
+    for split, per_lemma in WIC_PAIRS_PER_LEMMA.items():
+        pairs = [
+            (lemma, p) for lemma in POLYSEMOUS for p in wic_pairs(rng, world, lemma, per_lemma)
+        ]
+        for k in rng.permutation(len(pairs)).tolist():
+            lemma, (label, i, j, a, b) = pairs[k]
+            u, v = world.senses[i], world.senses[j]
+            topic1, topic2 = world.topics[u.topic].name, world.topics[v.topic].name
+            span1, span2 = _span(a, lemma), _span(b, lemma)
+            row_id = f"syn-{len(rows):05d}"
+            rows.append(
+                (row_id, split, lemma, "n", label, 1 - label, u.synset, v.synset, topic1, topic2,
+                 *span1, *span2, " ".join(a), " ".join(b))
+            )  # fmt: skip
+    return rows
+
+
+def polysemy_rows(world: World, rng: np.random.Generator) -> list[tuple[object, ...]]:
+    """(lemma, sense, topic, start, end, sentence): POLYSEMY_EXAMPLES_PER_SENSE fresh sentences
+    of every sense, grouped by lemma and sense."""
+    senses = np.repeat(np.arange(len(world.senses)), POLYSEMY_EXAMPLES_PER_SENSE)
+    rows = []
+    for i, tokens in zip(senses.tolist(), polysemy_sentences(rng, world, senses), strict=True):
+        sense = world.senses[i]
+        start, end = _span(tokens, sense.lemma)
+        topic = world.topics[sense.topic].name
+        rows.append((sense.lemma, sense.name, topic, start, end, " ".join(tokens)))
+    return rows
+
+
+def _proposition_sentences(
+    rng: np.random.Generator, world: World, props: Propositions
+) -> tuple[list[str], np.ndarray]:
+    frames = rng.integers(len(PROPOSITION_FRAMES), size=len(props))
+    return [" ".join(s) for s in render_propositions(rng, world, props, frames)], frames
+
+
+def _other_content(
+    rng: np.random.Generator, world: World, p: Propositions, topics: np.ndarray
+) -> Propositions:
+    """Fresh propositions of `topics` that copy 0-3 random slots of p (where they can), so
+    non-paraphrase pairs share some content; never all of it."""
+    q = sample_propositions(rng, world, topics)
+    slots = dict(q.slots)
+    member = dict(q.member)
+    n_copy = rng.integers(4, size=len(p))
+    rank = np.argsort(rng.random((len(p), len(PROPOSITION_SLOTS))), axis=1)
+    for column, slot in enumerate(PROPOSITION_SLOTS):
+        copy = rank[:, column] < n_copy
+        if slot not in SYNONYM_SLOTS:
+            copy &= p.topic == topics  # a topic word only means something in its own topic
+        slots[slot] = np.where(copy, p.slots[slot], slots[slot])
+    # Keep the subject and object apart, and never repeat the whole proposition.
+    k = world.topic_table("S").shape[1]
+    slots["O"] = np.where(slots["O"] == slots["S"], (slots["S"] + 1) % k, slots["O"])
+    q = Propositions(q.topic, slots, member)
+    whole = shared_content(p, q) == len(PROPOSITION_SLOTS)
+    k_verbs = world.topic_table("V").shape[1]
+    slots["V"] = np.where(whole, (p.slots["V"] + 1) % k_verbs, slots["V"])
+    return Propositions(q.topic, slots, member)
+
+
+def sts_rows(world: World, rng: np.random.Generator, n: int) -> list[tuple[object, ...]]:
+    """STS Benchmark rows (genre, file, year, id, score, sentence1, sentence2), n pairs.
+
+    A third each: paraphrases (5 - 0.25 per synonym swapped), same-topic pairs (2 + shared
+    content slots / 5) and different-topic pairs (0.5 per shared place or mood). `file` names
+    the kind of pair.
+    """
+    kinds = _balanced(rng, n, 3)  # 0 paraphrase, 1 same topic, 2 different topic
+    n_topics = len(world.topics)
+    p = sample_propositions(rng, world, rng.integers(n_topics, size=n))
+    s1, frames = _proposition_sentences(rng, world, p)
+    reworded, para_frames, swaps = paraphrase(rng, p, frames)
+    other_topic = (p.topic + 1 + rng.integers(n_topics - 1, size=n)) % n_topics
+    q = _other_content(rng, world, p, np.where(kinds == 1, p.topic, other_topic))
+    s_para = [" ".join(s) for s in render_propositions(rng, world, reworded, para_frames)]
+    s_other, _ = _proposition_sentences(rng, world, q)
+    shared = shared_content(p, q)
+    scores = np.select(
+        [kinds == 0, kinds == 1],
+        [STS_PARAPHRASE - STS_SWAP_COST * swaps, STS_SAME_TOPIC + shared / 5],
+        0.5 * shared,
+    )
+    names = ("paraphrase", "same-topic", "other-topic")
+    flip = rng.random(n) < 0.5
+    rows = []
+    for i in range(n):
+        a, b = s1[i], s_para[i] if kinds[i] == 0 else s_other[i]
+        if flip[i]:
+            a, b = b, a
+        genre, year = "synthetic", f"v{GENERATOR_VERSION}"
+        rows.append((genre, names[kinds[i]], year, f"{i:04d}", f"{scores[i]:.3f}", a, b))
+    return rows
+
+
+def retrieval_rows(world: World, rng: np.random.Generator, n: int) -> list[tuple[str, str]]:
+    """(query, target): n distinct propositions (balanced over topics) and their paraphrases."""
+    p = sample_propositions(rng, world, _balanced(rng, 2 * n, len(world.topics)))
+    keys = np.stack([p.topic, *(p.slots[s] for s in PROPOSITION_SLOTS)], axis=1)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    keep = np.sort(first)[:n]
+    if len(keep) < n:
+        raise ValueError("too few distinct propositions for the retrieval set")
+    p = Propositions(
+        p.topic[keep],
+        {s: v[keep] for s, v in p.slots.items()},
+        {s: v[keep] for s, v in p.member.items()},
+    )
+    queries, frames = _proposition_sentences(rng, world, p)
+    reworded, para_frames, _ = paraphrase(rng, p, frames)
+    targets = [" ".join(s) for s in render_propositions(rng, world, reworded, para_frames)]
+    return list(zip(queries, targets, strict=True))
+
+
 # --------------------------------------------------------------------------------------------
 # Writers.
 # --------------------------------------------------------------------------------------------
@@ -644,8 +1241,16 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _tsv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    lines = ["\t".join(header)] + ["\t".join(map(str, r)) for r in rows]
+def _tsv(header: Sequence[str] | None, rows: Sequence[Sequence[object]]) -> str:
+    lines = ([] if header is None else ["\t".join(header)]) + ["\t".join(map(str, r)) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _documents_jsonl(docs: Sequence[Document]) -> str:
+    lines = (
+        json.dumps({"doc_id": i, "topic": d.topic, "sentences": [" ".join(s) for s in d.sentences]})
+        for i, d in enumerate(docs)
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -666,6 +1271,7 @@ def manifest(
         "n_tokens_written": written,
         "n_documents": len(docs),
         "vocab_size": len(vocab),
+        "files": FILE_NAMES,
         "relations": {
             r.spec.section: {"type": r.spec.kind, "pairs": [list(p) for p in r.spec.pairs]}
             for r in world.relations
@@ -676,6 +1282,21 @@ def manifest(
             for d, groups in SIMILARITY_TREE.items()
         },
         "similarity_scores": SIMILARITY_SCORES,
+        "topics": [t.name for t in world.topics],
+        "topic_words": {
+            t.name: {
+                "nouns": list(t.nouns),
+                "verbs": list(t.verbs),
+                "adjectives": list(t.adjectives),
+            }
+            for t in world.topics
+        },
+        "polysemous": POLYSEMOUS,
+        "sts_scores": {
+            "paraphrase": f"{STS_PARAPHRASE} - {STS_SWAP_COST} per synonym swapped",
+            "same-topic": f"{STS_SAME_TOPIC} + shared content slots / 5",
+            "other-topic": "0.5 per shared place or mood",
+        },
         **gold_counts,
     }
 
@@ -693,17 +1314,34 @@ def generate_world(out_dir: str | Path, *, n_tokens: int = 1_000_000, seed: int 
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = WorldFiles(
-        out / "corpus.txt", out / "analogy.tsv", out / "similarity.tsv", out / "manifest.json"
-    )
+    files = WorldFiles.in_dir(out)
     world = build_world(seed)
     rngs = _streams(seed)
-    docs = assemble_documents(rngs["corpus"], sample_sentences(world, rngs["corpus"], n_tokens))
+    documents = sample_corpus(world, rngs, n_tokens)
+    docs = [d.text() for d in documents]
     _write(files.corpus, "\n".join(docs) + "\n")
+    _write(files.documents, _documents_jsonl(documents))
     analogies = analogy_rows(world, rngs["gold"])
     _write(files.analogy, _tsv(("section", "type", "a", "b", "c", "d"), analogies))
     sims = [(a, b, f"{score:.2f}") for a, b, score in similarity_rows(world, rngs["gold"])]
     _write(files.similarity, _tsv(("word1", "word2", "score"), sims))
-    counts = {"n_analogy_questions": len(analogies), "n_similarity_pairs": len(sims)}
+    wic = wic_rows(world, rngs["wic"])
+    _write(files.wic, _tsv(WIC_COLUMNS, wic))
+    sts = {name: sts_rows(world, rngs["sts"], STS_PAIRS) for name in ("sts_dev", "sts_test")}
+    for name, rows in sts.items():
+        _write(getattr(files, name), _tsv(None, rows))
+    retrieval = retrieval_rows(world, rngs["retrieval"], RETRIEVAL_ROWS)
+    _write(files.retrieval, _tsv(("query", "target"), retrieval))
+    examples = polysemy_rows(world, rngs["polysemy"])
+    _write(files.polysemy, _tsv(("lemma", "sense", "topic", "start", "end", "sentence"), examples))
+    counts = {
+        "n_analogy_questions": len(analogies),
+        "n_similarity_pairs": len(sims),
+        "n_wic_pairs": len(wic),
+        "n_sts_dev_pairs": len(sts["sts_dev"]),
+        "n_sts_test_pairs": len(sts["sts_test"]),
+        "n_retrieval_rows": len(retrieval),
+        "n_polysemy_examples": len(examples),
+    }
     _write(files.manifest, json.dumps(manifest(world, docs, n_tokens, counts), indent=2) + "\n")
     return files

@@ -59,12 +59,21 @@ def benchmark_lines(path: str | Path, expected: str) -> Iterator[tuple[int, str]
 # imported only once those are defined.
 from research.eval.analogy import Analogy  # noqa: E402
 from research.eval.neighbours import NearestNeighbours  # noqa: E402
+from research.eval.polysemy import SenseSeparation  # noqa: E402
+from research.eval.retrieval import Retrieval  # noqa: E402
+from research.eval.sense import WordSense  # noqa: E402
 from research.eval.similarity import WordSimilarity  # noqa: E402
+from research.eval.sts import SentenceSimilarity  # noqa: E402
 
 EVALUATORS: dict[str, Callable[..., Evaluator]] = {
     "word_similarity": WordSimilarity,
     "analogy": Analogy,
     "nearest_neighbours": NearestNeighbours,
+    # Contextual evaluators: their run() takes a TextEncoder (research.eval.encoder_api).
+    "word_sense": WordSense,
+    "sentence_similarity": SentenceSimilarity,
+    "retrieval": Retrieval,
+    "sense_separation": SenseSeparation,
 }
 
 
