@@ -384,7 +384,7 @@ def test_registry_runs_evaluators_into_flat_results(tmp_path):
     assert results["toy_sim/spearman"] == pytest.approx(1.0)
     assert results["nn/queries"] == 2 and results["nn/queries_oov"] == 1
     assert "| a | b 0.985, c 0.766 |" in markdown and "missing" in markdown
-    assert set(EVALUATORS) == {"word_similarity", "analogy", "nearest_neighbours"}
+    assert {"word_similarity", "analogy", "nearest_neighbours"} <= set(EVALUATORS)
 
 
 def test_registry_rejects_unknown_kinds_options_and_duplicate_names(tmp_path):

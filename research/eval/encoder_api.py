@@ -1,0 +1,149 @@
+"""The model side of the contextual evaluators: a text encoder, cosine helpers, a TSV reader.
+
+Evaluators of sentences and words in context (sense, STS, retrieval, polysemy, search) need only
+two methods of a trained model, so they are written against this Protocol and tested with tiny
+fake encoders. ``research.embed.load_encoder(run_dir)`` turns a trained run into one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from research.errors import UserError
+from research.eval import benchmark_lines
+from research.eval.vectors import unit_rows
+
+Span = tuple[int, int]
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    def embed_sentences(self, texts: list[str]) -> np.ndarray:
+        """(N, D) float32: one vector per text."""
+        ...
+
+    def embed_spans(self, texts: list[str], spans: list[tuple[int, int]]) -> np.ndarray:
+        """(N, D) float32: the contextual vector of the word at characters [start, end)."""
+        ...
+
+
+def check_embeddings(matrix: object, n: int, what: str) -> np.ndarray:
+    """The encoder's output as a float32 (n, D) array; a clear error if it has another shape."""
+    array = np.asarray(matrix, dtype=np.float32)
+    if array.ndim != 2 or array.shape[0] != n:
+        raise ValueError(
+            f"the encoder returned an array of shape {array.shape} for {n} {what}; "
+            f"expected ({n}, D)"
+        )
+    return array
+
+
+def embed_sentences(model: TextEncoder, texts: Sequence[str]) -> np.ndarray:
+    """(len(texts), D) vectors; each distinct text is embedded once."""
+    distinct = list(dict.fromkeys(texts))
+    if not distinct:
+        return np.zeros((0, 0), dtype=np.float32)
+    vectors = check_embeddings(model.embed_sentences(distinct), len(distinct), "texts")
+    row = {text: i for i, text in enumerate(distinct)}
+    return vectors[[row[t] for t in texts]]
+
+
+def embed_spans(model: TextEncoder, texts: Sequence[str], spans: Sequence[Span]) -> np.ndarray:
+    """(len(texts), D) contextual word vectors; each distinct (text, span) is embedded once."""
+    if len(texts) != len(spans):
+        raise ValueError(f"{len(texts)} texts but {len(spans)} spans")
+    keys = [(t, (int(s), int(e))) for t, (s, e) in zip(texts, spans, strict=True)]
+    distinct = list(dict.fromkeys(keys))
+    if not distinct:
+        return np.zeros((0, 0), dtype=np.float32)
+    vectors = check_embeddings(
+        model.embed_spans([t for t, _ in distinct], [s for _, s in distinct]),
+        len(distinct),
+        "spans",
+    )
+    row = {key: i for i, key in enumerate(distinct)}
+    return vectors[[row[k] for k in keys]]
+
+
+def paired_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine of row i of `a` with row i of `b`; a zero vector has cosine 0 with everything."""
+    return np.sum(unit_rows(np.asarray(a, np.float32)) * unit_rows(np.asarray(b, np.float32)), 1)
+
+
+def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) cosines between every row of `a` and every row of `b`."""
+    return unit_rows(np.asarray(a, np.float32)) @ unit_rows(np.asarray(b, np.float32)).T
+
+
+def read_header_tsv(
+    path: str | Path, required: Sequence[str], expected: str
+) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a tab-separated file with a header line, as (line number, {column: cell}).
+
+    Cells are split on tabs only (no quote handling) and kept as they are, so character offsets
+    into a sentence stay valid. Blank lines are skipped. A missing `required` column or a row
+    with the wrong number of cells is a UserError naming file:line; `expected` describes the
+    format and ends every message.
+    """
+    path = Path(path).expanduser()
+    header: list[str] | None = None
+    rows: list[tuple[int, dict[str, str]]] = []
+    for line_no, line in benchmark_lines(path, expected):
+        if not line.strip():
+            continue
+        cells = line.split("\t")
+        if header is None:
+            header = [c.strip() for c in cells]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise UserError(
+                    f"{path}:{line_no}: header lacks column(s) {', '.join(missing)} "
+                    f"(it has {', '.join(header)}); expected the {expected}"
+                )
+            continue
+        if len(cells) != len(header):
+            raise UserError(
+                f"{path}:{line_no}: {len(cells)} tab-separated cells, the header has "
+                f"{len(header)}; expected the {expected}"
+            )
+        rows.append((line_no, dict(zip(header, cells, strict=True))))
+    if header is None:
+        raise UserError(f"{path}: empty file; expected the {expected}")
+    if not rows:
+        raise UserError(f"{path}: a header but no rows; expected the {expected}")
+    return rows
+
+
+def parse_span(
+    sentence: str, start: str, end: str, where: str, expected: str
+) -> tuple[int, int]:
+    """Character offsets [start, end) checked against `sentence`; `where` is "file:line"."""
+    try:
+        s, e = int(start), int(end)
+    except ValueError:
+        raise UserError(
+            f"{where}: offsets {start!r}, {end!r} are not integers; expected the {expected}"
+        ) from None
+    if not 0 <= s < e <= len(sentence):
+        raise UserError(
+            f"{where}: span [{s}, {e}) lies outside the sentence ({len(sentence)} characters) "
+            f"or is empty; expected the {expected}"
+        )
+    return s, e
+
+
+__all__ = [
+    "Span",
+    "TextEncoder",
+    "check_embeddings",
+    "cosine_matrix",
+    "embed_sentences",
+    "embed_spans",
+    "paired_cosine",
+    "parse_span",
+    "read_header_tsv",
+]

@@ -1,0 +1,173 @@
+"""Sentence similarity: Spearman rho between human scores and the cosine of sentence vectors.
+
+Two sources:
+
+* a local file in the STS Benchmark format (``sts-train.csv``, ``sts-dev.csv``,
+  ``sts-test.csv``): tab-separated, no header, columns read by position ``genre, file, year, id,
+  score, sentence1, sentence2`` and possibly extra source columns after them. Sentences contain
+  unbalanced quote characters, so lines are split on tabs only, never unquoted as CSV;
+* a hub dataset ``hf:NAME[:CONFIG[:SPLIT]]`` with columns ``sentence1``, ``sentence2`` and
+  ``score`` (``label`` is accepted when there is no ``score``), loaded with
+  ``datasets.load_dataset``, e.g. ``hf:sentence-transformers/stsb`` (CONFIG may be left empty:
+  ``hf:sentence-transformers/stsb::test``). The default split is ``validation``: the test split
+  of a benchmark is for the final evaluation, so it must be asked for by name.
+
+The data are read when the evaluator is made, so a missing file or an unreachable hub fails
+before training starts.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from research.errors import UserError
+from research.eval import EvalResult, benchmark_lines
+from research.eval.encoder_api import TextEncoder, embed_sentences, paired_cosine
+from research.eval.similarity import pearson, spearman
+
+FORMAT = (
+    "STS Benchmark format: tab-separated 'genre file year id score sentence1 sentence2' lines "
+    "(no header, extra columns after sentence2 allowed), or a hub name hf:NAME[:CONFIG[:SPLIT]]"
+)
+HUB_PREFIX = "hf:"
+DEFAULT_HUB_SPLIT = "validation"
+
+
+@dataclass
+class ScoredPairs:
+    scores: np.ndarray  # float64 gold scores
+    sentences1: list[str]
+    sentences2: list[str]
+
+
+def read_sts_file(path: str | Path) -> ScoredPairs:
+    """Parse an STS Benchmark file by column position; blank lines are skipped."""
+    path = Path(path).expanduser()
+    scores: list[float] = []
+    s1: list[str] = []
+    s2: list[str] = []
+    for line_no, line in benchmark_lines(path, FORMAT):
+        if not line.strip():
+            continue
+        cols = line.split("\t")
+        if len(cols) < 7:
+            raise UserError(
+                f"{path}:{line_no}: {len(cols)} tab-separated columns, at least 7 needed; "
+                f"expected the {FORMAT}"
+            )
+        try:
+            score = float(cols[4])
+        except ValueError:
+            score = float("nan")
+        if not np.isfinite(score):
+            raise UserError(
+                f"{path}:{line_no}: score (5th column) {cols[4]!r} is not a number; "
+                f"expected the {FORMAT}"
+            )
+        if not cols[5].strip() or not cols[6].strip():
+            raise UserError(f"{path}:{line_no}: empty sentence; expected the {FORMAT}")
+        scores.append(score)
+        s1.append(cols[5])
+        s2.append(cols[6])
+    if not scores:
+        raise UserError(f"{path}: no sentence pairs (empty file?); expected the {FORMAT}")
+    return ScoredPairs(np.array(scores, dtype=np.float64), s1, s2)
+
+
+def parse_hub_name(source: str) -> tuple[str, str | None, str]:
+    """'hf:NAME[:CONFIG[:SPLIT]]' -> (NAME, CONFIG or None, SPLIT or the default split)."""
+    parts = source[len(HUB_PREFIX):].split(":")
+    if not parts[0] or len(parts) > 3:
+        raise UserError(
+            f"malformed hub name {source!r}; expected hf:NAME[:CONFIG[:SPLIT]], "
+            f"e.g. hf:sentence-transformers/stsb"
+        )
+    name = parts[0]
+    config = parts[1] if len(parts) > 1 and parts[1] else None
+    split = parts[2] if len(parts) > 2 and parts[2] else DEFAULT_HUB_SPLIT
+    return name, config, split
+
+
+def _is_unreachable(err: BaseException) -> bool:
+    """True for errors that mean the hub could not be contacted (offline mode, no network)."""
+    if isinstance(err, (ConnectionError, TimeoutError)):
+        return True
+    names = " ".join(cls.__name__ for cls in type(err).__mro__).lower()
+    return any(word in names for word in ("offline", "connection", "timeout"))
+
+
+def _offline_env() -> bool:
+    flags = (os.environ.get(v, "") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    return any(f.strip().lower() in ("1", "true", "yes", "on") for f in flags)
+
+
+def read_sts_hub(source: str) -> ScoredPairs:
+    """Load hf:NAME[:CONFIG[:SPLIT]] via `datasets`; failures become one-line UserErrors."""
+    name, config, split = parse_hub_name(source)
+    try:
+        import datasets  # heavy; only hub sources need it
+    except ImportError:
+        raise UserError(
+            f"{source}: the 'datasets' package is not installed; pip install datasets, or pass "
+            f"a local STS Benchmark file"
+        ) from None
+    try:
+        data = datasets.load_dataset(name, config, split=split)
+    except Exception as err:  # whatever the hub client raises becomes one line
+        if _is_unreachable(err) or (_offline_env() and not isinstance(err, ValueError)):
+            raise UserError(
+                f"cannot reach the hub for {name}; pass a local path or go online"
+            ) from None
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UserError(
+            f"cannot load hub dataset {source!r} ({first}); check NAME, CONFIG and SPLIT "
+            f"(hf:NAME[:CONFIG[:SPLIT]]) or pass a local STS Benchmark file"
+        ) from None
+    columns = list(data.column_names)
+    score_col = "score" if "score" in columns else "label" if "label" in columns else None
+    if score_col is None or "sentence1" not in columns or "sentence2" not in columns:
+        raise UserError(
+            f"hub dataset {source!r} has columns {', '.join(columns)}; expected sentence1, "
+            f"sentence2 and score"
+        )
+    scores = np.asarray(data[score_col], dtype=np.float64)
+    if len(scores) == 0:
+        raise UserError(f"hub dataset {source!r} has no rows")
+    if not np.all(np.isfinite(scores)) or (score_col == "label" and np.all(scores < 0)):
+        raise UserError(f"hub dataset {source!r} has missing scores (a hidden test split?)")
+    return ScoredPairs(scores, list(data["sentence1"]), list(data["sentence2"]))
+
+
+def read_scored_pairs(source: str | Path) -> ScoredPairs:
+    """A local STS Benchmark file, or a hub dataset when `source` starts with 'hf:'."""
+    if isinstance(source, str) and source.startswith(HUB_PREFIX):
+        return read_sts_hub(source)
+    return read_sts_file(source)
+
+
+@dataclass
+class SentenceSimilarity:
+    """Evaluator: Spearman rho (and Pearson r) of sentence-vector cosines against gold scores."""
+
+    name: str
+    path: str | Path
+    data: ScoredPairs = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.data = read_scored_pairs(self.path)
+
+    def run(self, model: TextEncoder) -> EvalResult:
+        d = self.data
+        n = len(d.scores)
+        vectors = embed_sentences(model, d.sentences1 + d.sentences2)
+        cosines = paired_cosine(vectors[:n], vectors[n:]).astype(np.float64)
+        metrics: dict[str, float] = {
+            "spearman": spearman(d.scores, cosines),
+            "pearson": pearson(d.scores, cosines),
+            "pairs": n,
+        }
+        return EvalResult(metrics=metrics)
