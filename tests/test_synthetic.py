@@ -142,7 +142,9 @@ def test_every_gold_word_occurs_in_the_corpus(world: synthetic.WorldFiles) -> No
     counts = Counter(world.corpus.read_text().split())
     gold = {r[k] for r in _rows(world.analogy) for k in "abcd"}
     gold |= {r[k] for r in _rows(world.similarity) for k in ("word1", "word2")}
+    gold |= {r["lemma"] for r in _rows(world.wic)}
     assert min(counts[w] for w in gold) >= 5  # survives the usual min_count even at 20k tokens
+    assert min(counts[w] for w in _topic_of_word(world)) >= 1  # topic words are drawn at random
 
 
 def test_every_word_has_one_role() -> None:

@@ -262,6 +262,8 @@ def build_evaluators(config: EncoderRunConfig, data: SequenceData):
                 evaluators.append(make_evaluator(kind, name=name, path=corpus_dir / file))
         if (corpus_dir / "polysemy.tsv").exists():
             polysemy_file = corpus_dir / "polysemy.tsv"
+            evaluators.append(make_evaluator("sense_separation", name="synthetic_polysemy",
+                                             path=polysemy_file))
     if config.eval.wic:
         evaluators.append(
             make_evaluator("word_sense", name=_stem(config.eval.wic), path=config.eval.wic)
