@@ -164,3 +164,26 @@ def test_bad_objective_is_a_one_line_error(tmp_path):
             ),
             tmp_path,
         )
+
+
+def test_short_contrastive_run_separates_the_planted_senses(tmp_path):
+    """Sense follows the document's topic; word overlap is at chance by construction."""
+    config = tiny_config(
+        **{
+            "objective.kind": "contrastive",
+            "train.steps": 250,
+            "train.sentence_batch_size": 32,
+            "data.synthetic_tokens": 100_000,
+            "train.warmup_steps": 20,
+            "train.log_every": 50,
+        }
+    )
+    results = encoder_loop.train_and_evaluate(config, tmp_path)
+    baseline = results["synthetic_sense/baseline_overlap_accuracy"]
+    assert baseline < 0.56
+    assert results["synthetic_sense/accuracy"] >= baseline + 0.05
+    assert results["synthetic_sense/roc_auc"] > 0.6
+    assert results["synthetic_polysemy/accuracy"] >= 0.7
+    assert results["synthetic_sts/spearman"] > 0.5
+    assert results["synthetic_retrieval/recall@10"] > 0.5
+    assert (tmp_path / "plots" / "polysemy.png").exists()
