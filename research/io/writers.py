@@ -91,14 +91,18 @@ class MultiWriter:
             writer.close()
 
 
-def create_writers(
-    workdir: Path, config: dict[str, Any], *, console: bool, wandb: bool, project: str, group: str
-) -> MultiWriter:
+def create_writers(workdir: Path, config: Any, *, wandb: bool | None = None) -> MultiWriter:
+    """JSONL always; the console when there is no progress bar; W&B when config.log.wandb
+    (or `wandb`, which overrides it) is true."""
+    import dataclasses
+
+    log = config.log
     writers: list[MetricWriter] = [JsonlWriter(workdir / "metrics.jsonl")]
-    if console:
+    if not log.progress:
         writers.append(ConsoleWriter())
-    if wandb:
-        writers.append(WandbWriter(config, workdir, project=project, group=group))
+    if log.wandb if wandb is None else wandb:
+        writers.append(WandbWriter(dataclasses.asdict(config), workdir,
+                                   project=log.wandb_project, group=log.wandb_group))
     return MultiWriter(writers)
 
 

@@ -142,14 +142,7 @@ def train_and_evaluate(config: EncoderRunConfig, workdir: str | Path) -> dict[st
         f"{data.vocab_size}, {len(data.packed_tokens)} sequences of {config.data.max_len}",
         file=sys.stderr,
     )
-    writer = create_writers(
-        workdir,
-        config_lib.to_dict(config),
-        console=not config.log.progress,
-        wandb=config.log.wandb,
-        project=config.log.wandb_project,
-        group=config.log.wandb_group,
-    )
+    writer = create_writers(workdir, config)
     try:
         state = _train(
             config, graphdef, state, tx, schedule, data, anchors, start, checkpointer, writer

@@ -173,14 +173,7 @@ def train_and_evaluate(config: Config, workdir: str | Path) -> dict[str, float]:
     validate(config)
     workdir.mkdir(parents=True, exist_ok=True)
     check_resume_config(workdir, config)
-    writer = create_writers(
-        workdir,
-        config_lib.to_dict(config),
-        console=not config.log.progress,
-        wandb=config.log.wandb,
-        project=config.log.wandb_project,
-        group=config.log.wandb_group,
-    )
+    writer = create_writers(workdir, config)
     try:
         run = fit(config, workdir, writer)
         results = evaluate_and_report(config, workdir, run)
@@ -246,14 +239,7 @@ def fit(config: Config, workdir: str | Path, writer: MultiWriter | None = None) 
     (workdir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
     owns_writer = writer is None
     if owns_writer:
-        writer = create_writers(
-            workdir,
-            config_lib.to_dict(config),
-            console=not config.log.progress,
-            wandb=False,
-            project="",
-            group="",
-        )
+        writer = create_writers(workdir, config, wandb=False)
     started = time.time()
     try:
         state = _train(
