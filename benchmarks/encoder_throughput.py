@@ -27,8 +27,6 @@ import datetime
 import json
 import math
 import os
-import platform
-import resource
 import shlex
 import subprocess
 import sys
@@ -37,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench_common import machine, peak_rss_mb, write_section  # noqa: E402
 
 # research.models.encoder.SIZES; not imported here so that the PyTorch worker never loads JAX.
 SIZE_NAMES = ("tiny", "mini", "small", "base")
@@ -50,8 +50,6 @@ PEAK_BF16 = (
 )
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def token_batches(spec: dict):
@@ -315,16 +313,6 @@ def run_worker(impl: str, args, spec: dict) -> dict:
     return result
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
 def mfu_lines(ours: dict, spec: dict) -> list[str]:
@@ -400,16 +388,6 @@ def table(ours: dict, theirs: dict, spec: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, name: str, body: str) -> None:
-    begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    block = f"{begin}\n{body}{end}\n"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + block + rest.split(end, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
 
 
 def main() -> None:

@@ -19,8 +19,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import resource
 import shlex
 import subprocess
 import sys
@@ -30,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench_common import machine, peak_rss_mb, write_section  # noqa: E402
 
 
 def default_benchmark_files() -> tuple[str, str]:
@@ -52,8 +52,6 @@ def evaluate(words, vectors, counts, wordsim: str, analogy: str) -> dict[str, fl
     return results
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def worker_ours(args) -> dict:
@@ -188,16 +186,6 @@ def run_worker(impl: str, kind: str, args) -> dict:
     return result
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
 def table(results: list[dict], args, command: str) -> str:
@@ -248,16 +236,6 @@ def table(results: list[dict], args, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, name: str, body: str) -> None:
-    begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    block = f"{begin}\n{body}{end}\n"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + block + rest.split(end, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
 
 
 def main() -> None:
