@@ -61,16 +61,19 @@ class EncoderEmbedder:
             raise UserError(f"top_layers={top_layers}: the encoder has {layers} layers")
         graphdef, params = nnx.split(model)
         self._params = params
+        self._layers = layers
 
-        def forward(params, tokens, padding):
+        def forward(params, tokens, padding, layer):
             encoder = nnx.merge(graphdef, params).encoder
             states = encoder(tokens, padding)
-            token_states = jnp.mean(jnp.stack(states[-top_layers:]), axis=0)
-            return pool(states[-1], padding, pooling).astype(jnp.float32), token_states.astype(
-                jnp.float32
+            # layer=None: the mean of the top `top_layers` states; else that one layer's states.
+            chosen = (
+                jnp.mean(jnp.stack(states[-top_layers:]), 0) if layer is None else states[layer]
             )
+            pooled = pool(states[-1], padding, pooling)
+            return pooled.astype(jnp.float32), chosen.astype(jnp.float32)
 
-        self._forward = jax.jit(forward)
+        self._forward = jax.jit(forward, static_argnums=3)
 
     def _encode(self, texts: list[str]):
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
@@ -86,14 +89,14 @@ class EncoderEmbedder:
             offsets.append(list(spans))
         return ids, offsets
 
-    def _run(self, ids: list[list[int]]):
+    def _run(self, ids: list[list[int]], layer: int | None = None):
         pooled, states = [], []
         for start in range(0, len(ids), self.batch_size):
             chunk = ids[start : start + self.batch_size]
             tokens = np.full((self.batch_size, self.max_len), tok.PAD, np.int32)
             for row, seq in enumerate(chunk):
                 tokens[row, : len(seq)] = seq
-            p, s = self._forward(self._params, tokens, tokens != tok.PAD)
+            p, s = self._forward(self._params, tokens, tokens != tok.PAD, layer)
             pooled.append(np.asarray(p)[: len(chunk)])
             states.append(np.asarray(s)[: len(chunk)])
         if not pooled:
@@ -105,10 +108,13 @@ class EncoderEmbedder:
         ids, _ = self._encode(texts)
         return self._run(ids)[0]
 
-    def embed_tokens(self, texts: list[str]) -> list[TokenEmbeddings]:
-        """Per-token contextual embeddings (mean of the top `top_layers` layers)."""
+    def embed_tokens(self, texts: list[str], layer: int | None = None) -> list[TokenEmbeddings]:
+        """Per-token contextual embeddings: the mean of the top `top_layers` layers, or the
+        states of one `layer` (0 = embeddings, -1 = last, as indices into every layer's states)."""
+        if layer is not None and not -(self._layers + 1) <= layer <= self._layers:
+            raise UserError(f"layer={layer}: the encoder has layers 0..{self._layers}")
         ids, offsets = self._encode(texts)
-        _, states = self._run(ids)
+        _, states = self._run(ids, layer)
         out = []
         for row, (seq, spans) in enumerate(zip(ids, offsets, strict=True)):
             n = len(seq) - 2

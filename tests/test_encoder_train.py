@@ -187,3 +187,56 @@ def test_short_contrastive_run_separates_the_planted_senses(tmp_path):
     assert results["synthetic_sts/spearman"] > 0.5
     assert results["synthetic_retrieval/recall@10"] > 0.5
     assert (tmp_path / "plots" / "polysemy.png").exists()
+
+
+def test_chosen_layer_of_token_embeddings(trained_run):
+    encoder = load_encoder(trained_run)
+    last = encoder.embed_tokens(["the king"], layer=-1)[0].vectors
+    default = encoder.embed_tokens(["the king"])[0].vectors  # top 1 layer = the last
+    np.testing.assert_allclose(last, default, rtol=1e-6)
+    embeddings = encoder.embed_tokens(["the king"], layer=0)[0].vectors
+    assert not np.allclose(embeddings, last)
+    with pytest.raises(UserError, match="layer=7"):
+        encoder.embed_tokens(["the king"], layer=7)
+
+
+def test_encoder_step_golden_metrics():
+    """Two steps of each objective on a fixed batch; the numbers guard the step's arithmetic."""
+    import jax
+
+    from research.train import encoder_step
+
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(6, 100, size=(4, 16)).astype(np.int32)
+    tokens[:, 0] = 2
+    tokens[:, -3:] = 0  # padding
+    batch = {"tokens": tokens, "anchors": tokens[:, :12], "positives": tokens[:, 4:16]}
+    config = tiny_config(
+        **{
+            "objective.kind": "mlm+next_token+contrastive",
+            "train.warmup_steps": 1,
+            "train.steps": 10,
+        }
+    )
+    tx, schedule = encoder_step.make_optimizer(config)
+    graphdef, state = encoder_step.init_state(config, 100, tx)
+    step = encoder_step.make_train_step(config, graphdef, tx, schedule)
+    losses = []
+    for _ in range(3):
+        state, metrics = step(state, batch)
+        losses.append(
+            {k: float(v) for k, v in jax.device_get(metrics).items() if k.endswith("_loss")}
+        )
+    # Untrained tied logits are near zero, so the LM losses start at log(vocab) = log(100).
+    assert losses[0]["mlm_loss"] == pytest.approx(math.log(100), abs=0.1)
+    assert losses[0]["next_token_loss"] == pytest.approx(math.log(100), abs=0.1)
+    assert losses[2] == pytest.approx(GOLDEN_ENCODER_STEP_3, abs=2e-4)
+    assert step._cache_size() == 1
+
+
+# Recorded from this implementation (jax 0.10.2, CPU).
+GOLDEN_ENCODER_STEP_3 = {
+    "contrastive_loss": 0.0913916,
+    "mlm_loss": 4.5073104,
+    "next_token_loss": 4.5147676,
+}
