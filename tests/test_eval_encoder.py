@@ -511,3 +511,12 @@ def test_contextual_evaluators_are_registered_and_run_together(tmp_path):
     assert "### toy: retrieval" in markdown
     with pytest.raises(UserError, match="valid options: path, query_column"):
         make_evaluator("retrieval", name="toy", path="x.tsv", column="q")
+
+
+def test_identical_vectors_score_chance_in_sense_separation():
+    """A static word vector is the same in every sentence: rounding must not fake separation."""
+    from research.eval.polysemy import nearest_centroid_accuracy
+
+    vector = np.random.default_rng(0).normal(size=(1, 8))
+    accuracy, judged = nearest_centroid_accuracy(np.tile(vector, (90, 1)), ["a"] * 45 + ["b"] * 45)
+    assert judged == 90 and accuracy == pytest.approx(0.5)

@@ -70,37 +70,59 @@ def choose_lemma(examples: Sequence[SenseExample], lemma: str | None) -> str:
     return lemma
 
 
-def nearest_centroid_predictions(vectors: np.ndarray, senses: Sequence[str]) -> np.ndarray:
-    """Leave-one-out nearest-centroid sense of each row (index into the sorted senses), or -1.
+def _loo_centroid_similarities(
+    vectors: np.ndarray, senses: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cosine of each row with every sense centroid, its own sense's centroid leaving it out.
 
-    Rows whose sense has no other example cannot be judged and get -1. Centroids are means of
-    unit vectors; similarity is the cosine with the centroid.
+    Returns (similarities (N, S), labels (N,), examples per sense (S,)).
     """
     unit = unit_rows(np.asarray(vectors, dtype=np.float64)).astype(np.float64)
     names, labels = np.unique(np.asarray(senses), return_inverse=True)
     counts = np.bincount(labels, minlength=len(names)).astype(np.float64)
     sums = np.zeros((len(names), unit.shape[1]))
     np.add.at(sums, labels, unit)
-    centroids = sums / counts[:, None]
-    sims = unit @ unit_rows(centroids).astype(np.float64).T
+    sims = unit @ unit_rows(sums / counts[:, None]).astype(np.float64).T
     own = sums[labels] - unit  # own-sense sum without the row itself
     own_centroid = own / np.maximum(counts[labels] - 1, 1)[:, None]
     sims[np.arange(len(unit)), labels] = np.sum(unit * unit_rows(own_centroid), axis=1)
-    predictions = np.argmax(sims, axis=1)
+    return sims, labels, counts
+
+
+# Similarities closer than this are a tie: identical vectors (a static word vector, a constant
+# encoder) must score chance, not whatever rounding in the leave-one-out centroid favours.
+TIE_TOLERANCE = 1e-9
+
+
+def nearest_centroid_predictions(vectors: np.ndarray, senses: Sequence[str]) -> np.ndarray:
+    """Leave-one-out nearest-centroid sense of each row (index into the sorted senses), or -1.
+
+    Rows whose sense has no other example cannot be judged and get -1. Centroids are means of
+    unit vectors; similarity is the cosine with the centroid. Ties go to the first sense.
+    """
+    sims, labels, counts = _loo_centroid_similarities(vectors, senses)
+    top = sims.max(axis=1, keepdims=True)
+    predictions = np.argmax(sims >= top - TIE_TOLERANCE, axis=1)
     predictions[counts[labels] < 2] = -1
     return predictions
 
 
 def nearest_centroid_accuracy(vectors: np.ndarray, senses: Sequence[str]) -> tuple[float, int]:
-    """(leave-one-out nearest-centroid accuracy, rows judged); NaN with fewer than two senses."""
+    """(leave-one-out nearest-centroid accuracy, rows judged); NaN with fewer than two senses.
+
+    A row tied between k senses scores 1/k when its sense is among them: the expected accuracy
+    of breaking the tie at random, so indistinguishable vectors score chance.
+    """
     if len(set(senses)) < 2:
         return float("nan"), 0
-    _, labels = np.unique(np.asarray(senses), return_inverse=True)
-    predictions = nearest_centroid_predictions(vectors, senses)
-    judged = predictions >= 0
+    sims, labels, counts = _loo_centroid_similarities(vectors, senses)
+    judged = counts[labels] >= 2
     if not judged.any():
         return float("nan"), 0
-    return float(np.mean(predictions[judged] == labels[judged])), int(judged.sum())
+    top = sims.max(axis=1, keepdims=True)
+    tied = sims >= top - TIE_TOLERANCE
+    credit = tied[np.arange(len(labels)), labels] / tied.sum(axis=1)
+    return float(np.mean(credit[judged])), int(judged.sum())
 
 
 def _judged_groups(

@@ -4,8 +4,13 @@ from collections.abc import Callable
 
 
 def runner_for(config) -> Callable:
+    from research.compare import CompareConfig
     from research.config import Config, EncoderRunConfig
 
+    if isinstance(config, CompareConfig):
+        from research.compare import run_comparison
+
+        return run_comparison
     if isinstance(config, EncoderRunConfig):
         from research.train.encoder_loop import train_and_evaluate
 

@@ -1,0 +1,313 @@
+"""Compare training objectives on equal footing: same data, encoder size, steps and seeds.
+
+`run_comparison(config, workdir)` trains one encoder per (objective, seed) with the shared
+settings in `config.encoder`, scores the non-neural baselines (TF-IDF bag of words, averaged
+word2vec) with the same evaluators, and writes
+  comparison.md / comparison.csv   mean ± standard deviation over seeds, best per column in bold
+  plots/compare_metrics.png        one bar chart per metric, error bars = std over seeds
+  plots/training_curves.png        loss against step for every run
+  runs/<method>/seed<k>/           each run's own workdir (config, metrics, results, plots)
+Every run is resumable: a finished run is read back from its results.json, an interrupted one
+resumes from its checkpoint, so re-running the same command completes a partial comparison.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from research import config as config_lib
+from research.config import Config, EncoderRunConfig, LogConfig
+from research.errors import UserError
+
+# Headline metrics: (results key suffix, column title). Higher is better for all of them.
+HEADLINE = [
+    ("synthetic_sense/accuracy", "sense acc"),
+    ("synthetic_sense/roc_auc", "sense AUC"),
+    ("synthetic_polysemy/accuracy", "polysemy sep."),
+    ("synthetic_sts/spearman", "STS ρ"),
+    ("synthetic_retrieval/recall@1", "retrieval R@1"),
+    ("synthetic_retrieval/mrr", "retrieval MRR"),
+    ("level_probes/best/depth1/linear", "probe depth1"),
+    ("level_probes/best/depth2/linear", "probe depth2"),
+    ("level_probes/best/depth3/linear", "probe depth3"),
+    ("level_probes/best/topic/linear", "probe topic"),
+    ("synthetic_similarity/spearman", "word sim ρ"),
+]
+
+
+@dataclasses.dataclass
+class CompareConfig:
+    name: str = "compare_objectives"
+    objectives: str = "mlm,next_token,contrastive,multi_abstraction,multi_abstraction+mlm"
+    seeds: str = "0,1,2"
+    baselines: str = "tfidf,word2vec"  # any of: tfidf, word2vec
+    encoder: EncoderRunConfig = dataclasses.field(default_factory=EncoderRunConfig)
+    word2vec: Config = dataclasses.field(default_factory=Config)
+    log: LogConfig = dataclasses.field(default_factory=LogConfig)
+
+
+def _list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def seeds_of(config: CompareConfig) -> list[int]:
+    try:
+        seeds = [int(s) for s in _list(config.seeds)]
+    except ValueError:
+        raise UserError(f"seeds={config.seeds!r}: expected comma-separated integers") from None
+    if not seeds:
+        raise UserError("seeds is empty; give at least one, e.g. --set seeds=0,1,2")
+    return seeds
+
+
+def encoder_run_config(config: CompareConfig, objective: str, seed: int) -> EncoderRunConfig:
+    run = copy.deepcopy(config.encoder)
+    run.name = f"{config.name}/{objective}/seed{seed}"
+    run.objective.kind = objective
+    run.train.seed = seed
+    run.log = dataclasses.replace(config.log, wandb_group=config.log.wandb_group or config.name)
+    return run
+
+
+def _finished_results(workdir: Path) -> dict[str, float] | None:
+    path = workdir / "results.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def run_encoder(run: EncoderRunConfig, workdir: Path) -> dict[str, float]:
+    from research.train import encoder_loop
+
+    done = _finished_results(workdir)
+    if done is not None:
+        return done
+    return encoder_loop.train_and_evaluate(run, workdir)
+
+
+def run_baseline(
+    config: CompareConfig, baseline: str, seed: int, workdir: Path
+) -> dict[str, float]:
+    """Score a baseline with the encoders' evaluators (built from the same world files)."""
+    from research.baselines import AveragedWordVectors, TfidfEncoder
+    from research.data.sequences import prepare_sequences
+    from research.eval import run_evaluators
+    from research.train import encoder_loop
+
+    done = _finished_results(workdir)
+    if done is not None:
+        return done
+    workdir.mkdir(parents=True, exist_ok=True)
+    encoder = config.encoder
+    data = prepare_sequences(
+        encoder.data,
+        max_len=encoder.data.max_len,
+        sentence_len=encoder.data.sentence_len,
+        vocab_size=encoder.data.vocab_size,
+        progress=False,
+    )
+    evaluators = encoder_loop.build_evaluators(encoder, data)[0]
+    corpus_file = Path(data.world_files["corpus"]) if data.world_files else None
+    extra: dict[str, float] = {}
+    if baseline == "tfidf":
+        if corpus_file is None:
+            raise UserError("the tfidf baseline needs the synthetic world's corpus")
+        model = TfidfEncoder(corpus_file.read_text().splitlines())
+    elif baseline == "word2vec":
+        from research.train import loop as word_loop
+
+        word_config = copy.deepcopy(config.word2vec)
+        word_config.data.source = encoder.data.source
+        word_config.data.synthetic_tokens = encoder.data.synthetic_tokens
+        word_config.data.synthetic_seed = encoder.data.synthetic_seed
+        word_config.train.seed = seed
+        word_config.log = dataclasses.replace(config.log, wandb=False)
+        trained = word_loop.fit(word_config, workdir / "word2vec")
+        model = AveragedWordVectors(trained.vectors)
+        word_evaluators = [
+            e
+            for e in word_loop.build_evaluators(word_config, trained.world_files, trained.vectors)
+            if e.name == "synthetic_similarity"
+        ]
+        extra, _ = run_evaluators(word_evaluators, trained.vectors)
+    else:
+        raise UserError(f"unknown baseline {baseline!r}; choose from tfidf, word2vec")
+    results, markdown = run_evaluators(evaluators, model)
+    results.update(extra)
+    finite = {k: (v if math.isfinite(v) else None) for k, v in results.items()}
+    (workdir / "results.json").write_text(json.dumps(finite, indent=2, sort_keys=True) + "\n")
+    (workdir / "results.md").write_text(markdown)
+    return results
+
+
+def add_best_level(results: dict[str, float | None]) -> dict[str, float | None]:
+    """level_probes/best/<probe>/<measure>: the best level's score, for one table column."""
+    best: dict[str, float] = {}
+    for key, value in results.items():
+        parts = key.split("/")
+        if parts[0] == "level_probes" and len(parts) == 4 and value is not None:
+            column = f"level_probes/best/{parts[2]}/{parts[3]}"
+            best[column] = max(best.get(column, -math.inf), value)
+    return {**results, **best}
+
+
+def aggregate(per_method: dict[str, list[dict]]) -> dict[str, dict[str, tuple[float, float, int]]]:
+    """{method: {metric: (mean, std, n)}} over seeds; missing or null values are skipped."""
+    table = {}
+    for method, runs in per_method.items():
+        row = {}
+        for key, _ in HEADLINE:
+            values = [r[key] for r in runs if r.get(key) is not None]
+            if values:
+                std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+                row[key] = (float(np.mean(values)), std, len(values))
+        table[method] = row
+    return table
+
+
+def comparison_markdown(table: dict, config: CompareConfig, seconds: float) -> str:
+    columns = [(k, t) for k, t in HEADLINE if any(k in row for row in table.values())]
+    best = {
+        k: max((row[k][0] for row in table.values() if k in row), default=None) for k, _ in columns
+    }
+    enc = config.encoder
+    lines = [
+        f"# {config.name}",
+        "",
+        f"Data: {enc.data.source} ({enc.data.synthetic_tokens:,} tokens when synthetic); "
+        f"encoder {enc.model.size}, {enc.train.steps} steps, batch {enc.train.batch_size} "
+        f"sequences of {enc.data.max_len} / {enc.train.sentence_batch_size} sentence pairs; "
+        f"seeds {config.seeds}; wall time {seconds / 60:.1f} min.",
+        "Cells: mean ± standard deviation over seeds (n in brackets when fewer than all); best "
+        "mean per column in bold. `probe` columns: linear-probe accuracy of the best embedding "
+        "level (see each run's results.md for the level × probe matrix). Baselines: TF-IDF bag "
+        "of words (a word in context = its sentence's vector) and averaged word2vec (a word in "
+        "context = its static vector).",
+        "",
+        "| method | " + " | ".join(title for _, title in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    n_seeds = len(seeds_of(config))
+    for method, row in table.items():
+        cells = []
+        for key, _ in columns:
+            if key not in row:
+                cells.append("n/a")
+                continue
+            mean, std, n = row[key]
+            cell = f"{mean:.3f} ± {std:.3f}" + (f" ({n})" if n < n_seeds else "")
+            cells.append(f"**{cell}**" if best[key] is not None and mean == best[key] else cell)
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(table: dict, path: Path) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["method", "metric", "mean", "std", "n"])
+        for method, row in table.items():
+            for key, (mean, std, n) in row.items():
+                writer.writerow([method, key, f"{mean:.6f}", f"{std:.6f}", n])
+
+
+def plot_bars(table: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = [(k, t) for k, t in HEADLINE if any(k in row for row in table.values())]
+    methods = list(table)
+    cols = 3
+    rows = math.ceil(len(columns) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.2 * rows), squeeze=False)
+    for ax, (key, title) in zip(axes.flat, columns, strict=False):
+        means = [table[m][key][0] if key in table[m] else np.nan for m in methods]
+        stds = [table[m][key][1] if key in table[m] else 0 for m in methods]
+        ax.bar(range(len(methods)), means, yerr=stds, color="tab:blue", alpha=0.8, capsize=3)
+        ax.set_xticks(range(len(methods)), methods, rotation=35, ha="right", fontsize=7)
+        ax.set_title(title)
+    for ax in list(axes.flat)[len(columns) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_curves(run_dirs: dict[str, list[Path]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (method, dirs) in enumerate(run_dirs.items()):
+        for j, directory in enumerate(dirs):
+            metrics = directory / "metrics.jsonl"
+            if not metrics.exists():
+                continue
+            rows = [json.loads(line) for line in metrics.read_text().splitlines() if line]
+            rows = [r for r in rows if "loss" in r]
+            ax.plot(
+                [r["step"] for r in rows],
+                [r["loss"] for r in rows],
+                color=colours[i % len(colours)],
+                alpha=0.8,
+                label=method if j == 0 else None,
+            )
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (objective's own scale)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_comparison(config: CompareConfig, workdir: str | Path) -> dict:
+    from research.config import objective_weights
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    objectives = _list(config.objectives)
+    for objective in objectives:
+        objective_weights(dataclasses.replace(config.encoder.objective, kind=objective))
+    seeds = seeds_of(config)
+    (workdir / "config.json").write_text(config_lib.to_json(config) + "\n")
+    started = time.time()
+    per_method: dict[str, list[dict]] = {}
+    run_dirs: dict[str, list[Path]] = {}
+    total = len(objectives) * len(seeds) + len(_list(config.baselines)) * len(seeds)
+    done = 0
+    for objective in objectives:
+        for seed in seeds:
+            directory = workdir / "runs" / objective.replace("+", "_plus_") / f"seed{seed}"
+            done += 1
+            print(f"[{done}/{total}] {objective} seed {seed} -> {directory}", file=sys.stderr)
+            results = run_encoder(encoder_run_config(config, objective, seed), directory)
+            per_method.setdefault(objective, []).append(add_best_level(results))
+            run_dirs.setdefault(objective, []).append(directory)
+    for baseline in _list(config.baselines):
+        for seed in seeds:
+            directory = workdir / "runs" / f"baseline_{baseline}" / f"seed{seed}"
+            done += 1
+            print(f"[{done}/{total}] baseline {baseline} seed {seed}", file=sys.stderr)
+            results = run_baseline(config, baseline, seed, directory)
+            per_method.setdefault(f"baseline: {baseline}", []).append(add_best_level(results))
+    table = aggregate(per_method)
+    markdown = comparison_markdown(table, config, time.time() - started)
+    (workdir / "comparison.md").write_text(markdown)
+    write_csv(table, workdir / "comparison.csv")
+    plot_bars(table, workdir / "plots" / "compare_metrics.png")
+    plot_curves(run_dirs, workdir / "plots" / "training_curves.png")
+    print(markdown)
+    return table
