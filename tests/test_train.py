@@ -69,8 +69,13 @@ GOLDEN = {
 
 @pytest.mark.parametrize("kind", ["skipgram", "cbow"])
 def test_one_step_golden_metrics_and_no_recompiles(kind, tmp_path):
-    config = small_config(**{"model.kind": kind, "train.steps_per_dispatch": 1,
-                             "data.source": zipf_corpus(tmp_path / "zipf.txt")})
+    config = small_config(
+        **{
+            "model.kind": kind,
+            "train.steps_per_dispatch": 1,
+            "data.source": zipf_corpus(tmp_path / "zipf.txt"),
+        }
+    )
     corpus, groups = first_groups(config, 4)
     tx, schedule = word2vec_step.make_optimizer(config, 100)
     graphdef, state = word2vec_step.init_state(config, corpus.vocab_size, tx)
@@ -268,16 +273,29 @@ def test_wandb_writer_offline_records_config_and_commit(tmp_path):
 def test_every_experiment_builds_a_valid_config():
     import pathlib
 
+    import dataclasses
+
+    from research.compare import CompareConfig
     from research.config import EncoderRunConfig
     from research.train import encoder_loop
 
     for path in sorted(pathlib.Path("experiments").glob("*.py")):
         module = launch.load_experiment(str(path))
         config = module.get_config()
-        assert isinstance(config, (Config, EncoderRunConfig))
-        validate = loop.validate if isinstance(config, Config) else encoder_loop.validate
-        validate(config)
         assert "python launch.py" in module.__doc__
+        if isinstance(config, Config):
+            loop.validate(config)
+        elif isinstance(config, EncoderRunConfig):
+            encoder_loop.validate(config)
+        else:
+            assert isinstance(config, CompareConfig)
+            for objective in config.objectives.split(","):
+                encoder_loop.validate(
+                    dataclasses.replace(
+                        config.encoder,
+                        objective=dataclasses.replace(config.encoder.objective, kind=objective),
+                    )
+                )
 
 
 def test_jit_uses_cpu():

@@ -29,6 +29,15 @@ How the structure is planted (all from co-occurrence, the only thing word2vec se
   sentence (and its neighbours) tell the senses apart, never the template.
 * Paraphrases: the same proposition in another frame, with its place and mood words swapped for
   their synonyms from the similarity synonym sets (river/stream, happy/glad, ...).
+* Category hierarchy (version 3): entity > top category (animal, artifact, flora) > mid category
+  (mammal, tool, tree, ...) > leaf category (canine, cutter, conifer, ...) > member words (poodle,
+  knife, spruce, ...). Every category owns a few context words of its own, real words typical of
+  it (canine: barked, kennels; mammal: nursed, milk; animal: breathed, lungs). A sentence about a
+  member draws its context from one of the member's categories, each level equally often ("the
+  poodle barked and howled", "the poodle has milk and hair", "the poodle breathed near its
+  lungs"). So same-leaf members share all their contexts, same-mid members two thirds, same-top
+  members one third: each level is recoverable, the finer ones only from the finer contexts.
+  Sentences about one member come in paragraphs, mixed into documents like the relations.
 
 Documents: every document has one topic and holds one paragraph of that topic's sentences, with
 paragraphs of the topic-free material above (relations, similarity, filler) mixed in around it as
@@ -41,7 +50,9 @@ Gold files besides the corpus: `analogy.tsv`, `similarity.tsv` (word level), `wi
 different sense of a polysemous word in two fresh sentences; pairs are matched on word overlap so
 that overlap alone is near chance), `sts-dev.csv` / `sts-test.csv` (graded sentence pairs:
 paraphrase 4.5-5, same topic 2-3, different topic 0-1), `retrieval.tsv` (a sentence and its
-paraphrase) and `polysemy.tsv` (labelled example sentences of every sense).
+paraphrase), `polysemy.tsv` (labelled example sentences of every sense) and `hierarchy.tsv`
+(every member with its ancestors, in the columns of WordNet hypernym ladders:
+wordnet_hypernym_ladder_core.tsv; splits by lemma as in that file).
 
 Tuned with gensim word2vec (window 5, 5 epochs, negative 5, sample 1e-3, dim 64): at 300k tokens
 (seeds 0-2) skip-gram reaches analogy accuracy ~1.0 and Spearman ~0.89-0.90, CBOW ~1.0 and
@@ -50,21 +61,23 @@ proposition slots (places, moods) are what costs Spearman. With much stronger su
 1e-4) analogies degrade: the flattened frequencies weaken the side markers, and the identity
 words, which sit midway between x and y, start to win 3CosAdd. On the WiC pairs, a bag-of-words
 topic classifier (target removed) gets every sense right while a Jaccard-overlap threshold is at
-chance (~0.5).
+chance (~0.5). Version 3 (hierarchy at 0.06 of the tokens, similarity down from 0.2 to 0.14):
+HIERARCHY_TUNING
 
 Every word has exactly one role (checked when the world is built). The world is a `World`
 object built from a seed; each structure is a small function, and the corpus sampler and file
-writers are separate, so later versions can add structures (a category hierarchy) without
-touching the others. Change anything that alters the output for a given (n_tokens, seed)? Bump
+writers are separate, so later versions can add structures without touching the others. Change anything that alters the output for a given (n_tokens, seed)? Bump
 `GENERATOR_VERSION`: it is a cache key.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +86,7 @@ import numpy as np
 
 from research.errors import UserError
 
-GENERATOR_VERSION: int = 2
+GENERATOR_VERSION: int = 3
 
 # Knobs. The values were tuned with gensim (skip-gram and CBOW, dim 64, window 5, 5 epochs,
 # sample 1e-3): each moves how many tokens a model needs before the planted structure shows.
@@ -82,8 +95,15 @@ MIN_TOKENS = 5_000  # from here on every gold word occurs (sampling is balanced,
 PARAGRAPH_SENTENCES = (2, 4)  # same-topic sentences in a row; 1 (no paragraphs) needs ~2x data
 # Of the corpus's tokens. Relations keep the largest share: at 300k tokens the project's CBOW
 # gets analogy ~0.92 with 0.5 of them and ~0.99 with 0.55. Topics are what a transformer learns
-# senses from; with 0.25 of the tokens a document is about 4x its topical paragraph.
-TOKEN_SHARES = {"relations": 0.55, "similarity": 0.2, "filler": 0.0, "topics": 0.25}
+# senses from; with 0.25 of the tokens a document is about 4x its topical paragraph. The
+# hierarchy's 48 members need few sentences each; its share came out of the similarity words'.
+TOKEN_SHARES = {
+    "relations": 0.55,
+    "similarity": 0.14,
+    "filler": 0.0,
+    "topics": 0.25,
+    "hierarchy": 0.06,
+}
 TOPIC_SHARES = {"propositions": 0.7, "polysemy": 0.3}  # of the topical tokens
 # Context words per planted unit. Two identity words per relation instance beat three (each is
 # seen more often); similarity levels get more words the more members share them.

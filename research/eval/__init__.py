@@ -60,6 +60,7 @@ def benchmark_lines(path: str | Path, expected: str) -> Iterator[tuple[int, str]
 from research.eval.analogy import Analogy  # noqa: E402
 from research.eval.neighbours import NearestNeighbours  # noqa: E402
 from research.eval.polysemy import SenseSeparation  # noqa: E402
+from research.eval.probes import LevelProbes  # noqa: E402
 from research.eval.retrieval import Retrieval  # noqa: E402
 from research.eval.sense import WordSense  # noqa: E402
 from research.eval.similarity import WordSimilarity  # noqa: E402
@@ -74,6 +75,8 @@ EVALUATORS: dict[str, Callable[..., Evaluator]] = {
     "sentence_similarity": SentenceSimilarity,
     "retrieval": Retrieval,
     "sense_separation": SenseSeparation,
+    # run() takes a LevelEncoder (research.eval.probes) or a TextEncoder (one level, "sentence").
+    "level_probes": LevelProbes,
 }
 
 
