@@ -271,9 +271,8 @@ def test_wandb_writer_offline_records_config_and_commit(tmp_path):
 
 
 def test_every_experiment_builds_a_valid_config():
-    import pathlib
-
     import dataclasses
+    import pathlib
 
     from research.compare import CompareConfig
     from research.config import EncoderRunConfig
