@@ -52,6 +52,7 @@ def test_files_are_named_for_the_data_pipeline(world: synthetic.WorldFiles) -> N
         "sts-test.csv",
         "retrieval.tsv",
         "polysemy.tsv",
+        "hierarchy.tsv",
     ]
     assert all(p.is_file() for p in _all_files(world))
     assert not list(world.corpus.parent.glob("*.tmp"))
@@ -155,6 +156,11 @@ def test_every_word_has_one_role() -> None:
         contexts += {w for s in world.similarity for w in s.contexts[level]}
     assert len(contexts) == len(set(contexts))
     assert not set(contexts) & set(roles)
+    members = [m.word for m in world.hierarchy]
+    assert members and all(roles[w] == "hierarchy:member" for w in members)
+    for category, (verbs, nouns) in synthetic.CATEGORY_CONTEXTS.items():
+        assert roles[category] == "hierarchy:category"
+        assert all(roles[w] == f"hierarchy:{category}" for w in verbs + nouns)
 
 
 def test_relation_sentences_mark_one_side_only() -> None:
@@ -363,3 +369,111 @@ def test_retrieval_pairs_are_paraphrases(world: synthetic.WorldFiles) -> None:
         assert r["query"] != r["target"]
         content = [sorted(w for w in r[k].split() if w in topic_of) for k in ("query", "target")]
         assert content[0] == content[1]  # same proposition, other frame and synonyms
+
+
+# --------------------------------------------------------------------------------------------
+# Version 3: the category hierarchy.
+# --------------------------------------------------------------------------------------------
+
+WORDNET_LADDER_COLUMNS = (
+    "lemma pos synset lexname topic_domain zipf semcor_count n_senses depth ladder_words "
+    "ladder_synsets full_chain_words full_chain_synsets split"
+).split()
+
+
+def _leaves(tree: dict, path: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
+    """member -> its path from the root down, from the manifest's nested tree."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, child in tree.items():
+        if isinstance(child, dict):
+            out.update(_leaves(child, (*path, name)))
+        else:
+            out.update({m: (*path, name) for m in child})
+    return out
+
+
+def test_hierarchy_tree_has_three_levels_below_the_root(world: synthetic.WorldFiles) -> None:
+    tree = _manifest(world)["hierarchy"]
+    assert list(tree) == ["entity"]
+    tops = tree["entity"]
+    assert len(tops) >= 3
+    for mids in tops.values():
+        assert len(mids) >= 2
+        for leaves in mids.values():
+            assert len(leaves) >= 2
+            assert all(isinstance(m, list) and len(m) >= 4 for m in leaves.values())
+    paths = _leaves(tree)
+    assert {len(p) for p in paths.values()} == {4}  # root, top, mid, leaf
+    categories = {c for p in paths.values() for c in p[1:]}
+    contexts = _manifest(world)["hierarchy_contexts"]
+    assert set(contexts) == categories
+    owned = [w for c in contexts.values() for w in c["verbs"] + c["nouns"]]
+    assert len(owned) == len(set(owned))
+    assert not set(owned) & (set(paths) | categories)
+
+
+def test_hierarchy_file_has_the_wordnet_ladder_columns(world: synthetic.WorldFiles) -> None:
+    lines = world.hierarchy.read_text().splitlines()
+    assert lines[0].split("\t") == WORDNET_LADDER_COLUMNS
+    assert all(len(line.split("\t")) == len(WORDNET_LADDER_COLUMNS) for line in lines)
+    rows = _rows(world.hierarchy)
+    paths = _leaves(_manifest(world)["hierarchy"])
+    assert [r["lemma"] for r in rows] == sorted(paths)  # every member once, sorted
+    assert _manifest(world)["n_hierarchy_members"] == len(rows)
+    counts = Counter(world.corpus.read_text().split())
+    n_words = sum(counts.values())
+    lexnames = {"animal": "noun.animal", "artifact": "noun.artifact", "flora": "noun.plant"}
+    for r in rows:
+        ladder = r["ladder_words"].split("|")
+        assert ladder == list(reversed(paths[r["lemma"]]))  # nearest ancestor first
+        assert ladder[-1] == "entity" and int(r["depth"]) == len(ladder) >= 4
+        assert r["ladder_synsets"].split("|") == [f"{w}.n.01" for w in ladder]
+        assert r["full_chain_words"] == r["ladder_words"]
+        assert r["full_chain_synsets"] == r["ladder_synsets"]
+        assert (r["pos"], r["synset"]) == ("n", f"{r['lemma']}.n.01")
+        assert r["lexname"] == lexnames.get(ladder[-2], f"noun.{ladder[-2]}")
+        assert (r["topic_domain"], r["semcor_count"], r["n_senses"]) == ("", "0", "1")
+        assert counts[r["lemma"]] >= 1
+        zipf = np.log10(counts[r["lemma"]] * 1e9 / n_words)
+        assert r["zipf"] == f"{zipf:.2f}"
+        assert r["split"] == synthetic.lemma_split(r["lemma"])
+    assert {r["split"] for r in rows} == {"train", "dev", "test"}
+
+
+def test_smallest_world_holds_every_hierarchy_member(tmp_path: Path) -> None:
+    files = synthetic.generate_world(tmp_path, n_tokens=synthetic.MIN_TOKENS, seed=0)
+    counts = Counter(files.corpus.read_text().split())
+    rows = _rows(files.hierarchy)
+    assert len(rows) == len(synthetic.hierarchy_members())
+    assert all(counts[r["lemma"]] >= 1 for r in rows)
+
+
+def test_lemma_split_is_the_wordnet_files_split() -> None:
+    """Pinned to rows of wordnet_hypernym_ladder_core.tsv, so a lemma's split agrees."""
+    assert synthetic.lemma_split("adapter") == "train"
+    assert synthetic.lemma_split(".22") == "dev"
+    assert synthetic.lemma_split("'hood") == "train"
+
+
+def test_hierarchy_sentences_use_their_own_categories_words(world: synthetic.WorldFiles) -> None:
+    """A sentence about a member holds context words of exactly one of its categories, and
+    every member is heard at every level."""
+    paths = _leaves(_manifest(world)["hierarchy"])
+    owner = {
+        w: c
+        for c, parts in _manifest(world)["hierarchy_contexts"].items()
+        for w in parts["verbs"] + parts["nouns"]
+    }
+    heard: set[tuple[str, str]] = set()
+    for doc in _documents(world):
+        for sentence in doc["sentences"]:
+            words = sentence.split()
+            members = [w for w in words if w in paths]
+            found = {owner[w] for w in words if w in owner}
+            assert bool(members) == bool(found)
+            if members:
+                assert len(members) == 1 and len(found) == 1
+                (category,) = found
+                assert category in paths[members[0]][1:]
+                heard.add((members[0], category))
+    assert heard == {(m, c) for m, p in paths.items() for c in p[1:]}

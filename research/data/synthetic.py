@@ -61,13 +61,19 @@ proposition slots (places, moods) are what costs Spearman. With much stronger su
 1e-4) analogies degrade: the flattened frequencies weaken the side markers, and the identity
 words, which sit midway between x and y, start to win 3CosAdd. On the WiC pairs, a bag-of-words
 topic classifier (target removed) gets every sense right while a Jaccard-overlap threshold is at
-chance (~0.5). Version 3 (hierarchy at 0.06 of the tokens, similarity down from 0.2 to 0.14):
-HIERARCHY_TUNING
+chance (~0.5). Version 3 (hierarchy at 0.06 of the tokens, similarity down from 0.2 to 0.14;
+300k tokens, seeds 0-2, gensim seed 0, one worker): leave-one-out 1-nearest-neighbour (cosine)
+accuracy of the 48 members against their leaf / mid / top category is 0.98-1.0 / 1.0 / 1.0 for
+skip-gram (chance ~0.06 / 0.15 / 0.32), and still 1.0 / 1.0 when neighbours from the same
+leaf (for mid) or mid (for top) are left out; CBOW gets ~0.90 / 0.94-1.0 / 1.0. Analogy stays
+~1.0 for both and similarity Spearman ~0.87-0.88 (skip-gram) and ~0.69-0.73 (CBOW), as in
+version 2 under the same settings (0.89 / 0.73 at seed 0).
 
 Every word has exactly one role (checked when the world is built). The world is a `World`
 object built from a seed; each structure is a small function, and the corpus sampler and file
-writers are separate, so later versions can add structures without touching the others. Change anything that alters the output for a given (n_tokens, seed)? Bump
-`GENERATOR_VERSION`: it is a cache key.
+writers are separate, so later versions can add structures without touching the others. Change
+anything that alters the output for a given (n_tokens, seed)? Bump `GENERATOR_VERSION`: it is a
+cache key.
 """
 
 from __future__ import annotations
@@ -455,6 +461,86 @@ PROPOSITION_SLOTS = ("A", "S", "V", "O", "PL", "M")  # the content compared by S
 # different topic half a point per shared place or mood.
 STS_PARAPHRASE, STS_SWAP_COST, STS_SAME_TOPIC = 5.0, 0.25, 2.0
 
+# Category hierarchy (version 3): root > top > mid > leaf category > member words. Names follow
+# WordNet where they can; names that are words of other structures are avoided (so "flora", not
+# "plant", which is polysemous here; reptiles, not birds, as "bird" is a plural pair). Category
+# names never occur in the corpus; they are gold labels.
+HIERARCHY_ROOT = "entity"
+HIERARCHY: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
+    "animal": {
+        "mammal": {
+            "canine": ("poodle", "terrier", "beagle", "spaniel"),
+            "feline": ("leopard", "cheetah", "panther", "cougar"),
+        },
+        "reptile": {
+            "snake": ("cobra", "python", "viper", "rattlesnake"),
+            "lizard": ("iguana", "gecko", "chameleon", "skink"),
+        },
+    },
+    "artifact": {
+        "tool": {
+            "cutter": ("knife", "axe", "razor", "scalpel"),
+            "gripper": ("pliers", "tongs", "tweezers", "forceps"),
+        },
+        "garment": {
+            "footwear": ("boot", "shoe", "sneaker", "loafer"),
+            "headwear": ("cap", "beret", "fedora", "turban"),
+        },
+    },
+    "flora": {
+        "tree": {
+            "conifer": ("spruce", "fir", "larch", "hemlock"),
+            "broadleaf": ("birch", "beech", "poplar", "sycamore"),
+        },
+        "crop": {
+            "grain": ("barley", "rye", "millet", "maize"),
+            "legume": ("bean", "pea", "chickpea", "soybean"),
+        },
+    },
+}
+# WordNet lexicographer file of each top category (hierarchy.tsv's lexname column).
+HIERARCHY_LEXNAMES = {"animal": "noun.animal", "artifact": "noun.artifact", "flora": "noun.plant"}
+# category -> (verbs, nouns): its own context words, typical of it. Every category has the same
+# number of each, at least as many as a template repeats a slot.
+CATEGORY_CONTEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "animal": (("breathed", "roamed"), ("lungs", "offspring")),
+    "mammal": (("nursed", "suckled"), ("milk", "hair")),
+    "canine": (("barked", "howled"), ("kennels", "leashes")),
+    "feline": (("purred", "pounced"), ("whiskers", "spots")),
+    "reptile": (("basked", "molted"), ("scales", "terrariums")),
+    "snake": (("slithered", "coiled"), ("fangs", "venom")),
+    "lizard": (("scurried", "darted"), ("crests", "dewlaps")),
+    "artifact": (("lasted", "broke"), ("warranty", "factory")),
+    "tool": (("fixed", "fastened"), ("toolbox", "workbench")),
+    "cutter": (("sliced", "chopped"), ("sheath", "whetstone")),
+    "gripper": (("gripped", "pinched"), ("jaws", "handles")),
+    "garment": (("faded", "shrank"), ("laundry", "wardrobe")),
+    "footwear": (("squeaked", "scuffed"), ("laces", "soles")),
+    "headwear": (("tilted", "perched"), ("brim", "hatband")),
+    "flora": (("grew", "wilted"), ("chlorophyll", "sap")),
+    "tree": (("towered", "swayed"), ("trunk", "rings")),
+    "conifer": (("bristled", "dripped"), ("needles", "cones")),
+    "broadleaf": (("rustled", "reddened"), ("catkins", "foliage")),
+    "crop": (("ripened", "yielded"), ("farmers", "fields")),
+    "grain": (("threshed", "malted"), ("husks", "flour")),
+    "legume": (("shelled", "boiled"), ("pods", "nitrogen")),
+}
+# {X} the member, {V} / {N} a verb / noun of the one category the sentence is about (distinct
+# within a sentence). Short sentences: at a fixed token share, more sentences mean more
+# occurrences of each member, which CBOW needs (its leaf-level 1-NN fell to ~0.5 with templates
+# twice as long).
+HIERARCHY_TEMPLATES = (
+    "the {X} {V}",
+    "the {X} {V} and {V}",
+    "the {X} has {N}",
+    "the {X} {V} near its {N}",
+)
+# Of a member's sentences, by level: top, mid, leaf. The finer a level, the fewer members share
+# its context words and the more sentences it needs: with equal shares gensim skip-gram's leaf
+# 1-NN was ~0.8 at 300k tokens, with these 1.0.
+HIERARCHY_LEVEL_SHARES = (0.2, 0.3, 0.5)
+HIERARCHY_SLOTS = {"V": 0, "N": 1}  # slot -> index into a CATEGORY_CONTEXTS entry
+
 
 # --------------------------------------------------------------------------------------------
 # The world: the lexicon with seed-dependent context assignments.
@@ -494,6 +580,19 @@ class Sense:
 
 
 @dataclass(frozen=True)
+class HierarchyMember:
+    """A member word and its categories, top category first, leaf category last."""
+
+    word: str
+    path: tuple[str, ...]
+
+    @property
+    def ladder(self) -> tuple[str, ...]:
+        """Its ancestors nearest first, ending at the root (WordNet ladder order)."""
+        return (*reversed(self.path), HIERARCHY_ROOT)
+
+
+@dataclass(frozen=True)
 class World:
     """Everything a seed determines except the corpus sample: lexicon and planted structures."""
 
@@ -502,6 +601,7 @@ class World:
     similarity: tuple[SimilarityWord, ...]
     topics: tuple[TopicSpec, ...]
     senses: tuple[Sense, ...]
+    hierarchy: tuple[HierarchyMember, ...]
 
     def topic_table(self, slot: str) -> np.ndarray:
         """(topics, k) words that fill a topic slot (TOPIC_SLOTS) in each topic."""
@@ -520,6 +620,7 @@ class WorldFiles:
     sts_test: Path  # sts-test.csv
     retrieval: Path  # retrieval.tsv: query, target (its paraphrase)
     polysemy: Path  # polysemy.tsv: labelled example sentences of every sense
+    hierarchy: Path  # hierarchy.tsv: members and ancestors, the columns of WordNet ladders
 
     @classmethod
     def in_dir(cls, out: Path) -> WorldFiles:
@@ -537,6 +638,7 @@ FILE_NAMES = {
     "sts_test": "sts-test.csv",
     "retrieval": "retrieval.tsv",
     "polysemy": "polysemy.tsv",
+    "hierarchy": "hierarchy.tsv",
 }
 
 
@@ -569,9 +671,54 @@ def _check_topics() -> None:
             raise ValueError(f"synonym slot {slot}: every set must be a SIMILARITY_TREE synset")
 
 
+def hierarchy_members() -> tuple[HierarchyMember, ...]:
+    """Every member of HIERARCHY with its path, in tree order."""
+    members: list[HierarchyMember] = []
+
+    def walk(node: dict | tuple, path: tuple[str, ...]) -> None:
+        if isinstance(node, dict):
+            for name, child in node.items():
+                walk(child, (*path, name))
+        else:
+            members.extend(HierarchyMember(w, path) for w in node)
+
+    walk(HIERARCHY, ())
+    return tuple(members)
+
+
+def hierarchy_categories() -> list[str]:
+    """Every category below the root, each once, top-down in tree order."""
+    return list(dict.fromkeys(c for m in hierarchy_members() for c in m.path))
+
+
+def _check_hierarchy() -> None:
+    """One depth everywhere; every category has enough context words of each kind."""
+    members = hierarchy_members()
+    if len({len(m.path) for m in members}) != 1:
+        raise ValueError("synthetic hierarchy: every member must sit at the same depth")
+    categories = hierarchy_categories()
+    if set(categories) != set(CATEGORY_CONTEXTS) or HIERARCHY_ROOT in categories:
+        raise ValueError("synthetic hierarchy: CATEGORY_CONTEXTS must name exactly the categories")
+    if len(HIERARCHY_LEVEL_SHARES) != len(members[0].path):
+        raise ValueError("synthetic hierarchy: one HIERARCHY_LEVEL_SHARES entry per level")
+    if set(HIERARCHY) != set(HIERARCHY_LEXNAMES):
+        raise ValueError("synthetic hierarchy: every top category needs a lexname")
+    for slot, k in HIERARCHY_SLOTS.items():
+        need = max(t.split().count(f"{{{slot}}}") for t in HIERARCHY_TEMPLATES)
+        if len({len(ctx[k]) for ctx in CATEGORY_CONTEXTS.values()}) != 1 or any(
+            len(ctx[k]) < need for ctx in CATEGORY_CONTEXTS.values()
+        ):
+            raise ValueError(f"synthetic hierarchy: unequal or too few {slot} context words")
+
+
 def reserved_words() -> dict[str, str]:
-    """Every hand-placed word and its role; raises if a word has two roles (a design bug)."""
+    """Every hand-placed word and its role; raises if a word has two roles (a design bug).
+
+    Hierarchy category names are claimed too, though they never occur in the corpus: a gold
+    label must not be a word with another job.
+    """
     _check_topics()
+    _check_hierarchy()
     roles: dict[str, str] = {}
 
     def claim(word: str, role: str) -> None:
@@ -600,10 +747,18 @@ def reserved_words() -> dict[str, str]:
             claim(w, f"topic:{topic.name}")
     for lemma in POLYSEMOUS:
         claim(lemma, "polysemous")
+    for member in hierarchy_members():
+        claim(member.word, "hierarchy:member")
+    for category in (HIERARCHY_ROOT, *hierarchy_categories()):
+        claim(category, "hierarchy:category")
+    for category, contexts in CATEGORY_CONTEXTS.items():
+        for w in itertools.chain.from_iterable(contexts):
+            claim(w, f"hierarchy:{category}")
     neutral = _template_words(SIMILARITY_TEMPLATES) | _template_words(FILLER_TEMPLATES)
     for spec in RELATION_SPECS:
         neutral |= _template_words(spec.templates)
     neutral |= _template_words(POLYSEMY_TEMPLATES) | _template_words(PROPOSITION_FRAMES)
+    neutral |= _template_words(HIERARCHY_TEMPLATES)
     neutral |= set(itertools.chain.from_iterable(FILLER_PARTS.values()))
     for w in sorted(neutral):
         claim(w, "neutral")
@@ -649,7 +804,7 @@ def build_world(seed: int = 0) -> World:
         for lemma, named in POLYSEMOUS.items()
         for name, topic in named.items()
     )
-    return World(seed, relations, tuple(words), TOPIC_SPECS, senses)
+    return World(seed, relations, tuple(words), TOPIC_SPECS, senses, hierarchy_members())
 
 
 # --------------------------------------------------------------------------------------------
@@ -687,6 +842,14 @@ def _by_template(
     Sentence i stays at position i, so callers' per-sentence topic keys still line up.
     """
     return _render(templates, rng.integers(len(templates), size=n), fill)
+
+
+def _shared_out(rng: np.random.Generator, n: int, shares: Sequence[float]) -> np.ndarray:
+    """n draws from range(len(shares)), value i as close to n * shares[i] times as can be."""
+    p = np.asarray(shares, dtype=float) / np.sum(shares)
+    counts = np.floor(n * p).astype(int)
+    counts[np.argsort(n * p - counts)[::-1][: n - counts.sum()]] += 1
+    return rng.permutation(np.repeat(np.arange(len(p)), counts))
 
 
 def _balanced(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
@@ -749,6 +912,49 @@ def similarity_sentences(
         return _fill(template, len(rows), resolve)
 
     return Tagged(_by_template(rng, SIMILARITY_TEMPLATES, n, fill), who)
+
+
+def hierarchy_sentences(
+    rng: np.random.Generator, members: Sequence[HierarchyMember], n: int
+) -> Tagged:
+    """n sentences, each about one member with context words of one of its categories.
+
+    Levels are shared out by HIERARCHY_LEVEL_SHARES and members balanced within each level, so
+    every member is heard at every level about equally often. The topic is the member: a
+    paragraph tells of one member at several levels.
+    """
+    depth = len(members[0].path)
+    target = np.array([m.word for m in members])
+    tables = {  # slot -> (members, depth, k)
+        slot: np.array([[CATEGORY_CONTEXTS[c][k] for c in m.path] for m in members])
+        for slot, k in HIERARCHY_SLOTS.items()
+    }
+    level = _shared_out(rng, n, HIERARCHY_LEVEL_SHARES)
+    who = np.zeros(n, dtype=int)
+    start = 0  # each level picks up the member cycle where the last left off: all are heard
+    for lvl in range(depth):
+        rows = np.flatnonzero(level == lvl)
+        who[rows] = rng.permutation((start + np.arange(len(rows))) % len(members))
+        start += len(rows)
+
+    def fill(template: str, rows: np.ndarray) -> list[list[str]]:
+        i, lvl = who[rows], level[rows]
+        order: dict[str, np.ndarray] = {}
+        used: dict[str, int] = {}
+
+        def resolve(slot: str, m: int) -> np.ndarray:
+            if slot == "X":
+                return target[i]
+            table = tables[slot][i, lvl]  # (m, k)
+            if slot not in order:  # a random order per sentence: repeated slots differ
+                order[slot] = np.argsort(rng.random(table.shape), axis=1)
+            column = used.get(slot, 0)
+            used[slot] = column + 1
+            return table[np.arange(m), order[slot][:, column]]
+
+        return _fill(template, len(rows), resolve)
+
+    return Tagged(_by_template(rng, HIERARCHY_TEMPLATES, n, fill), who)
 
 
 def _zipf(k: int) -> np.ndarray:
@@ -969,6 +1175,8 @@ def sample_corpus(
     n_sim = count(TOKEN_SHARES["similarity"], SIMILARITY_TEMPLATES)
     tagged.append(similarity_sentences(rng, world.similarity, n_sim))
     tagged.append(filler_sentences(rng, count(TOKEN_SHARES["filler"], FILLER_TEMPLATES)))
+    n_hierarchy = count(TOKEN_SHARES["hierarchy"], HIERARCHY_TEMPLATES)
+    tagged.append(hierarchy_sentences(rng, world.hierarchy, max(n_hierarchy, len(world.hierarchy))))
     background = [p for t in tagged for _, p in paragraphs(rng, t)]
     topical_share = {k: TOKEN_SHARES["topics"] * v for k, v in TOPIC_SHARES.items()}
     topical = topic_sentences(
@@ -1270,6 +1478,48 @@ def retrieval_rows(world: World, rng: np.random.Generator, n: int) -> list[tuple
     return list(zip(queries, targets, strict=True))
 
 
+HIERARCHY_COLUMNS = (
+    "lemma", "pos", "synset", "lexname", "topic_domain", "zipf", "semcor_count", "n_senses",
+    "depth", "ladder_words", "ladder_synsets", "full_chain_words", "full_chain_synsets", "split",
+)  # fmt: skip
+
+
+def lemma_split(lemma: str) -> str:
+    """train / dev / test by lemma, the function behind the WordNet files' splits (md5 of the
+    lemma, first 8 hex digits, mod 10: 0-5 train, 6-7 dev, 8-9 test)."""
+    bucket = int(hashlib.md5(lemma.encode("utf-8")).hexdigest()[:8], 16) % 10
+    return "train" if bucket < 6 else "dev" if bucket < 8 else "test"
+
+
+def hierarchy_rows(world: World, counts: Counter[str], n_words: int) -> list[tuple[object, ...]]:
+    """HIERARCHY_COLUMNS for every member, sorted by lemma as the WordNet file is.
+
+    One sense each (synset lemma.n.01), no skipped ancestors (the full chain is the ladder), no
+    SemCor counts; zipf is log10 of the member's frequency per billion corpus words.
+    """
+    rows = []
+    for member in sorted(world.hierarchy, key=lambda m: m.word):
+        ladder = member.ladder
+        words = "|".join(ladder)
+        synsets = "|".join(f"{w}.n.01" for w in ladder)
+        zipf = np.log10(counts[member.word] * 1e9 / n_words)
+        rows.append(
+            (member.word, "n", f"{member.word}.n.01", HIERARCHY_LEXNAMES[member.path[0]], "",
+             f"{zipf:.2f}", 0, 1, len(ladder), words, synsets, words, synsets,
+             lemma_split(member.word))
+        )  # fmt: skip
+    return rows
+
+
+def hierarchy_tree() -> dict[str, object]:
+    """The hierarchy as nested dicts from the root down, members as lists at the leaves."""
+
+    def lists(node: dict | tuple) -> object:
+        return {k: lists(v) for k, v in node.items()} if isinstance(node, dict) else list(node)
+
+    return {HIERARCHY_ROOT: lists(HIERARCHY)}
+
+
 # --------------------------------------------------------------------------------------------
 # Writers.
 # --------------------------------------------------------------------------------------------
@@ -1333,6 +1583,10 @@ def manifest(
             for t in world.topics
         },
         "polysemous": POLYSEMOUS,
+        "hierarchy": hierarchy_tree(),
+        "hierarchy_contexts": {
+            c: {"verbs": list(v), "nouns": list(n)} for c, (v, n) in CATEGORY_CONTEXTS.items()
+        },
         "sts_scores": {
             "paraphrase": f"{STS_PARAPHRASE} - {STS_SWAP_COST} per synonym swapped",
             "same-topic": f"{STS_SAME_TOPIC} + shared content slots / 5",
@@ -1375,6 +1629,9 @@ def generate_world(out_dir: str | Path, *, n_tokens: int = 1_000_000, seed: int 
     _write(files.retrieval, _tsv(("query", "target"), retrieval))
     examples = polysemy_rows(world, rngs["polysemy"])
     _write(files.polysemy, _tsv(("lemma", "sense", "topic", "start", "end", "sentence"), examples))
+    frequency = Counter(w for doc in docs for w in doc.split())
+    ladders = hierarchy_rows(world, frequency, sum(frequency.values()))
+    _write(files.hierarchy, _tsv(HIERARCHY_COLUMNS, ladders))
     counts = {
         "n_analogy_questions": len(analogies),
         "n_similarity_pairs": len(sims),
@@ -1383,6 +1640,7 @@ def generate_world(out_dir: str | Path, *, n_tokens: int = 1_000_000, seed: int 
         "n_sts_test_pairs": len(sts["sts_test"]),
         "n_retrieval_rows": len(retrieval),
         "n_polysemy_examples": len(examples),
+        "n_hierarchy_members": len(ladders),
     }
     _write(files.manifest, json.dumps(manifest(world, docs, n_tokens, counts), indent=2) + "\n")
     return files
