@@ -203,12 +203,24 @@ class EncoderModelConfig:
 
 @dataclasses.dataclass
 class ObjectiveConfig:
-    # "mlm", "next_token", "contrastive", or a sum such as "mlm+contrastive"
+    # "mlm", "next_token", "contrastive", "multi_abstraction", or a sum such as "mlm+contrastive"
     kind: str = "mlm"
     weights: str = ""  # e.g. "mlm=1,contrastive=0.5"; unspecified terms weigh 1
-    mask_rate: float = 0.15
-    temperature: float = 0.05
+    mask_rate: float = 0.15  # mlm tokens; multi_abstraction: tokens covered by masked spans
+    temperature: float = 0.05  # contrastive, and multi_abstraction's InfoNCE terms
     positives: Literal["neighbour", "dropout"] = "neighbour"  # cpt-text or SimCSE
+    # multi_abstraction (objectives/multilevel.py, DESIGN.md "The multi-abstraction head")
+    levels: str = "token,span,sentence,document"  # which levels the head predicts
+    level_weights: str = ""  # e.g. "token=1,document=0.5"; unspecified levels weigh 1
+    span_length: int = 3  # tokens per masked span (and per span-level item)
+    target_layers: int = 2  # target = layer-normalised mean of the EMA encoder's top k layers
+    ema_start: float = 0.999  # EMA decay tau at step 0, linear to ema_end at train.steps
+    ema_end: float = 0.9999
+    regression: Literal["cosine", "smooth_l1"] = "cosine"  # per-level loss to the target
+    nce_weight: float = 0.1  # in-batch InfoNCE per level, against collapse
+    matryoshka: str = ""  # e.g. "token=64,document=16": that level uses its first n dims
+    contexts: str = ""  # named FiLM spaces; "" = the synthetic world's topics (if any)
+    context_weight: float = 0.5  # context-conditioned contrastive term; 0 = off
 
 
 @dataclasses.dataclass
@@ -249,7 +261,7 @@ class EncoderRunConfig:
 
 def objective_weights(objective: ObjectiveConfig) -> dict[str, float]:
     """{term: weight} from `kind` ("mlm+contrastive") and `weights` ("contrastive=0.5")."""
-    valid = ("mlm", "next_token", "contrastive")
+    valid = ("mlm", "next_token", "contrastive", "multi_abstraction")
     terms = [t.strip() for t in objective.kind.split("+") if t.strip()]
     unknown = [t for t in terms if t not in valid]
     if not terms or unknown:

@@ -4,6 +4,9 @@
     encoder = load_encoder("runs/encoder_mlm")
     sentences = encoder.embed_sentences(["the bank of the river", "a loan from the bank"])
     tokens = encoder.embed_tokens(["the bank of the river"])[0]   # (n_tokens, D) + offsets
+    encoder.levels                                  # e.g. ("token", "span", "sentence", ...)
+    docs = encoder.embed_level(["the bank of the river"], "document")     # (N, D_level)
+    water = encoder.embed_in_context(["bank"], "water")  # FiLM space (multi_abstraction runs)
 
 Batches have one fixed shape (batch_size × max_len), so the jitted forward pass compiles once.
 Texts longer than max_len are truncated; the count is kept in `truncated` and reported.
@@ -62,6 +65,9 @@ class EncoderEmbedder:
         graphdef, params = nnx.split(model)
         self._params = params
         self._layers = layers
+        # The strata embed_level serves: the multi-abstraction head's levels, else ("sentence",).
+        self.levels: tuple[str, ...] = tuple(model.levels)
+        self.contexts: tuple[str, ...] = tuple(model.contexts)
 
         def forward(params, tokens, padding, layer):
             encoder = nnx.merge(graphdef, params).encoder
@@ -74,6 +80,15 @@ class EncoderEmbedder:
             return pooled.astype(jnp.float32), chosen.astype(jnp.float32)
 
         self._forward = jax.jit(forward, static_argnums=3)
+
+        def level_forward(params, tokens, padding, level):
+            return nnx.merge(graphdef, params).level_embedding(tokens, padding, level)
+
+        def context_forward(params, embeddings, context_ids):
+            return nnx.merge(graphdef, params).contextualize(embeddings, context_ids)
+
+        self._level_forward = jax.jit(level_forward, static_argnums=3)
+        self._context_forward = jax.jit(context_forward)
 
     def _encode(self, texts: list[str]):
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
@@ -93,9 +108,7 @@ class EncoderEmbedder:
         pooled, states = [], []
         for start in range(0, len(ids), self.batch_size):
             chunk = ids[start : start + self.batch_size]
-            tokens = np.full((self.batch_size, self.max_len), tok.PAD, np.int32)
-            for row, seq in enumerate(chunk):
-                tokens[row, : len(seq)] = seq
+            tokens = self._batch(chunk)
             p, s = self._forward(self._params, tokens, tokens != tok.PAD, layer)
             pooled.append(np.asarray(p)[: len(chunk)])
             states.append(np.asarray(s)[: len(chunk)])
@@ -107,6 +120,42 @@ class EncoderEmbedder:
         """(N, D) sentence embeddings: the pooled last layer (config model.pooling)."""
         ids, _ = self._encode(texts)
         return self._run(ids)[0]
+
+    def embed_level(self, texts: list[str], level: str) -> np.ndarray:
+        """(N, D_level) embeddings of whole texts at one of `levels` (TextModel.level_embedding:
+        the head's prediction for that level; "sentence" without the head = embed_sentences)."""
+        if level not in self.levels:
+            raise UserError(f"level {level!r}: this encoder has levels {', '.join(self.levels)}")
+        ids, _ = self._encode(texts)
+        out = []
+        for start in range(0, len(ids), self.batch_size):
+            chunk = ids[start : start + self.batch_size]
+            tokens = self._batch(chunk)
+            vectors = self._level_forward(self._params, tokens, tokens != tok.PAD, level)
+            out.append(np.asarray(vectors)[: len(chunk)])
+        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+    def embed_in_context(self, texts: list[str], context: str) -> np.ndarray:
+        """(N, D) sentence embeddings read in a named context: gamma(c) * e + beta(c) (FiLM of
+        embed_sentences; identity for an untrained context)."""
+        if context not in self.contexts:
+            known = ", ".join(self.contexts) or "none (train with objective multi_abstraction)"
+            raise UserError(f"context {context!r}: this encoder's contexts are {known}")
+        embeddings = self.embed_sentences(texts)
+        ids = np.full(self.batch_size, self.contexts.index(context), np.int32)
+        out = []
+        for start in range(0, len(embeddings), self.batch_size):  # fixed shapes: one compile
+            chunk = embeddings[start : start + self.batch_size]
+            padded = np.zeros((self.batch_size, chunk.shape[1]), np.float32)
+            padded[: len(chunk)] = chunk
+            out.append(np.asarray(self._context_forward(self._params, padded, ids))[: len(chunk)])
+        return np.concatenate(out) if out else embeddings
+
+    def _batch(self, chunk: list[list[int]]) -> np.ndarray:
+        tokens = np.full((self.batch_size, self.max_len), tok.PAD, np.int32)
+        for row, seq in enumerate(chunk):
+            tokens[row, : len(seq)] = seq
+        return tokens
 
     def embed_tokens(self, texts: list[str], layer: int | None = None) -> list[TokenEmbeddings]:
         """Per-token contextual embeddings: the mean of the top `top_layers` layers, or the

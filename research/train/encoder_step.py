@@ -4,6 +4,11 @@ Functional NNX (STYLE §5): the model is split once; the step merges, differenti
 sum of the configured objectives with respect to the parameters, applies AdamW and returns the
 new state. Masking and dropout keys come from fold_in(key, step), so a resumed run repeats the
 original's randomness exactly.
+
+With multi_abstraction the state also holds `target_params`, the EMA copy of the encoder's
+parameters (objectives/ema.py): the loss reads them (never differentiated: they are not an
+argument of the gradient, and the targets are also under stop_gradient), and after the optimizer
+step they move towards the new encoder parameters with the scheduled decay tau(step).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from flax import nnx
 from research.config import EncoderRunConfig, objective_weights
 from research.data import tokenizer as tok
 from research.models.text_model import TextModel
+from research.objectives import ema, multilevel
 from research.objectives.contrastive import info_nce
 from research.objectives.mlm import mask_tokens, mlm_loss
 from research.objectives.next_token import next_token_loss
@@ -56,13 +62,23 @@ def init_state(config: EncoderRunConfig, vocab_size: int, tx) -> tuple[nnx.Graph
         "step": jnp.zeros((), jnp.int32),
         "key": jax.random.PRNGKey(config.train.seed),
     }
+    if "multi_abstraction" in objective_weights(config.objective):
+        # A copy, not an alias: the train step donates the state's buffers.
+        state["target_params"] = jax.tree.map(jnp.copy, params["encoder"])
     return graphdef, state
 
 
 def objective_losses(
-    model: TextModel, config: EncoderRunConfig, batch: dict, key: jax.Array
+    model: TextModel,
+    config: EncoderRunConfig,
+    batch: dict,
+    key: jax.Array,
+    target_encoder=None,
 ) -> tuple[dict[str, jax.Array], dict[str, jax.Array]]:
-    """Each configured objective's loss on `batch`, plus accuracies for logging."""
+    """Each configured objective's loss on `batch`, plus accuracies for logging.
+
+    target_encoder: the EMA encoder (multi_abstraction only).
+    """
     terms = objective_weights(config.objective)
     mask_key, mlm_key, causal_key, view_a, view_b = jax.random.split(key, 5)
     losses, metrics = {}, {}
@@ -98,25 +114,44 @@ def objective_losses(
         losses["contrastive"], metrics["contrastive_accuracy"] = info_nce(
             model.projection(a), model.projection(b), config.objective.temperature
         )
+    if "multi_abstraction" in terms:
+        # Its own key stream, so adding it leaves the other objectives' randomness unchanged.
+        losses["multi_abstraction"], extra = multilevel.multi_abstraction_loss(
+            model, target_encoder, config, batch, jax.random.fold_in(key, 1)
+        )
+        metrics.update(extra)
     return losses, metrics
+
+
+def make_loss_fn(config: EncoderRunConfig, graphdef: nnx.GraphDef) -> Callable:
+    """loss_fn(params, target_params, batch, key) -> (total, metrics); target_params is None
+    unless the objective has multi_abstraction."""
+    weights = objective_weights(config.objective)
+
+    def loss_fn(params, target_params, batch, key):
+        model = nnx.merge(graphdef, params)
+        target_encoder = None
+        if target_params is not None:
+            encoder_graphdef = nnx.graphdef(model.encoder)
+            target_encoder = nnx.merge(encoder_graphdef, target_params)
+        losses, metrics = objective_losses(model, config, batch, key, target_encoder)
+        total = sum(weights[name] * loss for name, loss in losses.items())
+        metrics.update({f"{name}_loss": loss for name, loss in losses.items()})
+        return total, metrics
+
+    return loss_fn
 
 
 def make_train_step(
     config: EncoderRunConfig, graphdef: nnx.GraphDef, tx, schedule
 ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
-    weights = objective_weights(config.objective)
-
-    def loss_fn(params, batch, key):
-        model = nnx.merge(graphdef, params)
-        losses, metrics = objective_losses(model, config, batch, key)
-        total = sum(weights[name] * loss for name, loss in losses.items())
-        metrics.update({f"{name}_loss": loss for name, loss in losses.items()})
-        return total, metrics
+    loss_fn = make_loss_fn(config, graphdef)
+    objective = config.objective
 
     def train_step(state: TrainState, batch: dict):
         key = jax.random.fold_in(state["key"], state["step"])
         (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state["params"], batch, key
+            state["params"], state.get("target_params"), batch, key
         )
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
@@ -129,6 +164,17 @@ def make_train_step(
             "step": state["step"] + 1,
             "key": state["key"],
         }
+        if "target_params" in state:
+            decay = ema.ema_decay(
+                state["step"],
+                start=objective.ema_start,
+                end=objective.ema_end,
+                total_steps=config.train.steps,
+            )
+            new_state["target_params"] = ema.ema_update(
+                state["target_params"], params["encoder"], decay
+            )
+            metrics["ema_decay"] = decay
         return new_state, metrics
 
     return jax.jit(train_step, donate_argnums=0)
