@@ -57,7 +57,10 @@ class TextModel(nnx.Module):
         self.levels: tuple[str, ...] = (
             multilevel.parse_levels(objective) if multi else ("sentence",)
         )
-        self.matryoshka = multilevel.parse_matryoshka(objective, dim) if multi else {}
+        # (level, n) pairs: a level that uses only its first n dims (a tuple: graph-static data)
+        self.matryoshka = (
+            tuple(multilevel.parse_matryoshka(objective, dim).items()) if multi else ()
+        )
         self.contexts = multilevel.parse_contexts(objective) if multi else ()
         self.level_head = (
             MultiLevelHead(dim, self.levels, dtype=dtype, rngs=rngs) if multi else None
@@ -106,5 +109,9 @@ class TextModel(nnx.Module):
             predictions = self.level_head(states, level)
             out = jnp.einsum("bld,bl->bd", predictions, weights)
             out = out / jnp.maximum(weights.sum(-1, keepdims=True), 1.0)
-        size = self.matryoshka.get(level)
+        size = self.level_dims(level)
         return out[:, :size] if size is not None else out
+
+    def level_dims(self, level: str) -> int | None:
+        """The leading dimensions a Matryoshka level uses, None for all of them."""
+        return dict(self.matryoshka).get(level)

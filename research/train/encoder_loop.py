@@ -1,4 +1,5 @@
-"""`train_and_evaluate` for the transformer encoder: mlm, next_token, contrastive and their sums.
+"""`train_and_evaluate` for the transformer encoder: mlm, next_token, contrastive,
+multi_abstraction and their sums.
 
 Same run contract as word2vec (train/loop.py): config.json, run.json, metrics.jsonl, Orbax
 checkpoints with resume, Ctrl-C saves, NaN guard at log time, results.json/results.md and plots.
