@@ -113,7 +113,7 @@ def run_baseline(
         vocab_size=encoder.data.vocab_size,
         progress=False,
     )
-    evaluators = encoder_loop.build_evaluators(encoder, data)[0]
+    evaluators = encoder_loop.build_evaluators(encoder, data, workdir / "plots")[0]
     corpus_file = Path(data.world_files["corpus"]) if data.world_files else None
     extra: dict[str, float] = {}
     if baseline == "tfidf":

@@ -260,7 +260,7 @@ def train_and_evaluate(config: EncoderRunConfig, workdir: str | Path) -> dict[st
             "neighbouring-sentence positives; use objective.positives=dropout"
         )
     contexts = sentence_contexts(data, config)
-    evaluators, polysemy_file = build_evaluators(config, data)
+    evaluators, polysemy_file = build_evaluators(config, data, workdir / "plots")
 
     tx, schedule = encoder_step.make_optimizer(config)
     graphdef, state = encoder_step.init_state(config, data.vocab_size, tx)
@@ -290,7 +290,16 @@ def train_and_evaluate(config: EncoderRunConfig, workdir: str | Path) -> dict[st
     writer = create_writers(workdir, config)
     try:
         state = _train(
-            config, graphdef, state, tx, schedule, data, anchors, start, checkpointer, writer,
+            config,
+            graphdef,
+            state,
+            tx,
+            schedule,
+            data,
+            anchors,
+            start,
+            checkpointer,
+            writer,
             contexts=contexts,
         )
         model = nnx.merge(graphdef, state["params"])
@@ -312,7 +321,17 @@ def train_and_evaluate(config: EncoderRunConfig, workdir: str | Path) -> dict[st
 
 
 def _train(
-    config, graphdef, state, tx, schedule, data, anchors, start, checkpointer, writer, *,
+    config,
+    graphdef,
+    state,
+    tx,
+    schedule,
+    data,
+    anchors,
+    start,
+    checkpointer,
+    writer,
+    *,
     contexts: SentenceContexts | None = None,
 ):
     steps = config.train.steps
@@ -389,9 +408,9 @@ def _train(
     return state
 
 
-def build_evaluators(config: EncoderRunConfig, data: SequenceData):
+def build_evaluators(config: EncoderRunConfig, data: SequenceData, plot_dir: Path | None = None):
     """Evaluators from the config and the synthetic world, built (and their files checked)
-    before training."""
+    before training. `plot_dir` receives the level × probe heatmap."""
     evaluators = []
     world = data.world_files
     corpus_dir = Path(world["corpus"]).parent if world else None
@@ -406,8 +425,22 @@ def build_evaluators(config: EncoderRunConfig, data: SequenceData):
                 evaluators.append(make_evaluator(kind, name=name, path=corpus_dir / file))
         if (corpus_dir / "polysemy.tsv").exists():
             polysemy_file = corpus_dir / "polysemy.tsv"
-            evaluators.append(make_evaluator("sense_separation", name="synthetic_polysemy",
-                                             path=polysemy_file))
+            evaluators.append(
+                make_evaluator("sense_separation", name="synthetic_polysemy", path=polysemy_file)
+            )
+        ladder = corpus_dir / "hierarchy.tsv"
+        documents = corpus_dir / "documents.jsonl"
+        if ladder.exists() and documents.exists():
+            plot = str(plot_dir / "level_probe_matrix.png") if plot_dir is not None else ""
+            evaluators.append(
+                make_evaluator(
+                    "level_probes",
+                    name="level_probes",
+                    ladder=str(ladder),
+                    documents=str(documents),
+                    plot=plot,
+                )
+            )
     if config.eval.wic:
         evaluators.append(
             make_evaluator("word_sense", name=_stem(config.eval.wic), path=config.eval.wic)
