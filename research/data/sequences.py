@@ -32,7 +32,7 @@ from research.data import tokenizer as tok
 from research.data.corpus import _mkdir, _replace_dir, cache_root, resolve_data_source
 from research.errors import UserError
 
-SEQUENCES_FORMAT_VERSION = 1
+SEQUENCES_FORMAT_VERSION = 2  # 2: deterministic tokeniser ids
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 

@@ -31,6 +31,12 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, path: str | Path):
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
+    # The trainer breaks frequency ties in hash order, so the same corpus can get permuted ids in
+    # another process. Renumber: specials first, then the learned tokens sorted, so a corpus
+    # always gives the same ids (and a seeded run the same numbers on any machine).
+    learned = sorted(t for t in tokenizer.get_vocab() if t not in SPECIAL_TOKENS)
+    vocab = {token: i for i, token in enumerate([*SPECIAL_TOKENS, *learned])}
+    tokenizer.model = models.WordPiece(vocab, unk_token="[UNK]")
     ids = [tokenizer.token_to_id(t) for t in SPECIAL_TOKENS]
     if ids != list(range(len(SPECIAL_TOKENS))):
         raise RuntimeError(f"special tokens got ids {ids}; expected 0..{len(ids) - 1}")
