@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
@@ -72,3 +73,18 @@ def results_markdown(
     if extra_markdown.strip():
         lines += [extra_markdown.strip(), ""]
     return "\n".join(lines)
+
+
+def write_results(
+    workdir: Path,
+    results: dict[str, float],
+    provenance: dict[str, object],
+    extra_markdown: str = "",
+) -> str:
+    """Write results.json (undefined metrics, NaN in memory, become null: JSON has no NaN) and
+    results.md (provenance + table); returns the markdown."""
+    finite = {k: (v if math.isfinite(v) else None) for k, v in results.items()}
+    (workdir / "results.json").write_text(json.dumps(finite, indent=2, sort_keys=True) + "\n")
+    table = results_markdown(results, provenance, extra_markdown)
+    (workdir / "results.md").write_text(table)
+    return table

@@ -31,7 +31,7 @@ from research.data.sequences import SequenceData, prepare_sequences
 from research.embed import EncoderEmbedder
 from research.errors import UserError
 from research.eval import make_evaluator, run_evaluators
-from research.eval.report import results_markdown
+from research.eval.report import write_results
 from research.io.checkpoint import Checkpointer
 from research.io.writers import create_writers, git_commit
 from research.models.encoder import SIZES, count_params
@@ -507,9 +507,5 @@ def evaluate_and_report(
         f"{config.eval.top_layers} layer(s); {embedder.report()}",
         "git commit": git_commit(),
     }
-    finite = {k: (v if math.isfinite(v) else None) for k, v in results.items()}
-    (workdir / "results.json").write_text(json.dumps(finite, indent=2, sort_keys=True) + "\n")
-    table = results_markdown(results, provenance, extra)
-    (workdir / "results.md").write_text(table)
-    print(table)
+    print(write_results(workdir, results, provenance, extra))
     return results

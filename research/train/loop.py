@@ -29,7 +29,7 @@ from research.data import windows
 from research.errors import UserError
 from research.eval import make_evaluator, run_evaluators
 from research.eval.plots import pairs_from_analogy_file, plot_analogy_pairs
-from research.eval.report import results_markdown
+from research.eval.report import write_results
 from research.eval.vectors import WordVectors
 from research.io.checkpoint import Checkpointer
 from research.io.writers import MultiWriter, create_writers, git_commit
@@ -483,12 +483,7 @@ def evaluate_and_report(config: Config, workdir: Path, run: TrainedRun) -> dict[
         "seed": config.train.seed,
         "git commit": git_commit(),
     }
-    # Undefined metrics (e.g. accuracy with no covered question) are NaN; JSON has no NaN.
-    finite = {k: (v if math.isfinite(v) else None) for k, v in results.items()}
-    (workdir / "results.json").write_text(json.dumps(finite, indent=2, sort_keys=True) + "\n")
-    table = results_markdown(results, provenance, extra)
-    (workdir / "results.md").write_text(table)
-    print(table)
+    print(write_results(workdir, results, provenance, extra))
     return results
 
 
