@@ -7,7 +7,9 @@ A prepared corpus is a directory with
   meta.json        what produced it
 It is written to a temporary directory and renamed into place, so an interrupted preparation
 never leaves a cache that looks complete. Words rarer than `min_count` are dropped before
-windowing, as word2vec and gensim do.
+windowing, as word2vec and gensim do. Building streams in two passes (count words, then write
+ids a chunk of documents at a time with plain file writes), so memory holds the vocabulary and
+one chunk whatever the corpus size.
 """
 
 from __future__ import annotations
@@ -19,16 +21,20 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from research.config import DataConfig
-from research.data import text
+from research.data import npy, text
 from research.errors import UserError
 
 CORPUS_FORMAT_VERSION = 1
+CHUNK_DOCUMENTS = 4096  # documents normalised and written per chunk while building a cache
+PIECE_CHARS = 1 << 20  # longer documents are normalised a piece of about this size at a time
 
 
 @dataclass
@@ -82,8 +88,14 @@ def resolve_data_source(config: DataConfig) -> tuple[text.TextSource, dict]:
     return source, files
 
 
-def prepare_corpus(config: DataConfig, *, progress: bool = True) -> WordCorpus:
-    """Load the cached token arrays for `config`, building them first if needed."""
+def prepare_corpus(
+    config: DataConfig, *, progress: bool = True, chunk_documents: int = CHUNK_DOCUMENTS
+) -> WordCorpus:
+    """Load the cached token arrays for `config`, building them first if needed.
+
+    The build streams: `chunk_documents` documents at a time are normalised and their ids
+    appended to disk, so memory holds the vocabulary and one chunk, never the corpus.
+    """
     source, _ = resolve_data_source(config)
     settings = {
         "format": CORPUS_FORMAT_VERSION,
@@ -99,7 +111,7 @@ def prepare_corpus(config: DataConfig, *, progress: bool = True) -> WordCorpus:
     if not (directory / "meta.json").exists():
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=_mkdir(directory.parent)))
         try:
-            _build(source, config, tmp, settings, progress=progress)
+            _build(source, config, tmp, settings, progress=progress, chunk=chunk_documents)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -114,7 +126,7 @@ def load_corpus(directory: Path) -> WordCorpus:
         words=vocab["words"],
         counts=np.asarray(vocab["counts"], dtype=np.int64),
         tokens=np.load(directory / "tokens.npy", mmap_mode="r"),
-        doc_offsets=np.load(directory / "doc_offsets.npy"),
+        doc_offsets=np.load(directory / "doc_offsets.npy", mmap_mode="r"),
         meta=json.loads((directory / "meta.json").read_text()),
     )
 
@@ -127,20 +139,55 @@ def build_vocab(counter: Counter, min_count: int, max_vocab: int) -> list[tuple[
     return kept[:max_vocab] if max_vocab > 0 else kept
 
 
-def _build(source, config: DataConfig, out: Path, settings: dict, *, progress: bool) -> None:
+def document_pieces(document: str, size: int = 0) -> Iterator[str]:
+    """`document` in pieces of at most `size` (default PIECE_CHARS) characters, cut at whitespace.
+
+    Words never span whitespace, so normalising the pieces gives the words of the whole
+    document; a single-line corpus such as text8 (100 MB on one line) is then normalised a
+    piece at a time instead of as one list of millions of words. A run of `size` characters
+    without whitespace is cut where it is.
+    """
+    size = size or PIECE_CHARS
+    start = 0
+    while len(document) - start > size:
+        cut = max(document.rfind(space, start, start + size) for space in " \n\t")
+        cut = cut + 1 if cut >= start else start + size
+        yield document[start:cut]
+        start = cut
+    yield document[start:]
+
+
+def document_words(document: str) -> Iterator[list[str]]:
+    """The normalised words of `document`, a piece at a time (`document_pieces`)."""
+    for piece in document_pieces(document):
+        words = text.normalise_words(piece)
+        if words:
+            yield words
+
+
+def _build(
+    source, config: DataConfig, out: Path, settings: dict, *, progress: bool, chunk: int
+) -> None:
     started = time.time()
+    prepared = text.open_text(source, config.split)
+
+    def batches(desc: str):
+        documents = text.iter_documents(prepared, text_field=config.text_field, batch_size=chunk)
+        with _progress_bar(progress, prepared.num_rows, desc) as bar:
+            for batch in documents:
+                yield batch
+                bar.update(len(batch))
+
     counter: Counter = Counter()
-    raw_tokens = documents = 0
-    for batch in _progress(
-        text.iter_documents(source, text_field=config.text_field, split=config.split),
-        progress,
-        "counting words",
-    ):
+    raw_tokens = rows = with_words = 0
+    for batch in batches("counting words"):
+        rows += len(batch)
         for document in batch:
-            words = text.normalise_words(document)
-            counter.update(words)
-            raw_tokens += len(words)
-            documents += bool(words)
+            before = raw_tokens
+            for words in document_words(document):
+                counter.update(words)
+                raw_tokens += len(words)
+            with_words += raw_tokens > before
     if raw_tokens == 0:
         raise UserError(
             f"data.source={config.source!r} holds no words (empty files, or no text in column "
@@ -152,27 +199,22 @@ def _build(source, config: DataConfig, out: Path, settings: dict, *, progress: b
             f"only {len(vocab)} distinct word(s) occur at least data.min_count={config.min_count} "
             f"times in {raw_tokens} tokens; lower data.min_count or use a larger corpus"
         )
+    raw_vocab = len(counter)
+    del counter
     index = {w: i for i, (w, _) in enumerate(vocab)}
     total = sum(c for _, c in vocab)
-    tokens = np.lib.format.open_memmap(
-        out / "tokens.npy", mode="w+", dtype=np.int32, shape=(total,)
-    )
-    offsets = [0]
-    position = 0
-    for batch in _progress(
-        text.iter_documents(source, text_field=config.text_field, split=config.split),
-        progress,
-        "writing token ids",
+    with (
+        npy.NpyWriter(out / "tokens.npy", np.int32) as tokens,
+        npy.NpyWriter(out / "doc_offsets.npy", np.int64) as offsets,
     ):
-        for document in batch:
-            ids = [i for i in map(index.get, text.normalise_words(document)) if i is not None]
-            if ids:
-                tokens[position : position + len(ids)] = ids
-                position += len(ids)
-                offsets.append(position)
-    tokens.flush()
-    del tokens
-    np.save(out / "doc_offsets.npy", np.asarray(offsets, dtype=np.int64))
+        offsets.append(np.zeros(1, np.int64))
+        for batch in batches("writing token ids"):
+            ids, ends = _encode_batch(batch, index)
+            tokens.append(ids)
+            offsets.append(tokens.rows - len(ids) + ends)
+        written, n_documents = tokens.rows, offsets.rows - 1
+    if written != total:
+        raise RuntimeError(f"wrote {written} token ids but the vocabulary counts {total}")
     (out / "vocab.json").write_text(
         json.dumps({"words": [w for w, _ in vocab], "counts": [c for _, c in vocab]})
     )
@@ -180,21 +222,45 @@ def _build(source, config: DataConfig, out: Path, settings: dict, *, progress: b
         **settings,
         "source_description": source.description,
         "raw_tokens": raw_tokens,
-        "raw_vocab": len(counter),
+        "raw_vocab": raw_vocab,
         "tokens": total,
         "vocab_size": len(vocab),
-        "documents": len(offsets) - 1,
+        "documents": n_documents,
+        # Rows of the source without a single word (empty lines, non-text values).
+        "skipped_documents": rows - with_words,
         "seconds": round(time.time() - started, 2),
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
 
 
-def _progress(iterable, enabled: bool, desc: str):
+def _encode_batch(batch: list[str], index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(in-vocabulary ids of the batch's documents concatenated, end of each non-empty one)."""
+    ids: list[int] = []
+    ends: list[int] = []
+    for document in batch:
+        before = len(ids)
+        for words in document_words(document):
+            ids.extend(i for i in map(index.get, words) if i is not None)
+        if len(ids) > before:
+            ends.append(len(ids))
+    return np.asarray(ids, dtype=np.int32), np.asarray(ends, dtype=np.int64)
+
+
+@contextmanager
+def _progress_bar(enabled: bool, total: int | None, desc: str):
+    """A tqdm bar counting documents (a do-nothing one when progress is off)."""
     if not enabled:
-        return iterable
+        yield _NoBar()
+        return
     from tqdm import tqdm
 
-    return tqdm(iterable, desc=desc, unit=" batches", leave=False)
+    with tqdm(total=total, desc=desc, unit=" docs", unit_scale=True, leave=False) as bar:
+        yield bar
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
 
 
 def _mkdir(path: Path) -> Path:

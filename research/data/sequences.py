@@ -27,12 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from research.data import text
+from research.data import corpus, npy, text
 from research.data import tokenizer as tok
 from research.data.corpus import _mkdir, _replace_dir, cache_root, resolve_data_source
 from research.errors import UserError
 
 SEQUENCES_FORMAT_VERSION = 2  # 2: deterministic tokeniser ids
+CHUNK_DOCUMENTS = 1024  # documents tokenised and written per chunk while building a cache
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -62,29 +63,26 @@ def split_sentences(document: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(document) if s.strip()]
 
 
-def iter_document_sentences(
-    source: text.TextSource, text_field: str, split: str
-) -> Iterator[list[str]]:
-    """Each document as a list of sentences; a list-valued field is taken as given."""
-    import datasets
+def document_sentences(value: object) -> list[str]:
+    """A document's sentences: a list-valued field as given (strings only), a string split."""
+    if isinstance(value, list):
+        return [s for s in value if isinstance(s, str) and s.strip()]
+    if isinstance(value, str):
+        return split_sentences(value)
+    return []
 
-    dataset = text._load(source, split)
-    if text_field not in dataset.column_names:
-        raise UserError(
-            f"{source.description}: no column {text_field!r} (columns: "
-            f"{', '.join(dataset.column_names)}); set data.text_field to the text column"
-        )
-    del datasets
-    for batch in dataset.select_columns([text_field]).iter(batch_size=2048):
-        for value in batch[text_field]:
-            if isinstance(value, list):
-                sentences = [s for s in value if isinstance(s, str) and s.strip()]
-            elif isinstance(value, str):
-                sentences = split_sentences(value)
-            else:
-                sentences = []
-            if sentences:
-                yield sentences
+
+def iter_document_sentences(
+    source: text.TextSource | text.PreparedText,
+    text_field: str,
+    split: str = "train",
+    batch_size: int = CHUNK_DOCUMENTS,
+) -> Iterator[list[list[str]]]:
+    """Batches of up to `batch_size` documents, each a list of sentences; empty ones skipped."""
+    data = source if isinstance(source, text.PreparedText) else text.open_text(source, split)
+    for batch in text.iter_column(data, text_field, batch_size):
+        documents = [document_sentences(value) for value in batch]
+        yield [sentences for sentences in documents if sentences]
 
 
 def encoder_source(data_config) -> tuple[text.TextSource, str, dict]:
@@ -102,8 +100,19 @@ def encoder_source(data_config) -> tuple[text.TextSource, str, dict]:
 
 
 def prepare_sequences(
-    data_config, *, max_len: int, sentence_len: int, vocab_size: int, progress: bool = True
+    data_config,
+    *,
+    max_len: int,
+    sentence_len: int,
+    vocab_size: int,
+    progress: bool = True,
+    chunk_documents: int = CHUNK_DOCUMENTS,
 ) -> SequenceData:
+    """Load the cached sequences for these settings, building them first if needed.
+
+    The build streams: `chunk_documents` documents at a time are tokenised, and their sentence
+    rows and packed sequences appended to disk, so memory holds one chunk, never the corpus.
+    """
     source, field, world_files = encoder_source(data_config)
     settings = {
         "format": SEQUENCES_FORMAT_VERSION,
@@ -119,7 +128,15 @@ def prepare_sequences(
     if not (directory / "meta.json").exists():
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=_mkdir(directory.parent)))
         try:
-            _build(source, field, data_config.split, tmp, settings, progress=progress)
+            _build(
+                source,
+                field,
+                data_config.split,
+                tmp,
+                settings,
+                progress=progress,
+                chunk=chunk_documents,
+            )
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -144,79 +161,151 @@ def load_sequences(directory: Path, world_files: dict | None = None) -> Sequence
     )
 
 
-def _build(source, field: str, split: str, out: Path, settings: dict, *, progress: bool) -> None:
+def _build(
+    source, field: str, split: str, out: Path, settings: dict, *, progress: bool, chunk: int
+) -> None:
     started = time.time()
     max_len, sentence_len = settings["max_len"], settings["sentence_len"]
+    prepared = text.open_text(source, split)
 
     def all_sentences():
-        for sentences in iter_document_sentences(source, field, split):
-            yield from sentences
+        for batch in iter_document_sentences(prepared, field, batch_size=chunk):
+            for sentences in batch:
+                yield from sentences
 
     tokenizer = tok.train_tokenizer(all_sentences(), settings["vocab_size"], out / "tokenizer.json")
-    ids_per_doc: list[list[np.ndarray]] = []
-    for sentences in _progress(iter_document_sentences(source, field, split), progress):
-        encoded = tokenizer.encode_batch(sentences, add_special_tokens=False)
-        ids_per_doc.append([np.asarray(e.ids, np.int32) for e in encoded if e.ids])
-    ids_per_doc = [doc for doc in ids_per_doc if doc]
-    n_sentences = sum(len(doc) for doc in ids_per_doc)
-    if n_sentences == 0:
-        raise UserError(f"{source.description} holds no text to train an encoder on")
-
-    # Sentence table: every sentence alone.
-    sentence_tokens = np.lib.format.open_memmap(
-        out / "sentence_tokens.npy", mode="w+", dtype=np.int32, shape=(n_sentences, sentence_len)
+    counts = dict.fromkeys(
+        ["rows", "documents", "sentences", "tokens", "truncated_table", "truncated_packed"], 0
     )
-    sentence_documents = np.empty(n_sentences, np.int64)
-    truncated_sentences = 0
-    row = 0
-    for doc_index, doc in enumerate(ids_per_doc):
-        for ids in doc:
-            body = ids[: sentence_len - 2]
-            truncated_sentences += len(ids) > sentence_len - 2
-            sentence_tokens[row] = tok.PAD
-            sentence_tokens[row, : len(body) + 2] = np.concatenate([[tok.CLS], body, [tok.SEP]])
-            sentence_documents[row] = doc_index
-            row += 1
-    sentence_tokens.flush()
-    np.save(out / "sentence_documents.npy", sentence_documents)
-
-    # Packed sequences: greedy, whole sentences, [CLS] first and [SEP] after each sentence.
-    rows_tokens, rows_sentences, rows_documents = [], [], []
-    current = _Packer(max_len)
-    truncated_packed = 0
-    for doc in ids_per_doc:
-        current.new_document()
-        for ids in doc:
-            body = ids[: max_len - 2]
-            truncated_packed += len(ids) > max_len - 2
-            if not current.fits(len(body)):
-                rows_tokens.append(current.tokens)
-                rows_sentences.append(current.sentences)
-                rows_documents.append(current.documents)
-                current = _Packer(max_len)
-                current.new_document()
-            current.add(body)
-    if current.length > 1:
-        rows_tokens.append(current.tokens)
-        rows_sentences.append(current.sentences)
-        rows_documents.append(current.documents)
-    np.save(out / "packed_tokens.npy", np.stack(rows_tokens))
-    np.save(out / "packed_sentences.npy", np.stack(rows_sentences))
-    np.save(out / "packed_documents.npy", np.stack(rows_documents))
-    filled = float(np.mean(np.stack(rows_tokens) != tok.PAD))
+    with (
+        npy.NpyWriter(out / "sentence_tokens.npy", np.int32, (sentence_len,)) as table,
+        npy.NpyWriter(out / "sentence_documents.npy", np.int64) as table_documents,
+        _PackedWriter(out, max_len) as packed,
+        corpus._progress_bar(progress, prepared.num_rows, "tokenising") as bar,
+    ):
+        for batch in text.iter_column(prepared, field, chunk):
+            bar.update(len(batch))
+            counts["rows"] += len(batch)
+            documents = _encode_documents(tokenizer, [document_sentences(v) for v in batch])
+            rows, truncated = sentence_table(documents, sentence_len)
+            table.append(rows)
+            first = counts["documents"]
+            table_documents.append(
+                np.repeat(np.arange(first, first + len(documents)), [len(d) for d in documents])
+            )
+            counts["truncated_table"] += truncated
+            counts["documents"] += len(documents)
+            counts["sentences"] += len(rows)
+            counts["tokens"] += sum(len(ids) for doc in documents for ids in doc)
+            for doc in documents:
+                counts["truncated_packed"] += packed.add_document(doc)
+            packed.flush(final=False)
+        packed.flush(final=True)
+        if counts["sentences"] == 0:
+            raise UserError(f"{source.description} holds no text to train an encoder on")
     meta = {
         **settings,
         "source_description": source.description,
-        "documents": len(ids_per_doc),
-        "sentences": n_sentences,
-        "sequences": len(rows_tokens),
-        "tokens": int(sum(len(ids) for doc in ids_per_doc for ids in doc)),
-        "packed_fill": round(filled, 4),
-        "truncated_sentences_in_table": int(truncated_sentences),
-        "truncated_sentences_in_packing": int(truncated_packed),
+        "documents": counts["documents"],
+        # Rows of the source without a sentence that tokenises to anything (empty, not text).
+        "skipped_documents": counts["rows"] - counts["documents"],
+        "sentences": counts["sentences"],
+        "sequences": packed.rows,
+        "tokens": counts["tokens"],
+        "packed_fill": round(packed.filled / (packed.rows * max_len), 4),
+        "truncated_sentences_in_table": counts["truncated_table"],
+        "truncated_sentences_in_packing": counts["truncated_packed"],
         "seconds": round(time.time() - started, 2),
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
+
+
+def _encode_documents(tokenizer, documents: list[list[str]]) -> list[list[np.ndarray]]:
+    """Each document's sentences as id arrays; sentences and documents left empty dropped."""
+    documents = [doc for doc in documents if doc]
+    sentences = [s for doc in documents for s in doc]
+    encoded = tokenizer.encode_batch(sentences, add_special_tokens=False) if sentences else []
+    out, position = [], 0
+    for doc in documents:
+        ids = [np.asarray(e.ids, np.int32) for e in encoded[position : position + len(doc)]]
+        position += len(doc)
+        ids = [x for x in ids if len(x)]
+        if ids:
+            out.append(ids)
+    return out
+
+
+def sentence_table(documents: list[list[np.ndarray]], sentence_len: int) -> tuple[np.ndarray, int]:
+    """Rows [CLS] s [SEP] [PAD]... of every sentence (truncated to fit), and how many were cut."""
+    sentences = [ids for doc in documents for ids in doc]
+    rows = np.full((len(sentences), sentence_len), tok.PAD, np.int32)
+    truncated = 0
+    for row, ids in enumerate(sentences):
+        body = ids[: sentence_len - 2]
+        truncated += len(ids) > sentence_len - 2
+        rows[row, 0] = tok.CLS
+        rows[row, 1 : len(body) + 1] = body
+        rows[row, len(body) + 1] = tok.SEP
+    return rows, truncated
+
+
+class _PackedWriter:
+    """Greedy packing of whole sentences into rows, appended to the three packed_*.npy files.
+
+    [CLS] first and [SEP] after each sentence; a sentence that does not fit starts a new row.
+    The row being filled carries over from one chunk of documents to the next.
+    """
+
+    BUFFER_ROWS = 1024
+
+    def __init__(self, out: Path, max_len: int):
+        self.max_len = max_len
+        self.writers = [
+            npy.NpyWriter(out / f"packed_{name}.npy", np.int32, (max_len,))
+            for name in ("tokens", "sentences", "documents")
+        ]
+        self.current = _Packer(max_len)
+        self.done: list[_Packer] = []
+        self.filled = 0  # non-padding positions written
+
+    @property
+    def rows(self) -> int:
+        return self.writers[0].rows
+
+    def add_document(self, doc: list[np.ndarray]) -> int:
+        """Pack one document's sentences; returns how many were truncated to fit a row."""
+        truncated = 0
+        self.current.new_document()
+        for ids in doc:
+            body = ids[: self.max_len - 2]
+            truncated += len(ids) > self.max_len - 2
+            if not self.current.fits(len(body)):
+                self.done.append(self.current)
+                self.current = _Packer(self.max_len)
+                self.current.new_document()
+            self.current.add(body)
+        return truncated
+
+    def flush(self, *, final: bool) -> None:
+        """Write the finished rows once enough are buffered; `final`: all, the last one too."""
+        if final and self.current.length > 1:
+            self.done.append(self.current)
+            self.current = _Packer(self.max_len)
+        if not self.done or (not final and len(self.done) < self.BUFFER_ROWS):
+            return
+        for writer, name in zip(self.writers, ("tokens", "sentences", "documents"), strict=True):
+            rows = np.stack([getattr(p, name) for p in self.done])
+            writer.append(rows)
+            if name == "tokens":
+                self.filled += int(np.count_nonzero(rows != tok.PAD))
+        self.done = []
+
+    def __enter__(self) -> _PackedWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for writer in self.writers:
+            writer.close()
 
 
 class _Packer:
@@ -246,11 +335,3 @@ class _Packer:
         self.documents[self.length : end] = self.document
         self.tokens[end] = tok.SEP
         self.length = end + 1
-
-
-def _progress(iterable, enabled: bool):
-    if not enabled:
-        return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, desc="tokenising", unit=" docs", leave=False)

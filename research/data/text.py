@@ -12,6 +12,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,30 +96,109 @@ def resolve_source(source: str) -> TextSource:
     return TextSource(builder=builders.pop(), data_files=tuple(files), description=source)
 
 
-def iter_documents(
-    source: TextSource, *, text_field: str = "text", split: str = "train", batch_size: int = 4096
-) -> Iterator[list[str]]:
-    """Yield batches of raw documents (strings); empty documents are kept for the caller to skip."""
-    dataset = _load(source, split)
-    if text_field not in dataset.column_names:
-        raise UserError(
-            f"{source.description}: no column {text_field!r} (columns: "
-            f"{', '.join(dataset.column_names)}); set data.text_field to the text column"
-        )
-    for batch in dataset.select_columns([text_field]).iter(batch_size=batch_size):
-        yield [text if isinstance(text, str) else "" for text in batch[text_field]]
+@dataclass(frozen=True)
+class PreparedText:
+    """A source converted to Arrow files by `datasets`, ready to be read in bounded memory."""
+
+    description: str
+    columns: tuple[str, ...]
+    num_rows: int | None  # None when `datasets` does not say
+    files: tuple[str, ...] = ()  # Arrow stream files holding the split, in order
+    dataset: object = None  # a datasets.Dataset when the split is not a set of whole files
 
 
-def _load(source: TextSource, split: str):
+def open_text(source: TextSource, split: str = "train") -> PreparedText:
+    """Build (or find) the `datasets` Arrow cache of `source`; read nothing into memory yet.
+
+    Local files and hub datasets take the same path. The returned files are read as streams
+    (`iter_column`), never memory-mapped: a memory map of the whole cache would count towards
+    resident memory page by page and grow it with the corpus.
+    """
     import datasets
+    from datasets.naming import filenames_for_dataset_split
 
     datasets.disable_progress_bars()
-    try:
+    if source.data_files and all(os.path.getsize(f) == 0 for f in source.data_files):
+        raise UserError(
+            f"{source.description}: empty file(s) ({len(source.data_files)} of 0 bytes); "
+            "point data.source at a non-empty corpus"
+        )
+    split = "train" if source.data_files else split
+    with _dataset_errors(source):
         if source.data_files:
-            return datasets.load_dataset(
-                source.builder, data_files=list(source.data_files), split="train"
+            builder = datasets.load_dataset_builder(
+                source.builder, data_files=list(source.data_files)
             )
-        return datasets.load_dataset(source.builder, source.hub_config, split=split)
+        else:
+            builder = datasets.load_dataset_builder(source.builder, source.hub_config)
+        builder.download_and_prepare()
+        splits = builder.info.splits or {}
+        info = splits.get(split) if split in splits else None
+        columns = tuple(builder.info.features or ())
+        if info is not None:
+            files = filenames_for_dataset_split(
+                builder.cache_dir,
+                builder.dataset_name,
+                split,
+                filetype_suffix="arrow",
+                shard_lengths=info.shard_lengths,
+            )
+            if columns and all(os.path.isfile(f) for f in files):
+                return PreparedText(source.description, columns, info.num_examples, tuple(files))
+        # A split expression ("train[:10%]") or a cache layout this code does not know.
+        dataset = builder.as_dataset(split=split)
+    return PreparedText(
+        source.description, tuple(dataset.column_names), len(dataset), dataset=dataset
+    )
+
+
+def iter_column(data: PreparedText, column: str, batch_size: int = 4096) -> Iterator[list]:
+    """Yield the values of `column` (Python objects) in batches of at most `batch_size` rows."""
+    if column not in data.columns:
+        raise UserError(
+            f"{data.description}: no column {column!r} (columns: {', '.join(data.columns)}); "
+            f"set data.text_field to the text column"
+        )
+    if data.dataset is not None:
+        for batch in data.dataset.select_columns([column]).iter(batch_size=batch_size):
+            yield batch[column]
+        return
+    import pyarrow as pa
+
+    for path in data.files:
+        with pa.OSFile(path) as stream:
+            for record_batch in pa.ipc.open_stream(stream):
+                values = record_batch.column(column)
+                for start in range(0, len(values), batch_size):
+                    yield values.slice(start, batch_size).to_pylist()
+
+
+def iter_documents(
+    source: TextSource | PreparedText,
+    *,
+    text_field: str = "text",
+    split: str = "train",
+    batch_size: int = 4096,
+) -> Iterator[list[str]]:
+    """Yield batches of raw documents (strings); empty documents are kept for the caller to skip.
+
+    Memory is bounded by one batch (and the Arrow record batch it comes from), whatever the
+    size of the corpus.
+    """
+    data = source if isinstance(source, PreparedText) else open_text(source, split)
+    for batch in iter_column(data, text_field, batch_size):
+        yield [text if isinstance(text, str) else "" for text in batch]
+
+
+@contextmanager
+def _dataset_errors(source: TextSource) -> Iterator[None]:
+    """Turn what `datasets` raises for an unreadable source into a one-line UserError."""
+    import datasets
+
+    try:
+        yield
+    except StopIteration as error:  # what some builders raise for a file holding no rows
+        raise UserError(f"{source.description}: no rows found; is the file empty?") from error
     except (ConnectionError, TimeoutError, OSError) as error:
         if source.data_files:
             raise UserError(f"{source.description}: cannot read it ({error})") from error
@@ -132,16 +212,18 @@ def _load(source: TextSource, split: str):
             "check the name or pass a local path"
         ) from error
     except ValueError as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         if source.hub_config is None and "config" in str(error).lower():
             raise UserError(
-                f"{source.description}: this dataset needs a config; use hf:NAME:CONFIG "
-                f"({str(error).splitlines()[0][:200]})"
+                f"{source.description}: this dataset needs a config; use hf:NAME:CONFIG ({first})"
             ) from error
         if source.data_files:
-            raise UserError(f"{source.description}: cannot parse it ({error})") from error
-        raise
+            raise UserError(f"{source.description}: cannot parse it ({first})") from error
+        raise UserError(
+            f"{source.description}: {first}; check the dataset name, config and data.split"
+        ) from error
     except datasets.exceptions.DatasetGenerationError as error:
         raise UserError(
             f"{source.description}: cannot parse it as {source.builder} "
-            f"({str(error.__cause__ or error).splitlines()[0][:200]})"
+            f"({(str(error.__cause__ or error).splitlines() or ['no details'])[0][:200]})"
         ) from error

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from research.data.npy import read_rows
+
 PAD = -1  # token id of halo positions outside the epoch's stream
 RAW_CHUNK = 1 << 20  # raw tokens subsampled at a time; bounds host memory for any corpus size
 
@@ -38,6 +40,20 @@ def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
     """Unigram^0.75 noise distribution for negative sampling (sums to 1)."""
     weights = np.asarray(counts, dtype=np.float64) ** power
     return weights / weights.sum()
+
+
+def document_ids(
+    doc_offsets: np.ndarray, positions: np.ndarray, start: int, stop: int
+) -> np.ndarray:
+    """Index of the document holding each of `positions` (all within [start, stop)).
+
+    Only the offsets of the documents overlapping [start, stop) are read (two binary searches
+    find them), so a memory-mapped offsets array is never read whole.
+    """
+    first = int(np.searchsorted(doc_offsets, start, side="right")) - 1
+    last = int(np.searchsorted(doc_offsets, max(stop - 1, start), side="right"))
+    local = read_rows(doc_offsets, max(first, 0), last)
+    return max(first, 0) + np.searchsorted(local, positions, side="right") - 1
 
 
 @dataclass(frozen=True)
@@ -70,11 +86,11 @@ class BlockStream:
 
     def _kept_chunks(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for k, start in enumerate(range(0, len(self.tokens), RAW_CHUNK)):
-            ids = np.asarray(self.tokens[start : start + RAW_CHUNK])
+            ids = read_rows(self.tokens, start, start + RAW_CHUNK)
             rng = np.random.default_rng([self.seed, epoch, k])
             keep = rng.random(len(ids)) < self.keep_prob[ids]
             positions = np.flatnonzero(keep) + start
-            docs = np.searchsorted(self.doc_offsets, positions, side="right") - 1
+            docs = document_ids(self.doc_offsets, positions, start, start + len(ids))
             yield ids[keep], docs.astype(np.int32)
 
     def blocks_in_epoch(self, epoch: int) -> int:

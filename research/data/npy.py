@@ -1,0 +1,96 @@
+""".npy files written a chunk at a time, and row ranges read back without memory-mapping.
+
+Every page of a memory-mapped file that a process writes or reads counts towards its resident
+memory (RSS) for as long as the mapping lives, so one pass over a token file through np.memmap
+grows RSS with the corpus. `NpyWriter` appends with plain writes and fills in the header's row
+count at the end; `read_rows` reads a range with a plain read. Both keep memory to one chunk.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+from pathlib import Path
+
+import numpy as np
+
+HEADER_BYTES = 128  # fixed header size (a multiple of 64, as numpy aligns it); fits any shape
+_MAGIC = b"\x93NUMPY\x01\x00"
+
+
+def npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
+    """A version-1.0 .npy header of exactly HEADER_BYTES bytes for a C-ordered array."""
+    fields = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+        "fortran_order": False,
+        "shape": tuple(int(n) for n in shape),
+    }
+    text = "{" + "".join(f"'{k}': {v!r}, " for k, v in sorted(fields.items())) + "}"
+    room = HEADER_BYTES - len(_MAGIC) - 2 - 1  # 2: the length field; 1: the closing newline
+    if len(text) > room:
+        raise ValueError(f"shape {shape} does not fit a {HEADER_BYTES}-byte .npy header")
+    body = (text + " " * (room - len(text)) + "\n").encode("latin1")
+    return _MAGIC + struct.pack("<H", len(body)) + body
+
+
+class NpyWriter:
+    """Append rows of a fixed dtype and row shape to a .npy file whose length is not known yet.
+
+    Use as a context manager; the header is written when it closes (also after an error, so the
+    file is always a valid array of the rows appended so far).
+    """
+
+    def __init__(self, path: str | Path, dtype: np.dtype | type, row_shape: tuple[int, ...] = ()):
+        self.path = Path(path)
+        self.dtype = np.dtype(dtype)
+        self.row_shape = tuple(row_shape)
+        self.rows = 0
+        self._file = self.path.open("wb")
+        self._file.write(npy_header(self.dtype, (0, *self.row_shape)))
+
+    def append(self, array: np.ndarray) -> None:
+        array = np.ascontiguousarray(array, dtype=self.dtype)
+        if array.shape[1:] != self.row_shape:
+            raise ValueError(
+                f"{self.path.name}: rows of shape {array.shape[1:]}, expected {self.row_shape}"
+            )
+        self._file.write(array.tobytes())
+        self.rows += len(array)
+
+    def close(self) -> int:
+        """Write the header with the final row count; returns the number of rows."""
+        if not self._file.closed:
+            self._file.seek(0)
+            self._file.write(npy_header(self.dtype, (self.rows, *self.row_shape)))
+            self._file.close()
+        return self.rows
+
+    def __enter__(self) -> NpyWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_rows(array: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """A copy of array[start:stop]; a memory-mapped .npy is read with a plain file read.
+
+    np.load(..., mmap_mode="r") arrays (not views of them) take the file-read path, so scanning
+    a large file chunk by chunk leaves none of it resident in this process.
+    """
+    start, stop = max(0, start), max(start, min(stop, len(array)))
+    if (
+        isinstance(array, np.memmap)
+        and isinstance(array.base, mmap.mmap)
+        and array.filename
+        and array.flags.c_contiguous
+    ):
+        per_row = int(np.prod(array.shape[1:], dtype=np.int64))
+        data = np.fromfile(
+            array.filename,
+            dtype=array.dtype,
+            count=(stop - start) * per_row,
+            offset=array.offset + start * per_row * array.itemsize,
+        )
+        return data.reshape((stop - start, *array.shape[1:]))
+    return np.array(array[start:stop])
