@@ -28,6 +28,7 @@ import numpy as np
 from research.errors import UserError
 from research.eval.encoder_api import TextEncoder, cosine_matrix, embed_sentences
 from research.eval.vectors import unit_rows
+from research.textfile import read_utf8
 
 DEFAULT_COLUMN = "text"
 MAX_LEGEND_LABELS = 12  # more distinct labels than this: the rest are drawn as "other"
@@ -39,21 +40,13 @@ MAX_LEGEND_LABELS = 12  # more distinct labels than this: the rest are drawn as 
 def _read_text(path: Path) -> str:
     if not path.is_file():
         raise UserError(f"collection file {path} does not exist; pass --file with texts to search")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        line_no = path.read_bytes()[: err.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line_no}: not UTF-8 text") from None
+    return read_utf8(path)
 
 
-def _pick_column(
-    path: Path, header: Sequence[str], column: str | None, role: str
-) -> str:
+def _pick_column(path: Path, header: Sequence[str], column: str | None, role: str) -> str:
     if column is not None:
         if column not in header:
-            raise UserError(
-                f"{path}: no {role} column {column!r}; columns: {', '.join(header)}"
-            )
+            raise UserError(f"{path}: no {role} column {column!r}; columns: {', '.join(header)}")
         return column
     if DEFAULT_COLUMN in header:
         return DEFAULT_COLUMN
@@ -68,7 +61,13 @@ def _table_rows(path: Path, text: str) -> tuple[list[str], list[tuple[int, list[
     """(header, [(line number, cells)]) of a .tsv (tabs only) or .csv (CSV quoting) file."""
     if path.suffix.lower() == ".csv":
         reader = csv.reader(io.StringIO(text, newline=""))
-        records = [(reader.line_num, row) for row in reader]
+        try:
+            records = [(reader.line_num, row) for row in reader]
+        except csv.Error as err:
+            raise UserError(
+                f"{path}:{reader.line_num + 1}: not valid CSV ({err}); check the quoting, or save "
+                f"the collection as .tsv"
+            ) from None
     else:
         records = [(n, line.rstrip("\r").split("\t")) for n, line in enumerate(text.split("\n"), 1)]
     records = [(n, cells) for n, cells in records if any(c.strip() for c in cells)]
@@ -93,6 +92,8 @@ def _jsonl_rows(path: Path, text: str) -> list[tuple[int, dict]]:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
             raise UserError(f"{path}:{n}: not a JSON object ({err.msg})") from None
+        except (ValueError, RecursionError) as err:  # nested too deeply, a 5000-digit number
+            raise UserError(f"{path}:{n}: not a JSON object this reader accepts ({err})") from None
         if not isinstance(obj, dict):
             raise UserError(f"{path}:{n}: expected a JSON object per line, got {obj!r:.40}")
         rows.append((n, obj))
@@ -103,11 +104,21 @@ def read_collection(
     path: str | Path, column: str | None = None, label_column: str | None = None
 ) -> tuple[list[str], list[str] | None]:
     """(texts, labels or None) from a .txt / .tsv / .csv / .jsonl file; empty texts skipped."""
+    texts, labels, _ = read_collection_counted(path, column, label_column)
+    return texts, labels
+
+
+def read_collection_counted(
+    path: str | Path, column: str | None = None, label_column: str | None = None
+) -> tuple[list[str], list[str] | None, int]:
+    """`read_collection` plus the number of rows skipped because their text is empty or null
+    (blank lines between rows are not rows)."""
     path = Path(path).expanduser()
     content = _read_text(path)
     suffix = path.suffix.lower()
     texts: list[str] = []
     labels: list[str] = []
+    skipped = 0
     if suffix in (".tsv", ".csv"):
         header, records = _table_rows(path, content)
         if not header:
@@ -120,6 +131,8 @@ def read_collection(
             if cells[col].strip():
                 texts.append(cells[col].strip())
                 labels.append(cells[lab].strip() if lab is not None else "")
+            else:
+                skipped += 1
     elif suffix == ".jsonl":
         key = column or DEFAULT_COLUMN
         for n, obj in _jsonl_rows(path, content):
@@ -129,10 +142,14 @@ def read_collection(
                         f"{path}:{n}: no key {k!r}; keys: {', '.join(map(str, obj))} "
                         f"(choose the text with --column, the label with --label-column)"
                     )
-            value = str(obj[key]).strip()
+            value = _json_text(obj[key], path, n, key)
             if value:
                 texts.append(value)
-                labels.append(str(obj[label_column]).strip() if label_column else "")
+                labels.append(
+                    _json_text(obj[label_column], path, n, label_column) if label_column else ""
+                )
+            else:
+                skipped += 1
     else:
         if column is not None or label_column is not None:
             raise UserError(
@@ -142,7 +159,19 @@ def read_collection(
         texts = [line.strip() for line in content.split("\n") if line.strip()]
     if not texts:
         raise UserError(f"{path}: empty collection; it has no texts to search")
-    return texts, (labels if label_column is not None else None)
+    return texts, (labels if label_column is not None else None), skipped
+
+
+def _json_text(value: object, path: Path, line_no: int, key: str) -> str:
+    """A JSONL value as text: strings and numbers as written, null as empty; else an error."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        raise UserError(
+            f"{path}:{line_no}: {key!r} holds a JSON {type(value).__name__}, not text; "
+            f"point --column / --label-column at a string"
+        )
+    return str(value).strip()
 
 
 # ----------------------------------------------------------------------------- search
@@ -308,11 +337,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.query and args.map is None:
             raise UserError("nothing to do: pass --query TEXT (repeatable) and/or --map FILE.png")
-        texts, labels = read_collection(args.file, args.column, args.label_column)
+        texts, labels, skipped = read_collection_counted(args.file, args.column, args.label_column)
         model = load_run_encoder(args.run_dir)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if skipped:
+        note = f"note: {skipped} row(s) of {args.file} have no text and were skipped"
+        print(note, file=sys.stderr)
     vectors = embed_sentences(model, texts)
     if args.query:
         hits = search_vectors(vectors, embed_sentences(model, args.query), args.top)

@@ -20,6 +20,7 @@ import numpy as np
 
 from research.errors import UserError
 from research.eval.vectors import WordVectors
+from research.textfile import read_utf8
 
 
 @dataclass
@@ -40,16 +41,15 @@ class Evaluator(Protocol):
 def benchmark_lines(path: str | Path, expected: str) -> Iterator[tuple[int, str]]:
     """Yield (1-based line number, line without its newline) of a UTF-8 benchmark file.
 
+    A byte-order mark at the start is dropped; bytes that are not UTF-8 are a UserError naming
+    the line.
+
     `expected` describes the format; it ends every error message so the user knows the fix.
     """
     path = Path(path).expanduser()
     if not path.is_file():
         raise UserError(f"benchmark file {path} does not exist; pass a file in the {expected}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        line_no = path.read_bytes()[: err.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line_no}: not UTF-8 text; expected the {expected}") from None
+    text = read_utf8(path, f"; expected the {expected}")
     # Split on "\n" only, so line numbers match what editors and `sed -n` show.
     for line_no, line in enumerate(text.split("\n"), start=1):
         yield line_no, line.rstrip("\r")

@@ -98,6 +98,12 @@ def read_header_tsv(
         cells = line.split("\t")
         if header is None:
             header = [c.strip() for c in cells]
+            repeated = sorted({c for c in header if header.count(c) > 1})
+            if repeated:
+                raise UserError(
+                    f"{path}:{line_no}: header names column(s) {', '.join(map(repr, repeated))} "
+                    f"more than once; expected the {expected}"
+                )
             missing = [c for c in required if c not in header]
             if missing:
                 raise UserError(
@@ -118,9 +124,7 @@ def read_header_tsv(
     return rows
 
 
-def parse_span(
-    sentence: str, start: str, end: str, where: str, expected: str
-) -> tuple[int, int]:
+def parse_span(sentence: str, start: str, end: str, where: str, expected: str) -> tuple[int, int]:
     """Character offsets [start, end) checked against `sentence`; `where` is "file:line"."""
     try:
         s, e = int(start), int(end)

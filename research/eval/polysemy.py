@@ -260,7 +260,10 @@ class SenseSeparation:
         self.examples = read_sense_examples(self.path)  # fail early on a malformed file
 
     def run(self, model: TextEncoder) -> EvalResult:
-        metrics = separation_metrics(model, self.examples, self.lemma)
+        try:
+            metrics = separation_metrics(model, self.examples, self.lemma)
+        except UserError as err:
+            raise UserError(f"{self.path}: {err}") from None
         markdown = (
             f"### {self.name}: sense separation ({Path(self.path).name})\n\n"
             f"Leave-one-out nearest-centroid sense accuracy {metrics['accuracy']:.4f} over "

@@ -348,6 +348,11 @@ def topic_probe(
             record = json.loads(line)
         except json.JSONDecodeError as err:
             raise UserError(f"{where}: not JSON ({err.msg}); expected the {TOPIC_FORMAT}") from None
+        except (ValueError, RecursionError) as err:  # nested too deeply, a 5000-digit number
+            raise UserError(
+                f"{where}: JSON this reader cannot take ({str(err)[:100]}); expected the "
+                f"{TOPIC_FORMAT}"
+            ) from None
         if not isinstance(record, dict):
             raise UserError(f"{where}: not a JSON object; expected the {TOPIC_FORMAT}")
         topic, sentences = record.get("topic"), record.get("sentences")

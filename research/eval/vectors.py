@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from research.errors import UserError
+from research.textfile import read_utf8
 
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -165,15 +166,12 @@ class WordVectors:
         expected = 'expected word2vec text format: a "V D" header line, then "word v1 ... vD"'
         if not path.is_file():
             raise UserError(f"word vectors file {path} does not exist; {expected}")
-        try:
-            with path.open("r", encoding="utf-8", newline="\n") as f:
-                lines = f.read().split("\n")
-        except UnicodeDecodeError:
-            raise UserError(
-                f"{path} is not UTF-8 text (a binary word2vec file?); {expected}, "
-                f"e.g. gensim's save_word2vec_format(path, binary=False)"
-            ) from None
-        header = lines[0].split() if lines else []
+        lines = read_utf8(
+            path,
+            f" (a binary word2vec file?); {expected}, e.g. gensim's "
+            f"save_word2vec_format(path, binary=False)",
+        ).split("\n")
+        header = lines[0].split()
         if len(header) != 2 or not all(h.isdigit() for h in header):
             raise UserError(f"{path}:1: header {lines[0][:60]!r} is not 'V D'; {expected}")
         size, dim = int(header[0]), int(header[1])
@@ -184,7 +182,14 @@ class WordVectors:
                 f"{path}: header promises {size} words but the file has {found}; "
                 f"the file is truncated or the header is wrong"
             )
+        extra = sum(1 for line in lines[size + 1 :] if line.strip())
+        if extra:
+            raise UserError(
+                f"{path}: header promises {size} words but {extra} more non-empty line(s) follow "
+                f"them; fix the header's V or remove the extra lines"
+            )
         words: list[str] = []
+        rows: dict[str, int] = {}
         vectors = np.empty((size, dim), dtype=np.float32)
         for i, line in enumerate(body):
             # Same tokenisation as gensim: strip the line end, split on single spaces.
@@ -198,5 +203,15 @@ class WordVectors:
                 vectors[i] = np.array(parts[1:], dtype=np.float32)
             except ValueError:
                 raise UserError(f"{path}:{i + 2}: non-numeric vector value; {expected}") from None
+            if not np.all(np.isfinite(vectors[i])):
+                raise UserError(
+                    f"{path}:{i + 2}: vector of {parts[0]!r} holds nan or inf; the model that "
+                    f"wrote it diverged, or the file is corrupt"
+                )
+            if rows.setdefault(parts[0], i) != i:
+                raise UserError(
+                    f"{path}:{i + 2}: word {parts[0]!r} appears again (first on line "
+                    f"{rows[parts[0]] + 2}); each word needs exactly one vector"
+                )
             words.append(parts[0])
         return cls(words=words, vectors=vectors)
