@@ -1,7 +1,9 @@
 """Run an experiment: python launch.py experiments/X.py [--set key=value ...] [--workdir DIR].
 
-Thin on purpose: parse, load the experiment's `get_config()`, apply overrides, log the devices and
-versions, and call the library. Mistakes a user can fix end in one line and exit status 2.
+Thin on purpose: parse, load the experiment's `get_config()`, apply overrides, join a
+multi-process run if asked (--coordinator/--num-processes/--process-id or JAX_COORDINATOR_ADDRESS,
+JAX_NUM_PROCESSES, JAX_PROCESS_ID), log the devices and versions, and call the library. Mistakes
+a user can fix end in one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -40,6 +42,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", help="where the run writes everything (default runs/NAME)")
     parser.add_argument("--print-config", action="store_true", help="print the config and exit")
+    parser.add_argument(
+        "--coordinator",
+        default="",
+        metavar="HOST:PORT",
+        help="multi-process run: address of process 0 (else $JAX_COORDINATOR_ADDRESS; 'auto' "
+        "detects Slurm, Open MPI or a TPU pod)",
+    )
+    parser.add_argument(
+        "--num-processes",
+        type=int,
+        default=0,
+        help="multi-process run: number of processes (else $JAX_NUM_PROCESSES)",
+    )
+    parser.add_argument(
+        "--process-id",
+        type=int,
+        default=-1,
+        help="multi-process run: this process's id, 0 = the one that writes (else $JAX_PROCESS_ID)",
+    )
     args = parser.parse_args(argv)
     try:
         from research import config as config_lib
@@ -52,11 +73,21 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(args.workdir or f"runs/{Path(args.experiment).stem}")
         import jax
 
-        print(
-            f"experiment {args.experiment} -> {workdir}  (jax {jax.__version__}, "
-            f"devices: {', '.join(str(d) for d in jax.devices())})",
-            file=sys.stderr,
-        )
+        from research import distributed
+
+        distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+        if jax.process_count() > 1:
+            print(
+                f"process {jax.process_index()} of {jax.process_count()}, local devices: "
+                f"{', '.join(str(d) for d in jax.local_devices())}",
+                file=sys.stderr,
+            )
+        if distributed.is_main_process():
+            print(
+                f"experiment {args.experiment} -> {workdir}  (jax {jax.__version__}, "
+                f"devices: {', '.join(str(d) for d in jax.devices())})",
+                file=sys.stderr,
+            )
         from research.train import runner_for
 
         run = getattr(module, "run", None) or runner_for(config)
