@@ -49,6 +49,16 @@ class TrainConfig:
     # it (see train/word2vec_step.py: stale summed updates diverge for frequent words); 0 = off.
     row_hit_cap: int = 16
     steps_per_dispatch: int = 16  # blocks processed per jitted call (lax.scan)
+    # Blocks per SGD step, updated from the same tables and scatter-added together: the unit of
+    # data parallelism (split over the devices, so it must be a multiple of their count). 1 =
+    # one block per step, word2vec's sequential SGD as closely as blocks allow.
+    parallel_blocks: int = 1
+    # Devices in the data-parallel mesh: 0 = all visible (every process's, when several run),
+    # 1 = one device, no mesh. Changing it changes float rounding only, not the math.
+    devices: int = 0
+    # Split the embedding tables along the vocabulary over the devices instead of replicating
+    # them (for tables too large for one device); the vocabulary must divide by the devices.
+    shard_tables: bool = False
     learning_rate: float = 0.025  # gensim's alpha
     min_learning_rate: float = 0.0001  # gensim's min_alpha; the rate decays linearly to it
     seed: int = 0
@@ -234,6 +244,9 @@ class EncoderTrainConfig:
     seed: int = 0
     log_every: int = 50
     checkpoint_every: int = 500
+    # Devices in the data-parallel mesh (as TrainConfig.devices): the batches' rows are split
+    # over them, so batch_size and sentence_batch_size must divide by their count.
+    devices: int = 0
 
 
 @dataclasses.dataclass

@@ -93,9 +93,13 @@ class MultiWriter:
 
 def create_writers(workdir: Path, config: Any, *, wandb: bool | None = None) -> MultiWriter:
     """JSONL always; the console when there is no progress bar; W&B when config.log.wandb
-    (or `wandb`, which overrides it) is true."""
+    (or `wandb`, which overrides it) is true; nothing on processes other than 0."""
     import dataclasses
 
+    from research import distributed
+
+    if not distributed.is_main_process():
+        return MultiWriter([])  # process 0 logs for every process of a multi-process run
     log = config.log
     writers: list[MetricWriter] = [JsonlWriter(workdir / "metrics.jsonl")]
     if not log.progress:

@@ -21,8 +21,10 @@ from pathlib import Path
 import jax
 import numpy as np
 from flax import nnx
+from jax.sharding import Mesh
 
 from research import config as config_lib
+from research import distributed
 from research.config import EncoderRunConfig, objective_weights
 from research.data import tokenizer as tok
 from research.data import windows
@@ -56,6 +58,7 @@ def validate(config: EncoderRunConfig) -> None:
         (config.objective.temperature > 0, "objective.temperature must be positive"),
         (0 <= config.model.dropout < 1, "model.dropout must be in [0, 1)"),
         (config.eval.top_layers >= 1, "eval.top_layers must be at least 1"),
+        (config.train.devices >= 0, "train.devices must be >= 0 (0 = all devices)"),
     ]
     for ok, message in checks:
         if not ok:
@@ -71,6 +74,23 @@ def validate(config: EncoderRunConfig) -> None:
             "objective.positives=dropout needs model.dropout > 0 (SimCSE's two views "
             "differ only by dropout)"
         )
+
+
+def check_mesh(config: EncoderRunConfig, mesh: Mesh | None) -> None:
+    """Every batch the objectives draw must split evenly over the data mesh's devices."""
+    devices = distributed.mesh_size(mesh)
+    terms = set(objective_weights(config.objective))
+    sizes = []
+    if terms & {"mlm", "next_token", "multi_abstraction"}:
+        sizes.append(("train.batch_size", config.train.batch_size))
+    if terms & {"contrastive", "multi_abstraction"}:
+        sizes.append(("train.sentence_batch_size", config.train.sentence_batch_size))
+    for key, size in sizes:
+        if size % devices:
+            raise UserError(
+                f"{key}={size} must be a multiple of the {devices} devices of the data mesh: "
+                f"set {key}={devices * -(-size // devices)}, or train.devices=1 for one device"
+            )
 
 
 # Batch entries that hold token ids (counted for tokens_per_sec).
@@ -236,19 +256,27 @@ def batch_for_step(
 
 def train_and_evaluate(config: EncoderRunConfig, workdir: str | Path) -> dict[str, float]:
     validate(config)
-    config = resolve_contexts(config)
+    mesh = distributed.data_mesh(config.train.devices)
+    check_mesh(config, mesh)
+    config = distributed.main_process_first("contexts", lambda: resolve_contexts(config))
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     check_resume_config(workdir, config)
-    (workdir / "config.json").write_text(config_lib.to_json(config) + "\n")
-    data = prepare_sequences(
-        config.data,
-        max_len=config.data.max_len,
-        sentence_len=config.data.sentence_len,
-        vocab_size=config.data.vocab_size,
-        progress=config.log.progress,
+    main = distributed.is_main_process()  # process 0 writes the run's files and prints
+    if main:
+        (workdir / "config.json").write_text(config_lib.to_json(config) + "\n")
+    data = distributed.main_process_first(
+        "token data",
+        lambda: prepare_sequences(
+            config.data,
+            max_len=config.data.max_len,
+            sentence_len=config.data.sentence_len,
+            vocab_size=config.data.vocab_size,
+            progress=config.log.progress and main,
+        ),
     )
-    shutil.copy(data.path / "tokenizer.json", workdir / "tokenizer.json")
+    if main:
+        shutil.copy(data.path / "tokenizer.json", workdir / "tokenizer.json")
     anchors = data.neighbour_anchors()
     if (
         config.objective.positives == "neighbour"
@@ -265,13 +293,18 @@ def train_and_evaluate(config: EncoderRunConfig, workdir: str | Path) -> dict[st
     tx, schedule = encoder_step.make_optimizer(config)
     graphdef, state = encoder_step.init_state(config, data.vocab_size, tx)
     params_count = count_params(nnx.merge(graphdef, state["params"]))
+    shardings = None
+    if mesh is not None:
+        shardings = jax.tree.map(lambda _: distributed.replicated(mesh), state)
+        state = distributed.place(state, shardings)
     checkpointer = Checkpointer(workdir / "checkpoints")
     start = 0
     latest = checkpointer.latest_step()
     if latest is not None:
         state, position = checkpointer.restore(latest, state)
         start = int(position["step"])
-        print(f"resuming from step {start} of {config.train.steps}", file=sys.stderr)
+        if main:
+            print(f"resuming from step {start} of {config.train.steps}", file=sys.stderr)
     run_info = {
         "git_commit": git_commit(),
         "python": platform.python_version(),
@@ -281,12 +314,13 @@ def train_and_evaluate(config: EncoderRunConfig, workdir: str | Path) -> dict[st
         "vocab_size": data.vocab_size,
         "parameters": params_count,
     }
-    (workdir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
-    print(
-        f"encoder {config.model.size}: {params_count:,} parameters, vocabulary "
-        f"{data.vocab_size}, {len(data.packed_tokens)} sequences of {config.data.max_len}",
-        file=sys.stderr,
-    )
+    if main:
+        (workdir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
+        print(
+            f"encoder {config.model.size}: {params_count:,} parameters, vocabulary "
+            f"{data.vocab_size}, {len(data.packed_tokens)} sequences of {config.data.max_len}",
+            file=sys.stderr,
+        )
     writer = create_writers(workdir, config)
     try:
         state = _train(
@@ -301,8 +335,13 @@ def train_and_evaluate(config: EncoderRunConfig, workdir: str | Path) -> dict[st
             checkpointer,
             writer,
             contexts=contexts,
+            mesh=mesh,
+            shardings=shardings,
         )
-        model = nnx.merge(graphdef, state["params"])
+        if not main:
+            return {}  # process 0 evaluates and writes the results
+        params = state["params"] if mesh is None else distributed.to_local(state["params"])
+        model = nnx.merge(graphdef, params)
         embedder = EncoderEmbedder(
             model,
             data.tokenizer,
@@ -333,16 +372,20 @@ def _train(
     writer,
     *,
     contexts: SentenceContexts | None = None,
+    mesh: Mesh | None = None,
+    shardings: dict | None = None,
 ):
     steps = config.train.steps
     if start >= steps:
         return state
-    train_step = encoder_step.make_train_step(config, graphdef, tx, schedule)
+    train_step = encoder_step.make_train_step(
+        config, graphdef, tx, schedule, mesh=mesh, shardings=shardings
+    )
     batches = windows.prefetch(
         batch_for_step(data, config, s, anchors, contexts) for s in range(start, steps)
     )
     progress = None
-    if config.log.progress:
+    if config.log.progress and distributed.is_main_process():
         from tqdm import tqdm
 
         progress = tqdm(

@@ -20,7 +20,9 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 
+from research import distributed
 from research.config import EncoderRunConfig, objective_weights
 from research.data import tokenizer as tok
 from research.models.text_model import TextModel
@@ -143,8 +145,19 @@ def make_loss_fn(config: EncoderRunConfig, graphdef: nnx.GraphDef) -> Callable:
 
 
 def make_train_step(
-    config: EncoderRunConfig, graphdef: nnx.GraphDef, tx, schedule
+    config: EncoderRunConfig,
+    graphdef: nnx.GraphDef,
+    tx,
+    schedule,
+    mesh: Mesh | None = None,
+    shardings: TrainState | None = None,
 ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
+    """`train_step(state, batch) -> (state, metrics)`, jitted with the state donated.
+
+    With a `mesh`, `batch` is the global host batch (numpy): each process puts its rows on its
+    devices, split over the data axis, and the step runs on the global batch with the state
+    replicated (`shardings`), the same math as one device.
+    """
     loss_fn = make_loss_fn(config, graphdef)
     objective = config.objective
 
@@ -177,4 +190,16 @@ def make_train_step(
             metrics["ema_decay"] = decay
         return new_state, metrics
 
-    return jax.jit(train_step, donate_argnums=0)
+    if mesh is None:
+        return jax.jit(train_step, donate_argnums=0)
+    step = jax.jit(
+        train_step,
+        in_shardings=(shardings, distributed.split_along(mesh, 0, 1)),
+        out_shardings=(shardings, distributed.replicated(mesh)),
+        donate_argnums=0,
+    )
+
+    def sharded_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
+        return step(state, distributed.shard_batch(mesh, batch))
+
+    return sharded_step

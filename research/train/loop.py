@@ -18,11 +18,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
+from jax.sharding import Mesh
 
 from research import config as config_lib
+from research import distributed
 from research.config import Config
 from research.data import corpus as corpus_lib
 from research.data import windows
@@ -41,6 +44,8 @@ RESUMABLE_PREFIXES = (
     "log.",
     "train.log_every",
     "train.checkpoint_every",
+    "train.devices",  # float rounding only
+    "train.shard_tables",
     "data.cache_dir",
 )
 CLASSIC_PAIRS = [
@@ -72,6 +77,8 @@ def validate(config: Config) -> None:
         (config.train.chunk_size >= 1, "train.chunk_size must be at least 1"),
         (config.train.shared_negatives >= 1, "train.shared_negatives must be at least 1"),
         (config.train.steps_per_dispatch >= 1, "train.steps_per_dispatch must be at least 1"),
+        (config.train.parallel_blocks >= 1, "train.parallel_blocks must be at least 1"),
+        (config.train.devices >= 0, "train.devices must be >= 0 (0 = all devices)"),
         (config.train.log_every >= 1, "train.log_every must be at least 1"),
         (config.train.checkpoint_every >= 1, "train.checkpoint_every must be at least 1"),
         (
@@ -149,6 +156,39 @@ def block_groups(
         yield np.stack(ids), np.stack(docs), real
 
 
+def parallel_groups(
+    groups: Iterator[tuple[np.ndarray, np.ndarray, int]], parallel: int, mesh: Mesh | None
+) -> Iterator[tuple[Any, Any, int]]:
+    """Groups of S·P blocks from `block_groups` as (S, P, L) arrays (P = parallel > 1), split
+    along P over the mesh when there is one: each process transfers only its own blocks."""
+    for ids, docs, real in groups:
+        if parallel > 1:
+            ids = ids.reshape(-1, parallel, ids.shape[-1])
+            docs = docs.reshape(-1, parallel, docs.shape[-1])
+        if mesh is not None:
+            ids, docs = distributed.shard_batch(mesh, (ids, docs), axis=1)
+        yield ids, docs, real
+
+
+def check_mesh(config: Config, mesh: Mesh | None, vocab_size: int | None = None) -> None:
+    """The data mesh must split train.parallel_blocks (and with train.shard_tables the
+    vocabulary) evenly."""
+    devices = distributed.mesh_size(mesh)
+    parallel = config.train.parallel_blocks
+    if parallel % devices:
+        raise UserError(
+            f"train.parallel_blocks={parallel} must be a multiple of the {devices} devices of the "
+            f"data mesh: set train.parallel_blocks={devices * -(-parallel // devices)}, or "
+            "train.devices=1 for one device"
+        )
+    if config.train.shard_tables and vocab_size is not None and vocab_size % devices:
+        raise UserError(
+            f"train.shard_tables splits the vocabulary of {vocab_size} words over {devices} "
+            f"devices, which needs a multiple of {devices}: set "
+            f"data.max_vocab={vocab_size - vocab_size % devices}"
+        )
+
+
 def position_of(block: int, blocks_per_epoch: list[int]) -> dict:
     epoch = 0
     remaining = block
@@ -176,6 +216,8 @@ def train_and_evaluate(config: Config, workdir: str | Path) -> dict[str, float]:
     writer = create_writers(workdir, config)
     try:
         run = fit(config, workdir, writer)
+        if not distributed.is_main_process():
+            return {}  # process 0 evaluates and writes the results
         results = evaluate_and_report(config, workdir, run)
         writer.summary(results)
     finally:
@@ -190,9 +232,16 @@ def fit(config: Config, workdir: str | Path, writer: MultiWriter | None = None) 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     check_resume_config(workdir, config)
-    (workdir / "config.json").write_text(config_lib.to_json(config) + "\n")
+    if distributed.is_main_process():
+        (workdir / "config.json").write_text(config_lib.to_json(config) + "\n")
+    mesh = distributed.data_mesh(config.train.devices)
+    check_mesh(config, mesh)
 
-    corpus = corpus_lib.prepare_corpus(config.data, progress=config.log.progress)
+    corpus = distributed.main_process_first(
+        "word2vec corpus",
+        lambda: corpus_lib.prepare_corpus(config.data, progress=config.log.progress),
+    )
+    check_mesh(config, mesh, corpus.vocab_size)
     _, world_files = corpus_lib.resolve_data_source(config.data)
     build_evaluators(config, world_files, None)  # fail now on a bad benchmark file
     keep = windows.keep_probabilities(corpus.counts, config.data.sample)
@@ -214,18 +263,25 @@ def fit(config: Config, workdir: str | Path, writer: MultiWriter | None = None) 
             "use a larger corpus"
         )
 
-    tx, schedule = word2vec_step.make_optimizer(config, total_blocks)
+    # One optimizer step per train.parallel_blocks blocks.
+    sgd_steps = -(-total_blocks // config.train.parallel_blocks)
+    tx, schedule = word2vec_step.make_optimizer(config, sgd_steps)
     graphdef, state = word2vec_step.init_state(config, corpus.vocab_size, tx)
+    shardings = None
+    if mesh is not None:
+        shardings = word2vec_step.state_shardings(state, mesh, config.train.shard_tables)
+        state = distributed.place(state, shardings)
     checkpointer = Checkpointer(workdir / "checkpoints")
     start = 0
     latest = checkpointer.latest_step()
     if latest is not None:
         state, position = checkpointer.restore(latest, state)
         start = int(position["block"])
-        print(
-            f"resuming from step {start} of {total_blocks} ({workdir / 'checkpoints'})",
-            file=sys.stderr,
-        )
+        if distributed.is_main_process():
+            print(
+                f"resuming from step {start} of {total_blocks} ({workdir / 'checkpoints'})",
+                file=sys.stderr,
+            )
 
     run_info = {
         "git_commit": git_commit(),
@@ -236,7 +292,8 @@ def fit(config: Config, workdir: str | Path, writer: MultiWriter | None = None) 
         "total_steps": total_blocks,
         "blocks_per_epoch": blocks_per_epoch,
     }
-    (workdir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
+    if distributed.is_main_process():
+        (workdir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
     owns_writer = writer is None
     if owns_writer:
         writer = create_writers(workdir, config, wandb=False)
@@ -254,11 +311,13 @@ def fit(config: Config, workdir: str | Path, writer: MultiWriter | None = None) 
             start,
             checkpointer,
             writer,
+            mesh=mesh,
+            shardings=shardings,
         )
         train_seconds = time.time() - started
         vectors = WordVectors(
             list(corpus.words),
-            np.asarray(jax.device_get(state["params"]["input_embeddings"][...])),
+            np.asarray(distributed.to_local(state["params"]["input_embeddings"][...])),
             corpus.counts,
         )
     finally:
@@ -280,13 +339,22 @@ def _train(
     start,
     checkpointer,
     writer,
+    *,
+    mesh: Mesh | None = None,
+    shardings: dict | None = None,
 ):
     total_blocks = sum(blocks_per_epoch)
     if start >= total_blocks:
         return state
     group = config.train.steps_per_dispatch
     train_step = word2vec_step.make_train_step(
-        config, graphdef, tx, schedule, windows.noise_distribution(corpus.counts)
+        config,
+        graphdef,
+        tx,
+        schedule,
+        windows.noise_distribution(corpus.counts),
+        mesh=mesh,
+        shardings=shardings,
     )
     words_per_block = config.train.batch_size
     progress = _progress_bar(config, total_blocks * words_per_block, start * words_per_block)
@@ -330,7 +398,12 @@ def _train(
         flush_metrics()  # never checkpoint a state whose loss went bad
         checkpointer.save(block, state, position_of(block, blocks_per_epoch))
 
-    groups = windows.prefetch(block_groups(stream, blocks_per_epoch, start, group))
+    parallel = config.train.parallel_blocks
+    groups = windows.prefetch(
+        parallel_groups(
+            block_groups(stream, blocks_per_epoch, start, group * parallel), parallel, mesh
+        )
+    )
     stop = StopRequests()
     try:
         for ids, docs, real in groups:
@@ -389,7 +462,7 @@ class StopRequests:
 
 
 def _progress_bar(config: Config, total: int, initial: int):
-    if not config.log.progress:
+    if not config.log.progress or not distributed.is_main_process():
         return None
     from tqdm import tqdm
 

@@ -16,7 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 
+from research import distributed
 from research.config import Config
 from research.models import Word2Vec
 from research.objectives import negative_sampling as ns
@@ -74,19 +76,40 @@ def scatter_row_updates(
     return table.at[ids].add(updates * scale[:, None])
 
 
+def state_shardings(state: TrainState, mesh: Mesh, shard_tables: bool) -> TrainState:
+    """Replicated state, or with `shard_tables` the embedding tables split along the vocabulary
+    over the data axis (for tables too large for one device; the vocabulary size must divide by
+    the mesh size, which `loop.fit` checks)."""
+    shardings = jax.tree.map(lambda _: distributed.replicated(mesh), state)
+    if shard_tables:
+        table = distributed.split_along(mesh, 0, 2)
+        for name in ("input_embeddings", "output_embeddings"):
+            shardings["params"][name] = jax.tree.map(lambda _: table, state["params"][name])
+    return shardings
+
+
 def make_train_step(
     config: Config,
     graphdef: nnx.GraphDef,
     tx: optax.GradientTransformation,
     schedule: optax.Schedule,
     noise_distribution: np.ndarray,
+    mesh: Mesh | None = None,
+    shardings: TrainState | None = None,
 ) -> Callable[[TrainState, jax.Array, jax.Array], tuple[TrainState, dict[str, jax.Array]]]:
     """Build `train_step(state, ids, docs) -> (state, metrics)`, jitted with the state donated.
 
-    ids and docs hold S = steps_per_dispatch blocks, shape (S, batch_size + 2·window); the step
-    runs S SGD steps in one `lax.scan` so that Python dispatch is paid once per S blocks. Metrics
-    are averaged over the S steps. Randomness (dynamic window, negatives) comes from
-    fold_in(key, step), so a resumed run draws exactly what the original would have.
+    ids and docs hold S = steps_per_dispatch groups of P = parallel_blocks blocks, shape
+    (S, batch_size + 2·window) when P = 1 and (S, P, batch_size + 2·window) otherwise; the step
+    runs S SGD steps in one `lax.scan` so that Python dispatch is paid once per S·P blocks. The P
+    blocks of an SGD step compute their row updates from the same tables and are scatter-added
+    together. Metrics are averaged over the S steps. Randomness (dynamic window, negatives) of
+    block b comes from fold_in(key, b) (b = step·P + p), so a resumed run draws exactly what the
+    original would have.
+
+    With a `mesh` (and the state's `shardings`), the P axis is split over the data axis: each
+    device computes the updates of its blocks, then the (ids, updates) rows are gathered to every
+    device and scattered into the tables, so every device applies the same sums as one device.
     """
     window = config.data.window
     layout = ns.BlockLayout.build(config.train.batch_size, config.train.chunk_size, window)
@@ -96,18 +119,17 @@ def make_train_step(
     shared = config.train.shared_negatives
     hit_cap = float(config.train.row_hit_cap)
     kind = config.model.kind
+    parallel = config.train.parallel_blocks
 
-    def block_step(state: TrainState, block: tuple[jax.Array, jax.Array]):
-        ids, docs = block
-        model = nnx.merge(graphdef, state["params"])
-        table_in = model.input_embeddings[...]
-        table_out = model.output_embeddings[...]
-        window_key, negative_key = jax.random.split(jax.random.fold_in(state["key"], state["step"]))
+    def block_gradients(table_in, table_out, ids, docs, key):
+        """One block's loss sum, pair count, row gradients and the rows they belong to."""
+        window_key, negative_key = jax.random.split(key)
         pair_mask = ns.window_mask(window_key, ids, docs, layout, window)
         safe_ids = jnp.maximum(ids, 0)
         centre_ids = safe_ids[layout.centre_positions]
         context_ids = safe_ids[layout.context_positions]
         negative_ids = ns.sample_negatives(negative_key, noise_cdf, (num_chunks, shared))
+        rows_of = {"centre": centre_ids, "context": context_ids, "negative": negative_ids}
 
         if kind == "skipgram":
             rows = {
@@ -139,22 +161,48 @@ def make_train_step(
             grads["context"] = jnp.einsum(
                 "gik,gid->gkd", pair_mask.astype(hidden.dtype), grads.pop("hidden")
             )
+        return loss, pairs, grads, rows_of
+
+    def gathered(x: jax.Array) -> jax.Array:
+        # Every device scatters all P blocks' rows: an all-gather of the (few) touched rows, not
+        # an all-reduce of whole V x D tables.
+        return (
+            x if mesh is None else jax.lax.with_sharding_constraint(x, distributed.replicated(mesh))
+        )
+
+    def block_step(state: TrainState, block: tuple[jax.Array, jax.Array]):
+        ids, docs = block
+        model = nnx.merge(graphdef, state["params"])
+        table_in = model.input_embeddings[...]
+        table_out = model.output_embeddings[...]
+        if parallel == 1:
+            key = jax.random.fold_in(state["key"], state["step"])
+            loss, pairs, grads, rows_of = block_gradients(table_in, table_out, ids, docs, key)
+        else:
+            first = state["step"] * parallel
+            keys = jax.vmap(jax.random.fold_in, (None, 0))(
+                state["key"], first + jnp.arange(parallel)
+            )
+            loss, pairs, grads, rows_of = jax.vmap(block_gradients, (None, None, 0, 0, 0))(
+                table_in, table_out, ids, docs, keys
+            )
+            loss, pairs = loss.sum(), pairs.sum()
 
         updates, opt_state = tx.update(grads, state["opt_state"])
         if kind == "skipgram":
-            in_ids, in_updates = centre_ids, updates["centre"]
-            out_ids = jnp.concatenate([context_ids, negative_ids], axis=1)
-            out_updates = jnp.concatenate([updates["context"], updates["negative"]], axis=1)
+            in_ids, in_updates = rows_of["centre"], updates["centre"]
+            out_ids = jnp.concatenate([rows_of["context"], rows_of["negative"]], axis=-1)
+            out_updates = jnp.concatenate([updates["context"], updates["negative"]], axis=-2)
         else:
-            in_ids, in_updates = context_ids, updates["context"]
-            out_ids = jnp.concatenate([centre_ids, negative_ids], axis=1)
-            out_updates = jnp.concatenate([updates["centre"], updates["negative"]], axis=1)
+            in_ids, in_updates = rows_of["context"], updates["context"]
+            out_ids = jnp.concatenate([rows_of["centre"], rows_of["negative"]], axis=-1)
+            out_updates = jnp.concatenate([updates["centre"], updates["negative"]], axis=-2)
         dim = table_in.shape[1]
         model.input_embeddings[...] = scatter_row_updates(
-            table_in, in_ids.ravel(), in_updates.reshape(-1, dim), hit_cap
+            table_in, gathered(in_ids.ravel()), gathered(in_updates.reshape(-1, dim)), hit_cap
         )
         model.output_embeddings[...] = scatter_row_updates(
-            table_out, out_ids.ravel(), out_updates.reshape(-1, dim), hit_cap
+            table_out, gathered(out_ids.ravel()), gathered(out_updates.reshape(-1, dim)), hit_cap
         )
         new_state = {
             "params": nnx.state(model),
@@ -175,4 +223,12 @@ def make_train_step(
         }
         return state, metrics
 
-    return jax.jit(train_step, donate_argnums=0)
+    if mesh is None:
+        return jax.jit(train_step, donate_argnums=0)
+    blocks = distributed.split_along(mesh, 1, 3)
+    return jax.jit(
+        train_step,
+        in_shardings=(shardings, blocks, blocks),
+        out_shardings=(shardings, distributed.replicated(mesh)),
+        donate_argnums=0,
+    )

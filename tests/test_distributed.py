@@ -1,0 +1,194 @@
+"""Data parallelism: 8 simulated devices, and two processes on the loopback address, train what
+one device trains (word2vec with train.parallel_blocks=8 and an encoder, tests/distributed_run.py).
+
+The runs on several devices are subprocesses: the device count (XLA_FLAGS) and the process group
+must be set before jax starts, and this test session has one CPU device.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+import launch
+from research import distributed
+from research.data import corpus as corpus_lib
+from research.data.sequences import prepare_sequences
+from research.errors import UserError
+from research.train import encoder_loop, loop
+
+RUN = "tests/distributed_run.py"
+ROOT = Path(__file__).resolve().parent.parent
+# Tolerances: several devices reorder float32 sums (the all-gathered row updates, the loss and
+# gradient all-reduces); measured max |difference| 3.6e-7 for word2vec tables of magnitude ~0.1
+# and 2.7e-6 for the encoder (largest on attention key biases, whose exact gradient is zero, so
+# Adam scales rounding noise up to learning-rate-sized steps). 10-20x margins; a real mistake (a
+# block or row seen twice or lost, another batch order or dropout mask) moves weights by >1e-3.
+ATOL = {"word2vec": 1e-5, "encoder": 5e-5}
+
+
+def final_state(run_dir: Path) -> dict[str, np.ndarray]:
+    """The last checkpoint's train state as numpy, whatever devices wrote it."""
+    checkpoints = run_dir / "checkpoints"
+    step = max(int(p.name) for p in checkpoints.iterdir() if p.name.isdigit())
+    path = (checkpoints / str(step) / "state").absolute()
+    with ocp.PyTreeCheckpointer() as checkpointer:
+        meta = checkpointer.metadata(path).item_metadata.tree
+        as_numpy = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), meta)
+        tree = checkpointer.restore(path, restore_args=as_numpy)
+    return {jax.tree_util.keystr(k): np.asarray(v) for k, v in jax.tree.leaves_with_path(tree)}
+
+
+def assert_same_training(expected_dir: Path, actual_dir: Path) -> None:
+    for name, atol in ATOL.items():
+        expected, actual = final_state(expected_dir / name), final_state(actual_dir / name)
+        assert expected.keys() == actual.keys(), name
+        for key in expected:
+            np.testing.assert_allclose(
+                actual[key], expected[key], rtol=1e-4, atol=atol, err_msg=f"{name} {key}"
+            )
+
+
+def subprocess_env(devices: int) -> dict[str, str]:
+    env = dict(os.environ)  # keeps conftest's JAX_PLATFORMS, STRATA_CACHE and XLA flags
+    flags = env.get("XLA_FLAGS", "")
+    env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
+    for name in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
+        env.pop(name, None)
+    return env
+
+
+def start(workdir: Path, devices: int, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "launch.py", RUN, "--workdir", str(workdir), *extra],
+        cwd=ROOT,
+        env=subprocess_env(devices),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finish(processes: list[subprocess.Popen], timeout: float) -> list[str]:
+    """Wait for every process; on a failure or timeout kill the rest and show their output."""
+    outputs = []
+    try:
+        for process in processes:
+            outputs.append(process.communicate(timeout=timeout)[0])
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    for process, output in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, output[-4000:]
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    """Every run of this file at once: the 8-device run and the two processes start first and
+    overlap the one-device reference, computed in this session (one CPU device, no mesh); on 2
+    cores that halves the file's time, as the runs mostly wait on compiles and each other."""
+    root = tmp_path_factory.mktemp("distributed")
+    assert jax.device_count() == 1
+    module = launch.load_experiment(RUN)
+    # The token caches first, so that the subprocesses read them rather than race to build them.
+    config = module.get_config()
+    corpus_lib.prepare_corpus(config.data, progress=False)
+    encoder = module.encoder_config(config)
+    prepare_sequences(
+        encoder.data,
+        max_len=encoder.data.max_len,
+        sentence_len=encoder.data.sentence_len,
+        vocab_size=encoder.data.vocab_size,
+        progress=False,
+    )
+    with socket.socket() as probe:  # a free port for process 0's coordinator
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    eight = start(root / "eight_devices", 8)
+    pair = [
+        start(
+            root / "two_processes",
+            1,
+            "--set",
+            "train.shard_tables=true",  # the tables split across the two processes
+            "--coordinator",
+            f"127.0.0.1:{port}",
+            "--num-processes",
+            "2",
+            "--process-id",
+            str(index),
+        )
+        for index in (0, 1)
+    ]
+    try:
+        module.run(config, root / "one_device")
+    finally:
+        eight_output = finish([eight], timeout=300)
+        pair_outputs = finish(pair, timeout=300)
+    return {"root": root, "eight_output": eight_output[0], "pair_outputs": pair_outputs}
+
+
+def test_eight_simulated_devices_match_one_device(runs):
+    root = runs["root"]
+    run_info = json.loads((root / "eight_devices" / "word2vec" / "run.json").read_text())
+    assert len(run_info["devices"]) == 8
+    assert_same_training(root / "one_device", root / "eight_devices")
+
+
+def test_two_processes_match_one_process(runs):
+    root = runs["root"]
+    workdir = root / "two_processes"
+    assert_same_training(root / "one_device", workdir)
+    # Process 0 alone logs and writes the results; process 1 only trains and checkpoints.
+    main_output, other_output = runs["pair_outputs"]
+    for name, steps in (("word2vec", 259), ("encoder", 6)):
+        rows = [json.loads(line) for line in (workdir / name / "metrics.jsonl").open()]
+        assert rows[-1]["step"] == steps and len({r["step"] for r in rows}) == len(rows)
+        assert (workdir / name / "results.json").exists()
+    assert len(json.loads((workdir / "word2vec" / "run.json").read_text())["devices"]) == 2
+    assert "step 3:" in main_output and "step 3:" not in other_output
+    assert "# Results" in main_output and "# Results" not in other_output
+
+
+def test_parallel_batches_must_split_over_the_devices():
+    module = launch.load_experiment(RUN)
+    config = module.get_config()
+    config.train.parallel_blocks = 6
+    mesh = jax.sharding.Mesh(np.array(jax.devices() * 4), ("data",))  # stands in for 4 devices
+    with pytest.raises(UserError, match="parallel_blocks=6 must be a multiple of the 4 devices"):
+        loop.check_mesh(config, mesh)
+    config.train.parallel_blocks = 8
+    config.train.shard_tables = True
+    with pytest.raises(UserError, match="set data.max_vocab=508"):
+        loop.check_mesh(config, mesh, vocab_size=510)
+    encoder = module.encoder_config(config)
+    encoder.train.sentence_batch_size = 10
+    with pytest.raises(UserError, match="sentence_batch_size=10 must be a multiple of the 4"):
+        encoder_loop.check_mesh(encoder, mesh)
+    with pytest.raises(UserError, match="only 1 device"):
+        distributed.data_mesh(2)
+
+
+def test_incomplete_process_settings_are_one_line_errors(monkeypatch):
+    for name in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
+        monkeypatch.delenv(name, raising=False)
+    distributed.initialize()  # nothing asked: one process
+    with pytest.raises(UserError, match="needs a coordinator address"):
+        distributed.initialize(num_processes=2, process_id=0)
+    with pytest.raises(UserError, match="process id 2 is not in 0..1"):
+        distributed.initialize("127.0.0.1:1234", 2, 2)
+    monkeypatch.setenv("JAX_NUM_PROCESSES", "two")
+    with pytest.raises(UserError, match=r"\$JAX_NUM_PROCESSES='two' is not an integer"):
+        distributed.initialize()
