@@ -64,6 +64,13 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 200  # steps between metric reads (the only host-device syncs)
     checkpoint_every: int = 2000  # steps between checkpoints; a final one is always written
+    # 0: a non-finite loss stops the run (the last good checkpoint is kept); n > 0: skip the
+    # update of a step whose gradients are not finite (optax.apply_if_finite), stopping only
+    # after more than n consecutive bad steps. Skipped steps are counted in metrics.jsonl.
+    skip_nonfinite: int = 0
+    # Resume although the saved config differs in settings that change training (the
+    # differences are printed and recorded in run.json); off = refuse with the list.
+    allow_config_change: bool = False
 
 
 @dataclasses.dataclass
@@ -247,6 +254,8 @@ class EncoderTrainConfig:
     # Devices in the data-parallel mesh (as TrainConfig.devices): the batches' rows are split
     # over them, so batch_size and sentence_batch_size must divide by their count.
     devices: int = 0
+    skip_nonfinite: int = 0  # as TrainConfig.skip_nonfinite
+    allow_config_change: bool = False  # as TrainConfig.allow_config_change
 
 
 @dataclasses.dataclass
@@ -286,8 +295,10 @@ def objective_weights(objective: ObjectiveConfig) -> dict[str, float]:
     for item in filter(None, (w.strip() for w in objective.weights.split(","))):
         term, _, value = item.partition("=")
         if term.strip() not in weights:
-            raise UserError(f"objective.weights names {term.strip()!r}, not a term of "
-                            f"objective.kind={objective.kind!r}")
+            raise UserError(
+                f"objective.weights names {term.strip()!r}, not a term of "
+                f"objective.kind={objective.kind!r}"
+            )
         try:
             weights[term.strip()] = float(value)
         except ValueError:

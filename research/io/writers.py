@@ -8,6 +8,7 @@ the git commit are recorded with the run.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -28,7 +29,13 @@ class JsonlWriter:
         self._file = open(path, "a", encoding="utf-8")
 
     def write(self, step: int, metrics: dict[str, float]) -> None:
-        self._file.write(json.dumps({"step": step, **metrics}) + "\n")
+        # Non-finite values (a window of only skipped steps has no loss) become null, as in
+        # results.json: strict JSON readers reject NaN.
+        row = {
+            k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in metrics.items()
+        }
+        self._file.write(json.dumps({"step": step, **row}) + "\n")
         self._file.flush()
 
     def close(self) -> None:
@@ -105,8 +112,14 @@ def create_writers(workdir: Path, config: Any, *, wandb: bool | None = None) -> 
     if not log.progress:
         writers.append(ConsoleWriter())
     if log.wandb if wandb is None else wandb:
-        writers.append(WandbWriter(dataclasses.asdict(config), workdir,
-                                   project=log.wandb_project, group=log.wandb_group))
+        writers.append(
+            WandbWriter(
+                dataclasses.asdict(config),
+                workdir,
+                project=log.wandb_project,
+                group=log.wandb_group,
+            )
+        )
     return MultiWriter(writers)
 
 

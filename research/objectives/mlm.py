@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -15,6 +17,7 @@ def mask_tokens(
     mask_id: int,
     vocab_size: int,
     rate: float = 0.15,
+    max_predictions: int | None = None,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """BERT masking. Returns (inputs, targets, weights), all (B, L).
 
@@ -24,9 +27,13 @@ def mask_tokens(
     Chosen positions become mask_id (80%), a uniformly random token (10%) or stay unchanged (10%);
     the last two make the model keep a representation of every input token, not just of [MASK].
     targets are the original tokens; weights are 1.0 at chosen positions and 0.0 elsewhere.
+    With `max_predictions`, at most that many positions per row are chosen (the first ones), so
+    that `masked_positions` can gather every one of them.
     """
     choose_key, kind_key, random_key = jax.random.split(key, 3)
     chosen = maskable & jax.random.bernoulli(choose_key, rate, tokens.shape)
+    if max_predictions is not None:  # beyond the cap a position would be corrupted unscored
+        chosen = chosen & (jnp.cumsum(chosen, axis=-1) <= max_predictions)
     kind = jax.random.uniform(kind_key, tokens.shape)
     random_tokens = jax.random.randint(random_key, tokens.shape, 0, vocab_size, tokens.dtype)
     inputs = jnp.where(chosen & (kind < 0.8), jnp.asarray(mask_id, tokens.dtype), tokens)
@@ -48,3 +55,22 @@ def mlm_loss(
     denominator = jnp.where(total > 0, total, 1.0)
     correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
     return (losses * weights).sum() / denominator, (correct * weights).sum() / denominator
+
+
+def default_max_predictions(seq_len: int, rate: float) -> int:
+    """Scored positions per row: the expected count plus ~3.5 standard deviations (a Bernoulli
+    count of L·rate exceeds it in about 2 rows in 10,000, whose extra positions stay unmasked)."""
+    mean = rate * seq_len
+    return min(seq_len, math.ceil(mean + 3.5 * math.sqrt(mean * (1.0 - rate))) + 1)
+
+
+def masked_positions(weights: jax.Array, max_predictions: int) -> tuple[jax.Array, jax.Array]:
+    """(B, M) indices of each row's chosen positions (weights > 0), in order, and their validity.
+
+    BERT scores the vocabulary only at these M positions (its `gather_indexes`): the vocabulary
+    product is the largest matmul of a small encoder, and at the other ~85% of positions its
+    result has weight 0. Rows with fewer than M chosen positions are padded with invalid slots.
+    """
+    chosen = weights > 0
+    order = jnp.argsort(~chosen, axis=-1, stable=True)[:, :max_predictions]
+    return order, jnp.take_along_axis(chosen, order, axis=-1)

@@ -10,6 +10,7 @@ checkpoint is its step and a resumed run sees exactly the batches it would have 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import platform
@@ -39,7 +40,13 @@ from research.io.writers import create_writers, git_commit
 from research.models.encoder import SIZES, count_params
 from research.objectives import multilevel
 from research.train import encoder_step
-from research.train.loop import StopRequests, TrainingDiverged, check_resume_config, plot_loss
+from research.train.loop import (
+    StopRequests,
+    check_resume_config,
+    check_resume_data,
+    plot_loss,
+)
+from research.train.nonfinite import guard_nonfinite
 
 
 def validate(config: EncoderRunConfig) -> None:
@@ -261,7 +268,7 @@ def train_and_evaluate(config: EncoderRunConfig, workdir: str | Path) -> dict[st
     config = distributed.main_process_first("contexts", lambda: resolve_contexts(config))
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    check_resume_config(workdir, config)
+    config_changes = check_resume_config(workdir, config)
     main = distributed.is_main_process()  # process 0 writes the run's files and prints
     if main:
         (workdir / "config.json").write_text(config_lib.to_json(config) + "\n")
@@ -275,6 +282,10 @@ def train_and_evaluate(config: EncoderRunConfig, workdir: str | Path) -> dict[st
             progress=config.log.progress and main,
         ),
     )
+    data_fingerprint = hashlib.sha256(
+        (data.path / "tokenizer.json").read_bytes() + json.dumps(data.meta["tokens"]).encode()
+    ).hexdigest()[:16]
+    check_resume_data(workdir, data_fingerprint, "tokeniser or token data")
     if main:
         shutil.copy(data.path / "tokenizer.json", workdir / "tokenizer.json")
     anchors = data.neighbour_anchors()
@@ -313,7 +324,10 @@ def train_and_evaluate(config: EncoderRunConfig, workdir: str | Path) -> dict[st
         "data": data.meta,
         "vocab_size": data.vocab_size,
         "parameters": params_count,
+        "data_fingerprint": data_fingerprint,
     }
+    if config_changes:
+        run_info["resumed_with_config_changes"] = config_changes
     if main:
         (workdir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
         print(
@@ -401,14 +415,24 @@ def _train(
         if not pending:
             return
         fetched = jax.device_get(pending)
-        metrics = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+        good = fetched
+        if config.train.skip_nonfinite > 0:  # skipped steps made no update: leave them out
+            good = [m for m in fetched if math.isfinite(float(m["loss"]))]
+        metrics = {
+            k: float(np.mean([m[k] for m in good])) if good else math.nan for k in fetched[0]
+        }
         metrics["learning_rate"] = float(fetched[-1]["learning_rate"])
-        if not math.isfinite(metrics["loss"]):
-            raise TrainingDiverged(
-                f"the loss became {metrics['loss']} between steps {last_step} and {step}; the "
-                f"last checkpoint is kept: lower train.learning_rate (now "
-                f"{config.train.learning_rate}) and start a new workdir"
-            )
+        for counter in ("skipped_steps", "consecutive_skipped"):
+            if counter in fetched[-1]:
+                metrics[counter] = int(fetched[-1][counter])
+        guard_nonfinite(
+            metrics["loss"],
+            metrics,
+            config.train.skip_nonfinite,
+            last_step,
+            step,
+            config.train.learning_rate,
+        )
         now = time.time()
         metrics["steps_per_sec"] = (step - last_step) / max(now - last_time, 1e-9)
         metrics["tokens_per_sec"] = metrics["steps_per_sec"] * tokens_per_step

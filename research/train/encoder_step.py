@@ -28,8 +28,14 @@ from research.data import tokenizer as tok
 from research.models.text_model import TextModel
 from research.objectives import ema, multilevel
 from research.objectives.contrastive import info_nce
-from research.objectives.mlm import mask_tokens, mlm_loss
+from research.objectives.mlm import (
+    default_max_predictions,
+    mask_tokens,
+    masked_positions,
+    mlm_loss,
+)
 from research.objectives.next_token import next_token_loss
+from research.train.nonfinite import skip_counts, with_skipping
 
 TrainState = dict[str, Any]
 FIRST_WORD_ID = len(tok.SPECIAL_TOKENS)  # ids below are special tokens, never masked
@@ -52,7 +58,7 @@ def make_optimizer(config: EncoderRunConfig) -> tuple[optax.GradientTransformati
         optax.clip_by_global_norm(1.0),
         optax.adamw(schedule, weight_decay=train.weight_decay, mask=decay_mask),
     )
-    return tx, schedule
+    return with_skipping(tx, train.skip_nonfinite), schedule
 
 
 def init_state(config: EncoderRunConfig, vocab_size: int, tx) -> tuple[nnx.GraphDef, TrainState]:
@@ -88,6 +94,7 @@ def objective_losses(
         tokens = batch["tokens"]
         padding = tokens != tok.PAD
     if "mlm" in terms:
+        max_predictions = default_max_predictions(tokens.shape[1], config.objective.mask_rate)
         inputs, targets, weights = mask_tokens(
             mask_key,
             tokens,
@@ -95,10 +102,13 @@ def objective_losses(
             mask_id=tok.MASK,
             vocab_size=model.settings.vocab_size,
             rate=config.objective.mask_rate,
+            max_predictions=max_predictions,
         )
         states = model.encoder(inputs, padding, deterministic=False, rngs=mlm_key)
+        positions, scored = masked_positions(weights, max_predictions)
+        picked = jnp.take_along_axis(states[-1], positions[..., None], axis=1)
         losses["mlm"], metrics["mlm_accuracy"] = mlm_loss(
-            model.lm_logits(states[-1]), targets, weights
+            model.lm_logits(picked), jnp.take_along_axis(targets, positions, axis=1), scored
         )
     if "next_token" in terms:
         states = model.encoder(tokens, padding, causal=True, deterministic=False, rngs=causal_key)
@@ -169,7 +179,10 @@ def make_train_step(
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
         metrics.update(
-            loss=loss, grad_norm=optax.global_norm(grads), learning_rate=schedule(state["step"])
+            loss=loss,
+            grad_norm=optax.global_norm(grads),
+            learning_rate=schedule(state["step"]),
+            **skip_counts(opt_state),
         )
         new_state = {
             "params": params,

@@ -9,6 +9,7 @@ same command with the same --workdir resumes from it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import platform
@@ -37,6 +38,7 @@ from research.eval.vectors import WordVectors
 from research.io.checkpoint import Checkpointer
 from research.io.writers import MultiWriter, create_writers, git_commit
 from research.train import word2vec_step
+from research.train.nonfinite import TrainingDiverged, guard_nonfinite  # noqa: F401
 
 # Keys that may change when a run is resumed: they do not change what is trained.
 RESUMABLE_PREFIXES = (
@@ -47,6 +49,7 @@ RESUMABLE_PREFIXES = (
     "train.devices",  # float rounding only
     "train.shard_tables",
     "data.cache_dir",
+    "train.allow_config_change",
 )
 CLASSIC_PAIRS = [
     ("man", "woman"),
@@ -58,10 +61,6 @@ CLASSIC_PAIRS = [
     ("son", "daughter"),
 ]
 DEFAULT_PROBE_WORDS = ["king", "woman", "france", "computer", "water", "good", "run"]
-
-
-class TrainingDiverged(UserError):
-    """The loss became NaN or infinite."""
 
 
 def validate(config: Config) -> None:
@@ -92,11 +91,15 @@ def validate(config: Config) -> None:
             raise UserError(message)
 
 
-def check_resume_config(workdir: Path, config: Config) -> None:
-    """Refuse to resume a run whose saved config differs in anything that changes training."""
+def check_resume_config(workdir: Path, config: Any, *, announce: bool = True) -> list[str]:
+    """Refuse to resume a run whose saved config differs in anything that changes training.
+
+    With train.allow_config_change=true the run resumes; the differences are returned (for
+    run.json) and, with `announce`, printed.
+    """
     saved_path = workdir / "config.json"
     if not saved_path.exists() or not (workdir / "checkpoints").exists():
-        return
+        return []
     saved = _flatten(json.loads(saved_path.read_text()))
     current = _flatten(config_lib.to_dict(config))
     changed = [
@@ -104,11 +107,40 @@ def check_resume_config(workdir: Path, config: Config) -> None:
         for key in sorted(set(saved) | set(current))
         if saved.get(key) != current.get(key) and not key.startswith(RESUMABLE_PREFIXES)
     ]
-    if changed:
+    if changed and not config.train.allow_config_change:
         raise UserError(
-            f"{workdir} holds a run with a different config ({'; '.join(changed)}); "
-            "use a new --workdir, or the saved settings to resume it"
+            f"{workdir} holds a run with a different config ({'; '.join(changed)}); use a new "
+            "--workdir, the saved settings, or --set train.allow_config_change=true to resume "
+            "with the new ones"
         )
+    if changed and announce and distributed.is_main_process():
+        print(
+            f"resuming {workdir} with a changed config (train.allow_config_change=true): "
+            f"{'; '.join(changed)}",
+            file=sys.stderr,
+        )
+    return changed
+
+
+def check_resume_data(workdir: Path, fingerprint: str, what: str) -> None:
+    """Refuse to resume a run whose data changed under the same config (a file edited in place):
+    the checkpoint's rows would be read as other words or tokens."""
+    run_path = workdir / "run.json"
+    if not run_path.exists() or not (workdir / "checkpoints").exists():
+        return
+    saved = json.loads(run_path.read_text()).get("data_fingerprint")
+    if saved is not None and saved != fingerprint:
+        raise UserError(
+            f"{workdir} was trained with a different {what} (fingerprint {saved} -> "
+            f"{fingerprint}): the data behind data.source changed since the run began; use a "
+            "new --workdir"
+        )
+
+
+def vocabulary_fingerprint(words: list[str], counts: np.ndarray) -> str:
+    digest = hashlib.sha256("\n".join(words).encode())
+    digest.update(np.asarray(counts, np.int64).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict:
@@ -212,7 +244,7 @@ def train_and_evaluate(config: Config, workdir: str | Path) -> dict[str, float]:
     workdir = Path(workdir)
     validate(config)
     workdir.mkdir(parents=True, exist_ok=True)
-    check_resume_config(workdir, config)
+    check_resume_config(workdir, config, announce=False)
     writer = create_writers(workdir, config)
     try:
         run = fit(config, workdir, writer)
@@ -231,7 +263,7 @@ def fit(config: Config, workdir: str | Path, writer: MultiWriter | None = None) 
     validate(config)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    check_resume_config(workdir, config)
+    config_changes = check_resume_config(workdir, config)
     if distributed.is_main_process():
         (workdir / "config.json").write_text(config_lib.to_json(config) + "\n")
     mesh = distributed.data_mesh(config.train.devices)
@@ -242,6 +274,8 @@ def fit(config: Config, workdir: str | Path, writer: MultiWriter | None = None) 
         lambda: corpus_lib.prepare_corpus(config.data, progress=config.log.progress),
     )
     check_mesh(config, mesh, corpus.vocab_size)
+    data_fingerprint = vocabulary_fingerprint(list(corpus.words), corpus.counts)
+    check_resume_data(workdir, data_fingerprint, "vocabulary")
     _, world_files = corpus_lib.resolve_data_source(config.data)
     build_evaluators(config, world_files, None)  # fail now on a bad benchmark file
     keep = windows.keep_probabilities(corpus.counts, config.data.sample)
@@ -291,7 +325,10 @@ def fit(config: Config, workdir: str | Path, writer: MultiWriter | None = None) 
         "corpus": corpus.meta,
         "total_steps": total_blocks,
         "blocks_per_epoch": blocks_per_epoch,
+        "data_fingerprint": data_fingerprint,
     }
+    if config_changes:
+        run_info["resumed_with_config_changes"] = config_changes
     if distributed.is_main_process():
         (workdir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
     owns_writer = writer is None
@@ -371,21 +408,25 @@ def _train(
         fetched = jax.device_get([m for _, m in pending])
         pairs = sum(float(m["pairs"]) for m in fetched)
         loss = sum(float(m["loss"]) * float(m["pairs"]) for m in fetched) / max(pairs, 1.0)
-        if not math.isfinite(loss):
-            raise TrainingDiverged(
-                f"the loss became {loss} between steps {pending[0][0]} and {block}; nothing after "
-                f"the last checkpoint was kept: lower train.learning_rate "
-                f"(now {config.train.learning_rate}) or train.batch_size and start a new workdir"
-            )
+        guard_nonfinite(
+            loss,
+            fetched[-1],
+            config.train.skip_nonfinite,
+            last_log_block,
+            block,
+            config.train.learning_rate,
+        )
         now = time.time()
         metrics = {
-            "loss": loss,
+            "loss": loss if pairs > 0 else math.nan,
             "learning_rate": float(fetched[-1]["learning_rate"]),
             "epoch": position_of(block, blocks_per_epoch)["epoch"],
             "words_per_sec": (block - last_log_block)
             * words_per_block
             / max(now - last_log_time, 1e-9),
         }
+        if "skipped_steps" in fetched[-1]:
+            metrics["skipped_steps"] = int(fetched[-1]["skipped_steps"])
         if compile_seconds is not None and last_log_block == start:
             metrics["compile_seconds"] = compile_seconds
         writer.write(block, metrics)
@@ -564,7 +605,7 @@ def plot_loss(workdir: Path) -> None:
     """plots/loss.png: the training loss and learning rate from metrics.jsonl."""
     path = workdir / "metrics.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if "loss" in r]
+    rows = [r for r in rows if r.get("loss") is not None]
     if not rows:
         return
     import matplotlib

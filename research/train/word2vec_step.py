@@ -22,6 +22,7 @@ from research import distributed
 from research.config import Config
 from research.models import Word2Vec
 from research.objectives import negative_sampling as ns
+from research.train.nonfinite import skip_counts, with_skipping
 
 # {"params": nnx.State, "opt_state": optax state, "step": int32, "key": uint32[2]}
 TrainState = dict[str, Any]
@@ -40,7 +41,7 @@ def make_optimizer(
     config: Config, total_steps: int
 ) -> tuple[optax.GradientTransformation, optax.Schedule]:
     schedule = learning_rate_schedule(config, total_steps)
-    return optax.sgd(schedule), schedule
+    return with_skipping(optax.sgd(schedule), config.train.skip_nonfinite), schedule
 
 
 def init_state(
@@ -215,11 +216,15 @@ def make_train_step(
 
     def train_step(state: TrainState, ids: jax.Array, docs: jax.Array):
         state, per_step = jax.lax.scan(block_step, state, (ids, docs))
-        pairs = per_step["pairs"].sum()
+        loss_sum, pairs = per_step["loss_sum"], per_step["pairs"]
+        if config.train.skip_nonfinite > 0:  # skipped steps made no update: leave them out
+            finite = jnp.isfinite(loss_sum)
+            loss_sum, pairs = jnp.where(finite, loss_sum, 0.0), jnp.where(finite, pairs, 0)
         metrics = {
-            "loss": per_step["loss_sum"].sum() / jnp.maximum(pairs, 1.0),
-            "pairs": pairs,
+            "loss": loss_sum.sum() / jnp.maximum(pairs.sum(), 1.0),
+            "pairs": pairs.sum(),
             "learning_rate": per_step["learning_rate"][-1],
+            **skip_counts(state["opt_state"]),
         }
         return state, metrics
 
