@@ -50,8 +50,6 @@ PEAK_BF16 = (
 )
 
 
-
-
 def token_batches(spec: dict):
     """(warmup + steps, batch, seq_len) int32 word ids, Zipf-distributed; the same for both."""
     import numpy as np
@@ -313,8 +311,6 @@ def run_worker(impl: str, args, spec: dict) -> dict:
     return result
 
 
-
-
 def mfu_lines(ours: dict, spec: dict) -> list[str]:
     """Model-FLOPs utilisation of ours on a GPU; nothing on CPU."""
     if ours["platform"] != "gpu":
@@ -386,8 +382,6 @@ def table(ours: dict, theirs: dict, spec: dict, command: str) -> str:
         *mfu_lines(ours, spec),
     ]
     return "\n".join(lines) + "\n"
-
-
 
 
 def main() -> None:

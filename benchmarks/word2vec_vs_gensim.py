@@ -52,8 +52,6 @@ def evaluate(words, vectors, counts, wordsim: str, analogy: str) -> dict[str, fl
     return results
 
 
-
-
 def worker_ours(args) -> dict:
     from research.config import Config
     from research.data.corpus import prepare_corpus
@@ -186,8 +184,6 @@ def run_worker(impl: str, kind: str, args) -> dict:
     return result
 
 
-
-
 def table(results: list[dict], args, command: str) -> str:
     import jax
 
@@ -234,8 +230,6 @@ def table(results: list[dict], args, command: str) -> str:
             f"| {d_acc:+.2f} | {ours['peak_rss_mb'] / theirs['peak_rss_mb']:.2f} |"
         )
     return "\n".join(lines) + "\n"
-
-
 
 
 def main() -> None:

@@ -20,11 +20,16 @@ def get_config() -> CompareConfig:
     config = CompareConfig(name="compare_objectives")
     config.seeds = "0,1,2"
     config.encoder.model.size = "tiny"
-    config.encoder.train.steps = 400
+    config.encoder.train.steps = 300
     config.encoder.train.batch_size = 32
     config.encoder.train.sentence_batch_size = 64
     config.encoder.train.log_every = 50
-    config.encoder.train.checkpoint_every = 400
+    config.encoder.train.checkpoint_every = 300
+    # The context-space term (FiLM spaces trained on topic positives) triples the cost of a
+    # multi_abstraction step (measured: ~1 vs ~3 steps/s on this 2-core CPU) and no metric of
+    # this suite reads context spaces, so the default comparison leaves it off; turn it on with
+    # --set encoder.objective.context_weight=0.5 (tests/test_multilevel.py covers the spaces).
+    config.encoder.objective.context_weight = 0.0
     config.word2vec.model.dim = 64
     config.word2vec.data.min_count = 1
     config.log.progress = False

@@ -219,6 +219,7 @@ def write_questions(tmp_path: Path, sections: dict[str, list[str]]) -> tuple[Pat
 
 def test_analogy_matches_gensim_evaluate_word_analogies(tmp_path):
     import gensim.models as gensim_models
+
     words, vectors, sections = planted_analogy_world()
     restrict = len(words) - 2
     txt, tsv = write_questions(tmp_path, sections)
@@ -312,6 +313,7 @@ def test_analogy_runs_on_a_larger_question_set(tmp_path):
 
 def test_save_word2vec_text_loads_in_gensim_with_identical_vectors(tmp_path):
     import gensim.models as gensim_models
+
     wv = random_vectors(["the", "of", "König", "x-ray", "a"], dim=7, seed=3)
     wv.vectors[2] *= 1e-8  # tiny and exact values must survive the text round trip
     path = wv.save_word2vec_text(tmp_path / "run" / "vectors.txt")
@@ -325,6 +327,7 @@ def test_save_word2vec_text_loads_in_gensim_with_identical_vectors(tmp_path):
 
 def test_most_similar_matches_gensim(tmp_path):
     import gensim.models as gensim_models
+
     wv = random_vectors([f"w{i}" for i in range(60)], dim=10, seed=4)
     kv = gensim_models.KeyedVectors(10)
     kv.add_vectors(wv.words, wv.vectors)

@@ -270,8 +270,11 @@ def test_sts_spearman_with_a_fake_encoder(tmp_path):
     # Sentence 2 shares k of 4 words with sentence 1; the gold score is k, so bag-of-words
     # cosine (k / 4) ranks the pairs exactly as the gold scores do.
     lines = [
-        sts_line(float(k), "w1 w2 w3 w4", " ".join(["w1", "w2", "w3", "w4"][:k] + ["x1", "x2",
-                 "x3", "x4"][k:]))  # fmt: skip
+        sts_line(
+            float(k),
+            "w1 w2 w3 w4",
+            " ".join(["w1", "w2", "w3", "w4"][:k] + ["x1", "x2", "x3", "x4"][k:]),
+        )  # fmt: skip
         for k in (2, 0, 4, 1, 3)
     ]
     path = write(tmp_path / "sts-dev.csv", "\n".join(lines) + "\n")
@@ -314,7 +317,9 @@ def test_malformed_sts_files_are_user_errors(tmp_path, body, line, message):
 
 def test_sts_hub_names_parse():
     assert parse_hub_name("hf:sentence-transformers/stsb") == (
-        "sentence-transformers/stsb", None, "validation"
+        "sentence-transformers/stsb",
+        None,
+        "validation",
     )
     assert parse_hub_name("hf:glue:stsb:test") == ("glue", "stsb", "test")
     assert parse_hub_name("hf:org/ds::train") == ("org/ds", None, "train")

@@ -49,7 +49,8 @@ def read_analogies(path: str | Path) -> AnalogySet:
     """Parse either analogy format (chosen by the first non-blank line)."""
     path = Path(path).expanduser()
     lines = [
-        (n, line) for n, line in benchmark_lines(path, FORMAT)
+        (n, line)
+        for n, line in benchmark_lines(path, FORMAT)
         if line.strip() and not line.lstrip().startswith("#")
     ]
     if not lines:

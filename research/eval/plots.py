@@ -88,8 +88,14 @@ def plot_analogy_pairs(
         ax.set_ylabel(f"PC2 ({explained[1]:.0%} of variance)")
         ax.margins(0.12)
     else:
-        ax.text(0.5, 0.5, "no pair has both words in the vocabulary", ha="center",
-                va="center", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "no pair has both words in the vocabulary",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
         ax.set_axis_off()
     subtitle = f"{len(kept)} pair(s)"
     if skipped:

@@ -102,8 +102,7 @@ def _check_ks(name: str, ks: object) -> tuple[int, ...]:
         out = ()
     if not out or not all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in out):
         raise UserError(
-            f"retrieval evaluator {name!r}: ks must be positive integers, e.g. [1, 10], "
-            f"got {ks!r}"
+            f"retrieval evaluator {name!r}: ks must be positive integers, e.g. [1, 10], got {ks!r}"
         )
     return tuple(dict.fromkeys(out))
 
@@ -122,9 +121,7 @@ class Retrieval:
 
     def __post_init__(self) -> None:
         self.ks = _check_ks(self.name, self.ks)
-        self.data = read_retrieval_set(
-            self.path, self.query_column, self.target_column, self.split
-        )
+        self.data = read_retrieval_set(self.path, self.query_column, self.target_column, self.split)
 
     def ranks(self, model: TextEncoder) -> np.ndarray:
         """The gold target's rank for every query."""

@@ -80,7 +80,7 @@ def read_sts_file(path: str | Path) -> ScoredPairs:
 
 def parse_hub_name(source: str) -> tuple[str, str | None, str]:
     """'hf:NAME[:CONFIG[:SPLIT]]' -> (NAME, CONFIG or None, SPLIT or the default split)."""
-    parts = source[len(HUB_PREFIX):].split(":")
+    parts = source[len(HUB_PREFIX) :].split(":")
     if not parts[0] or len(parts) > 3:
         raise UserError(
             f"malformed hub name {source!r}; expected hf:NAME[:CONFIG[:SPLIT]], "
