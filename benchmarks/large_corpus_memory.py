@@ -205,7 +205,6 @@ def run_worker(stage: str, corpus: Path, cache: Path, args) -> dict:
 def table(rows: list[dict], args, command: str) -> str:
     import jax
 
-    sizes = sorted({r["tokens"] for r in rows})
     lines = [
         "### peak memory against corpus size (large_corpus_memory)",
         "",
@@ -231,17 +230,19 @@ def table(rows: list[dict], args, command: str) -> str:
             f"| {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} | {r['import_peak_rss_mb']:.0f} "
             f"| {r['peak_rss_mb'] - r['import_peak_rss_mb']:.0f} | {output} | {r['detail']} |"
         )
-    if len(sizes) > 1:
-        small, large = sizes[0], sizes[-1]
-        lines += ["", f"Change from {small:,} to {large:,} tokens ({large / small:.1f}× the text):"]
-        for stage in STAGES:
-            by = {r["tokens"]: r for r in rows if r["stage"] == stage}
-            if small in by and large in by:
-                a, b = by[small]["peak_rss_mb"], by[large]["peak_rss_mb"]
-                lines.append(
-                    f"- {STAGE_NAMES[stage]}: peak RSS {a:.0f} → {b:.0f} MB ({b - a:+.0f} MB), "
-                    f"time {by[small]['seconds']:.0f} → {by[large]['seconds']:.0f} s"
-                )
+    changes = []
+    for stage in STAGES:
+        by = {r["tokens"]: r for r in rows if r["stage"] == stage}
+        if len(by) > 1:
+            small, large = by[min(by)], by[max(by)]
+            a, b = small["peak_rss_mb"], large["peak_rss_mb"]
+            changes.append(
+                f"- {STAGE_NAMES[stage]}: {min(by):,} → {max(by):,} tokens "
+                f"({max(by) / min(by):.1f}× the text): peak RSS {a:.0f} → {b:.0f} MB "
+                f"({b - a:+.0f} MB), time {small['seconds']:.0f} → {large['seconds']:.0f} s"
+            )
+    if changes:
+        lines += ["", "Smallest to largest corpus, per stage:", *changes]
     if args.note:
         lines += ["", f"Note: {args.note}"]
     return "\n".join(lines) + "\n"
@@ -252,6 +253,9 @@ def main() -> None:
     parser.add_argument("--corpus", default=DEFAULT_CORPUS, help="text to repeat (one doc/line)")
     parser.add_argument(
         "--sizes", default="10M,100M", help="corpus sizes in tokens, comma-separated (e.g. 1M,10M)"
+    )
+    parser.add_argument(
+        "--encoder-sizes", default="", help="sizes for the encoder stage (default: --sizes)"
     )
     parser.add_argument("--stages", default=",".join(STAGES), help="subset of " + ",".join(STAGES))
     parser.add_argument("--max-vocab", type=int, default=50_000)
@@ -274,7 +278,9 @@ def main() -> None:
             f"error: no corpus at {source}; build one with bash ../shared/tools/build_corpus.sh "
             "or pass --corpus PATH"
         )
-    sizes = sorted({parse_size(s) for s in args.sizes.split(",") if s.strip()})
+    word_sizes = {parse_size(s) for s in args.sizes.split(",") if s.strip()}
+    encoder_sizes = {parse_size(s) for s in (args.encoder_sizes or args.sizes).split(",") if s}
+    sizes = sorted(word_sizes | encoder_sizes)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = sorted(set(stages) - set(STAGES))
     if not sizes or unknown:
@@ -296,9 +302,12 @@ def main() -> None:
             text_mb = corpus.stat().st_size / 2**20
             cache = root / f"cache-{tokens}"
             for stage in STAGES:
-                if stage in stages:
+                wanted = encoder_sizes if stage == "encoder-tokenise" else word_sizes
+                if stage in stages and tokens in wanted:
                     result = run_worker(stage, corpus, cache, args)
                     rows.append({**result, "tokens": exact, "text_mb": text_mb})
+                    if args.json:  # after every stage, so an interrupted run keeps its figures
+                        Path(args.json).write_text(json.dumps(rows, indent=2))
             shutil.rmtree(cache, ignore_errors=True)
             corpus.unlink()
     finally:
@@ -306,8 +315,6 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
     body = table(rows, args, command)
     print(body)
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
     if not args.no_write:
         write_section(Path(args.out), "large_corpus_memory", body)
 

@@ -167,3 +167,12 @@ def test_block_stream_over_memmaps_equals_in_memory_arrays(tmp_path, monkeypatch
         windows.document_ids(offsets, positions[100:200], 100, 200),
         np.searchsorted(offsets, positions[100:200], side="right") - 1,
     )
+
+
+def test_search_sorted_matches_numpy_on_memmaps_and_arrays(tmp_path):
+    offsets = np.array([0, 3, 3, 7, 20, 21, 50], dtype=np.int64)
+    np.save(tmp_path / "o.npy", offsets)
+    mapped = np.load(tmp_path / "o.npy", mmap_mode="r")
+    for value in (-1, 0, 2, 3, 6, 7, 20, 49, 50, 99):
+        expected = int(np.searchsorted(offsets, value, side="right"))
+        assert npy.search_sorted(mapped, value) == expected == npy.search_sorted(offsets, value)

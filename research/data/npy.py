@@ -8,6 +8,7 @@ count at the end; `read_rows` reads a range with a plain read. Both keep memory 
 
 from __future__ import annotations
 
+import bisect
 import mmap
 import struct
 from pathlib import Path
@@ -72,6 +73,40 @@ class NpyWriter:
         self.close()
 
 
+def _file_backed(array: np.ndarray) -> bool:
+    """True for an np.load(..., mmap_mode=...) array itself (not a view of one)."""
+    return (
+        isinstance(array, np.memmap)
+        and isinstance(array.base, mmap.mmap)
+        and bool(array.filename)
+        and array.flags.c_contiguous
+    )
+
+
+class _Elements:
+    """A 1-D memory-mapped array as a sequence whose items are read one by one from the file."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, i: int):
+        return read_rows(self.array, i, i + 1)[0]
+
+
+def search_sorted(array: np.ndarray, value: int) -> int:
+    """np.searchsorted(array, value, side="right") for a sorted 1-D array.
+
+    A memory-mapped array is bisected with single-element plain reads: a binary search through
+    the map would leave a window of pages resident around every probe.
+    """
+    if _file_backed(array):
+        return bisect.bisect_right(_Elements(array), value)
+    return int(np.searchsorted(array, value, side="right"))
+
+
 def read_rows(array: np.ndarray, start: int, stop: int) -> np.ndarray:
     """A copy of array[start:stop]; a memory-mapped .npy is read with a plain file read.
 
@@ -79,12 +114,7 @@ def read_rows(array: np.ndarray, start: int, stop: int) -> np.ndarray:
     a large file chunk by chunk leaves none of it resident in this process.
     """
     start, stop = max(0, start), max(start, min(stop, len(array)))
-    if (
-        isinstance(array, np.memmap)
-        and isinstance(array.base, mmap.mmap)
-        and array.filename
-        and array.flags.c_contiguous
-    ):
+    if _file_backed(array):
         per_row = int(np.prod(array.shape[1:], dtype=np.int64))
         data = np.fromfile(
             array.filename,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from research.data.npy import read_rows
+from research.data.npy import read_rows, search_sorted
 
 PAD = -1  # token id of halo positions outside the epoch's stream
 RAW_CHUNK = 1 << 20  # raw tokens subsampled at a time; bounds host memory for any corpus size
@@ -48,10 +48,10 @@ def document_ids(
     """Index of the document holding each of `positions` (all within [start, stop)).
 
     Only the offsets of the documents overlapping [start, stop) are read (two binary searches
-    find them), so a memory-mapped offsets array is never read whole.
+    with single-element reads find them), so a memory-mapped offsets array is never mapped in.
     """
-    first = int(np.searchsorted(doc_offsets, start, side="right")) - 1
-    last = int(np.searchsorted(doc_offsets, max(stop - 1, start), side="right"))
+    first = search_sorted(doc_offsets, start) - 1
+    last = search_sorted(doc_offsets, max(stop - 1, start))
     local = read_rows(doc_offsets, max(first, 0), last)
     return max(first, 0) + np.searchsorted(local, positions, side="right") - 1
 
