@@ -176,3 +176,13 @@ def test_search_sorted_matches_numpy_on_memmaps_and_arrays(tmp_path):
     for value in (-1, 0, 2, 3, 6, 7, 20, 49, 50, 99):
         expected = int(np.searchsorted(offsets, value, side="right"))
         assert npy.search_sorted(mapped, value) == expected == npy.search_sorted(offsets, value)
+
+
+def test_take_rows_reads_a_memory_map_like_fancy_indexing(tmp_path):
+    table = np.arange(7 * 5, dtype=np.int32).reshape(7, 5)
+    np.save(tmp_path / "table.npy", table)
+    mapped = np.load(tmp_path / "table.npy", mmap_mode="r")
+    rows = np.array([6, 0, 3, 3])
+    np.testing.assert_array_equal(npy.take_rows(mapped, rows), table[rows])
+    np.testing.assert_array_equal(npy.take_rows(table, rows), table[rows])
+    assert npy.take_rows(mapped, np.array([], int)).shape == (0, 5)

@@ -124,3 +124,18 @@ def read_rows(array: np.ndarray, start: int, stop: int) -> np.ndarray:
         )
         return data.reshape((stop - start, *array.shape[1:]))
     return np.array(array[start:stop])
+
+
+def take_rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """array[rows] as a copy; a memory-mapped .npy is read row by row with plain file reads.
+
+    Random rows of a memory map stay resident once touched, so a long run that samples rows
+    would grow its RSS towards the whole file; plain reads keep it at the batch.
+    """
+    rows = np.asarray(rows)
+    if not _file_backed(array):
+        return np.asarray(array[rows])
+    out = np.empty((len(rows), *array.shape[1:]), array.dtype)
+    for i, row in enumerate(rows):
+        out[i] = read_rows(array, int(row), int(row) + 1)[0]
+    return out

@@ -27,8 +27,8 @@ from jax.sharding import Mesh
 from research import config as config_lib
 from research import distributed
 from research.config import EncoderRunConfig, objective_weights
+from research.data import npy, windows
 from research.data import tokenizer as tok
-from research.data import windows
 from research.data.corpus import resolve_data_source
 from research.data.sequences import SequenceData, prepare_sequences
 from research.embed import EncoderEmbedder
@@ -215,8 +215,8 @@ def context_batch(
             k = rng.integers(len(pool) - 1)
             positives[i] = pool[k + (k >= np.searchsorted(pool, r))]
     return {
-        "context_anchors": np.asarray(data.sentence_tokens[rows]),
-        "context_positives": np.asarray(data.sentence_tokens[positives]),
+        "context_anchors": npy.take_rows(data.sentence_tokens, rows),
+        "context_positives": npy.take_rows(data.sentence_tokens, positives),
         "context_ids": topics.astype(np.int32),
         "context_positive_topics": contexts.ids[positives].astype(np.int32),
     }
@@ -241,10 +241,10 @@ def batch_for_step(
     if {"mlm", "next_token", "multi_abstraction"} & set(terms):
         n = len(data.packed_tokens)
         rows = np.sort(rng.choice(n, config.train.batch_size, replace=n < config.train.batch_size))
-        batch["tokens"] = np.asarray(data.packed_tokens[rows])
+        batch["tokens"] = npy.take_rows(data.packed_tokens, rows)
     if "multi_abstraction" in terms:
-        batch["sentence_ids"] = np.asarray(data.packed_sentences[rows])
-        batch["document_ids"] = np.asarray(data.packed_documents[rows])
+        batch["sentence_ids"] = npy.take_rows(data.packed_sentences, rows)
+        batch["document_ids"] = npy.take_rows(data.packed_documents, rows)
     if "contrastive" in terms:
         pool = (
             anchors
@@ -253,9 +253,9 @@ def batch_for_step(
         )
         size = config.train.sentence_batch_size
         rows = np.sort(rng.choice(pool, size, replace=len(pool) < size))
-        batch["anchors"] = np.asarray(data.sentence_tokens[rows])
+        batch["anchors"] = npy.take_rows(data.sentence_tokens, rows)
         if config.objective.positives == "neighbour":
-            batch["positives"] = np.asarray(data.sentence_tokens[rows + 1])
+            batch["positives"] = npy.take_rows(data.sentence_tokens, rows + 1)
     if "multi_abstraction" in terms and contexts is not None:
         batch.update(context_batch(rng, data, contexts, config.train.sentence_batch_size))
     return batch
