@@ -299,3 +299,20 @@ def test_every_experiment_builds_a_valid_config():
 
 def test_jit_uses_cpu():
     assert jax.devices()[0].platform == "cpu"
+
+
+def test_a_million_word_vocabulary_keeps_no_dense_optimizer_state():
+    # Shapes only (jax.eval_shape): the tables alone would be 2.4 GB. word2vec's optimizer must
+    # hold nothing of the tables' size, or a 1 M x 300 run would need twice their memory again.
+    config = small_config(**{"model.dim": 300, "train.skip_nonfinite": 2})
+    tx, _ = word2vec_step.make_optimizer(config, 1000)
+    from flax import nnx
+
+    from research.models import Word2Vec
+
+    params = jax.eval_shape(lambda: nnx.state(Word2Vec(1_000_000, 300, rngs=nnx.Rngs(params=0))))
+    opt_state = jax.eval_shape(tx.init, params)
+    sizes = [int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(opt_state)]
+    assert max(sizes) <= 1, sizes
+    table_sizes = [int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(params)]
+    assert table_sizes == [300_000_000, 300_000_000]
