@@ -74,7 +74,7 @@ def validate(config: Config) -> None:
         (config.train.epochs >= 1, "train.epochs must be at least 1"),
         (config.train.learning_rate > 0, "train.learning_rate must be positive"),
         (config.train.chunk_size >= 1, "train.chunk_size must be at least 1"),
-        (config.train.shared_negatives >= 1, "train.shared_negatives must be at least 1"),
+        (config.train.shared_negatives >= 0, "train.shared_negatives must be >= 0 (0 = by kind)"),
         (config.train.steps_per_dispatch >= 1, "train.steps_per_dispatch must be at least 1"),
         (config.train.parallel_blocks >= 1, "train.parallel_blocks must be at least 1"),
         (config.train.devices >= 0, "train.devices must be >= 0 (0 = all devices)"),

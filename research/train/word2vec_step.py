@@ -18,6 +18,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh
 
+from research import config as config_lib
 from research import distributed
 from research.config import Config
 from research.models import Word2Vec
@@ -117,7 +118,7 @@ def make_train_step(
     num_chunks = layout.centre_positions.shape[0]
     noise_cdf = jnp.asarray(np.cumsum(noise_distribution), jnp.float32)
     negatives = config.data.negatives
-    shared = config.train.shared_negatives
+    shared = config_lib.shared_negatives(config)
     hit_cap = float(config.train.row_hit_cap)
     kind = config.model.kind
     parallel = config.train.parallel_blocks
