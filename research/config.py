@@ -271,6 +271,9 @@ class EncoderEvalConfig:
     retrieval_target_column: str = "target"
     top_layers: int = 1  # token embeddings = mean of the top k layers' states
     polysemy_lemma: str = ""  # word for plots/polysemy.png; "" = the one with most examples
+    # Level probes on the synthetic world: K-fold cross-validation over all items (K >= 2), or
+    # 0 for the files' own split (hierarchy.tsv's test split is 10 of its 48 members).
+    probe_folds: int = 10
 
 
 @dataclasses.dataclass

@@ -25,6 +25,7 @@ from research.eval.probes import (
     plot_probe_matrix,
     probe_matrix,
     probe_scores,
+    stratified_folds,
     topic_probe,
 )
 
@@ -497,6 +498,55 @@ def test_probe_scores_on_a_tiny_probe() -> None:
     assert probe_scores(vectors, probe) == {"knn": 1.0, "linear": 1.0}
 
 
+def test_stratified_folds_deal_each_label_across_folds() -> None:
+    labels = ["a"] * 4 + ["b"] * 7 + ["c"] * 2
+    fold = stratified_folds(labels, 3, seed=0)
+    assert np.array_equal(fold, stratified_folds(labels, 3, seed=0))
+    assert not np.array_equal(fold, stratified_folds(labels, 3, seed=1))
+    assert sorted(np.bincount(fold).tolist()) == [4, 4, 5]  # 13 items, folds equal within one
+    for label in "abc":  # each label's items spread as evenly as the folds allow
+        counts = np.bincount(fold[[y == label for y in labels]], minlength=3)
+        assert counts.max() - counts.min() <= 1
+
+
+def test_cross_validation_evaluates_every_item_once(tmp_path: Path) -> None:
+    path = write_ladder(tmp_path / "h.tsv", per_class=6)
+    depth1 = ladder_probes(path, (1,), folds=4)[0]
+    assert depth1.test.all() and len(depth1) == 24  # the file's split is ignored
+    assert "4-fold cross-validation" in depth1.split_rule
+    splits = depth1.splits()
+    assert len(splits) == 4
+    evaluated = np.sum([e for _, e in splits], axis=0)
+    assert evaluated.tolist() == [1] * 24  # each item in exactly one evaluated fold
+    for train, held in splits:
+        assert not np.any(train & held) and np.all(train | held)
+    assert depth1.classes == sorted({"canine", "feline", "tree", "fern"})
+    # Leave-one-out when the folds reach the item count; counted per fold's own majority.
+    loo = make_probe("p", "f", list("abcde"), list("xxxyy"), None, folds=99, min_class_items=1)
+    assert loo.split_rule.startswith("leave-one-out") and len(loo.splits()) == 5
+    # Held-out x: train x x y y -> tie, the first label (x) wins; held-out y: x x x y -> x.
+    assert chance_rate(loo) == pytest.approx(3 / 5)
+    # A label left with too few training items in some fold is dropped, counted.
+    # (4 items over 3 folds leave >= 2 to train on; 2 items leave 1.)
+    rare = make_probe("p", "f", list("abcdefghij"), list("xxxxzzzzyy"), None, folds=3)
+    assert rare.labels == list("xxxxzzzz") and rare.skipped_rare == 2
+
+
+def test_cross_validated_scores_match_fold_by_fold_fits() -> None:
+    x, y = clusters(8, 3, 4, seed=4)
+    labels = [str(v) for v in y]
+    probe = make_probe("p", "f", [f"t{i}" for i in range(len(y))], labels, None, folds=4)
+    codes, _, n_classes = probe.encoded()
+    knn_hits = linear_hits = 0
+    for f in range(4):
+        train, held = probe.folds != f, probe.folds == f
+        knn_hits += np.sum(knn_predict(x[train], codes[train], x[held]) == codes[held])
+        fitted = fit_linear_probe(x[train], codes[train], n_classes)
+        linear_hits += np.sum(fitted.predict(x[held]) == codes[held])
+    scores = probe_scores(x, probe)
+    assert scores == {"knn": knn_hits / len(y), "linear": linear_hits / len(y)}
+
+
 def test_evaluator_option_errors(tmp_path: Path) -> None:
     assert EVALUATORS["level_probes"] is LevelProbes
     with pytest.raises(UserError, match="nothing to probe"):
@@ -510,3 +560,6 @@ def test_evaluator_option_errors(tmp_path: Path) -> None:
         LevelProbes(name="p", ladder=str(ladder), depths="1")
     with pytest.raises(UserError, match="l2"):
         LevelProbes(name="p", ladder=str(ladder), l2=-1.0)
+    for folds in (1, -2, 2.5, True):
+        with pytest.raises(UserError, match="folds must be 0"):
+            LevelProbes(name="p", ladder=str(ladder), folds=folds)

@@ -506,6 +506,7 @@ def build_evaluators(config: EncoderRunConfig, data: SequenceData, plot_dir: Pat
                     ladder=str(ladder),
                     documents=str(documents),
                     plot=plot,
+                    folds=config.eval.probe_folds,
                 )
             )
     if config.eval.wic:
