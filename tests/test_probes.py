@@ -521,11 +521,11 @@ def test_cross_validation_evaluates_every_item_once(tmp_path: Path) -> None:
     for train, held in splits:
         assert not np.any(train & held) and np.all(train | held)
     assert depth1.classes == sorted({"canine", "feline", "tree", "fern"})
-    # Leave-one-out when the folds reach the item count; counted per fold's own majority.
-    loo = make_probe("p", "f", list("abcde"), list("xxxyy"), None, folds=99, min_class_items=1)
-    assert loo.split_rule.startswith("leave-one-out") and len(loo.splits()) == 5
-    # Held-out x: train x x y y -> tie, the first label (x) wins; held-out y: x x x y -> x.
-    assert chance_rate(loo) == pytest.approx(3 / 5)
+    # Leave-one-out when the folds reach the item count. Chance is the overall majority's
+    # share: per fold, balanced labels would make the held-out label never the majority.
+    loo = make_probe("p", "f", list("abcdef"), list("xxyyzz"), None, folds=99, min_class_items=1)
+    assert loo.split_rule.startswith("leave-one-out") and len(loo.splits()) == 6
+    assert chance_rate(loo) == pytest.approx(1 / 3)
     # A label left with too few training items in some fold is dropped, counted.
     # (4 items over 3 folds leave >= 2 to train on; 2 items leave 1.)
     rare = make_probe("p", "f", list("abcdefghij"), list("xxxxzzzzyy"), None, folds=3)

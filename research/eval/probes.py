@@ -49,7 +49,8 @@ Measures per (level, probe), on the evaluated items only:
   training statistics, L2 penalty on the weights, fitted by a fixed number of full-batch
   accelerated gradient steps of fixed size 1/L (L the smoothness constant), so the same data
   always give the same probe.
-* **Chance**: accuracy of always answering the most frequent training label.
+* **Chance**: accuracy of always answering the most frequent training label (under
+  cross-validation: the most frequent label of all items).
 """
 
 from __future__ import annotations
@@ -610,9 +611,15 @@ def probe_scores(
 
 
 def chance_rate(probe: ProbeSet) -> float:
-    """Accuracy on the evaluated items of always answering the most frequent training label
-    (of each item's own split)."""
+    """Accuracy on the evaluated items of always answering the most frequent training label.
+
+    Under cross-validation, the most frequent label of all items: a per-fold majority would
+    never be the held-out item's label in balanced classes (leave-one-out makes it a minority),
+    scoring 0 rather than the 1/classes a label-blind guess gets.
+    """
     labels, test, _ = probe.encoded()
+    if probe.folds is not None:
+        return float(np.bincount(labels).max() / len(labels))
     hits = 0
     for train, evaluated in probe.splits():
         majority = np.argmax(np.bincount(labels[train]))  # the first of equally frequent labels
