@@ -11,9 +11,14 @@ pairs per step), so 1, 2 or 8 devices all split them evenly and do the same math
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from research.config import Config, EncoderRunConfig
+
+# Set by tests/test_distributed.py's Ctrl-C test: process 1 interrupts itself after this step.
+INTERRUPT_ENV = "STRATA_TEST_INTERRUPT_PROCESS1_AT"
+ENCODER_ONLY_ENV = "STRATA_TEST_ENCODER_ONLY"  # the same run without the interruption
 
 
 def get_config() -> Config:
@@ -53,9 +58,32 @@ def encoder_config(word2vec: Config) -> EncoderRunConfig:
     return config
 
 
+def interrupt_process_one_at(step: int) -> None:
+    """Process 1 sends itself SIGINT after its `step`-th train step, as Ctrl-C in its terminal
+    would: the other process gets no signal."""
+    import jax
+
+    from research.train import encoder_step
+    from tests.step_hooks import after_dispatch, send_sigint
+
+    if jax.process_index() == 1:
+        encoder_step.make_train_step = after_dispatch(
+            encoder_step.make_train_step, step, send_sigint
+        )
+
+
 def run(config: Config, workdir: str | Path) -> None:
     from research.train import encoder_loop, loop
 
     workdir = Path(workdir)
+    interrupt_at = int(os.environ.get(INTERRUPT_ENV, "0"))
+    if interrupt_at or os.environ.get(ENCODER_ONLY_ENV):
+        # The Ctrl-C test: only the encoder, long enough to stop in the middle.
+        encoder = encoder_config(config)
+        encoder.train.steps = 12
+        if interrupt_at:
+            interrupt_process_one_at(interrupt_at)
+        encoder_loop.train_and_evaluate(encoder, workdir / "encoder")
+        return
     loop.train_and_evaluate(config, workdir / "word2vec")
     encoder_loop.train_and_evaluate(encoder_config(config), workdir / "encoder")

@@ -67,18 +67,38 @@ def subprocess_env(devices: int) -> dict[str, str]:
     return env
 
 
-def start(workdir: Path, devices: int, *extra: str) -> subprocess.Popen:
+def start(
+    workdir: Path, devices: int, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "launch.py", RUN, "--workdir", str(workdir), *extra],
         cwd=ROOT,
-        env=subprocess_env(devices),
+        env={**subprocess_env(devices), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
 
 
-def finish(processes: list[subprocess.Popen], timeout: float) -> list[str]:
+def free_port() -> int:
+    """A free port for process 0's coordinator."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def process_flags(port: int, index: int) -> list[str]:
+    return [
+        "--coordinator",
+        f"127.0.0.1:{port}",
+        "--num-processes",
+        "2",
+        "--process-id",
+        str(index),
+    ]
+
+
+def finish(processes: list[subprocess.Popen], timeout: float, returncode: int = 0) -> list[str]:
     """Wait for every process; on a failure or timeout kill the rest and show their output."""
     outputs = []
     try:
@@ -90,7 +110,7 @@ def finish(processes: list[subprocess.Popen], timeout: float) -> list[str]:
                 process.kill()
                 process.communicate()
     for process, output in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, output[-4000:]
+        assert process.returncode == returncode, output[-4000:]
     return outputs
 
 
@@ -113,9 +133,7 @@ def runs(tmp_path_factory) -> dict:
         vocab_size=encoder.data.vocab_size,
         progress=False,
     )
-    with socket.socket() as probe:  # a free port for process 0's coordinator
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     eight = start(root / "eight_devices", 8)
     pair = [
         start(
@@ -123,12 +141,7 @@ def runs(tmp_path_factory) -> dict:
             1,
             "--set",
             "train.shard_tables=true",  # the tables split across the two processes
-            "--coordinator",
-            f"127.0.0.1:{port}",
-            "--num-processes",
-            "2",
-            "--process-id",
-            str(index),
+            *process_flags(port, index),
         )
         for index in (0, 1)
     ]
@@ -160,6 +173,27 @@ def test_two_processes_match_one_process(runs):
     assert len(json.loads((workdir / "word2vec" / "run.json").read_text())["devices"]) == 2
     assert "step 3:" in main_output and "step 3:" not in other_output
     assert "# Results" in main_output and "# Results" not in other_output
+
+
+def test_ctrl_c_in_one_process_stops_every_process_at_the_same_step(runs, tmp_path):
+    """Process 1 alone gets SIGINT after step 4; both save step 6 (the next log step, log_every
+    3), exit with the one-line error, and the same command resumes to the end."""
+    run_module = launch.load_experiment(RUN)
+    workdir = tmp_path / "interrupted"
+    port = free_port()
+    env = {run_module.INTERRUPT_ENV: "4"}
+    pair = [start(workdir, 1, *process_flags(port, i), env=env) for i in (0, 1)]
+    outputs = finish(pair, timeout=300, returncode=2)
+    for output in outputs:  # without the agreement process 0 would wait for 1 until the timeout
+        assert "error: interrupted (SIGINT) at step 6 of 12; checkpoint saved" in output
+    checkpoints = workdir / "encoder" / "checkpoints"
+    assert sorted(int(p.name) for p in checkpoints.iterdir() if p.name.isdigit()) == [6]
+    port = free_port()
+    env = {run_module.ENCODER_ONLY_ENV: "1"}
+    finish([start(workdir, 1, *process_flags(port, i), env=env) for i in (0, 1)], timeout=300)
+    rows = [json.loads(line) for line in (workdir / "encoder" / "metrics.jsonl").open()]
+    assert [r["step"] for r in rows] == [3, 6, 9, 12]
+    assert (workdir / "encoder" / "results.json").exists()
 
 
 def test_parallel_batches_must_split_over_the_devices():

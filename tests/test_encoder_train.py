@@ -11,6 +11,7 @@ from research.config import EncoderRunConfig
 from research.embed import load_encoder
 from research.errors import UserError
 from research.train import encoder_loop
+from tests.step_hooks import after_dispatch, send_sigint
 
 
 def tiny_config(**overrides) -> EncoderRunConfig:
@@ -64,29 +65,16 @@ def test_every_objective_trains(tmp_path, kind, positives):
 
 
 def test_interrupted_run_resumes_to_identical_weights(tmp_path, monkeypatch):
-    import os
-    import signal
 
     from research.train import encoder_step
 
     reference = encoder_loop.train_and_evaluate(tiny_config(), tmp_path / "ref")
-    original = encoder_step.make_train_step
-    calls = {"n": 0}
-
-    def make(*args, **kwargs):
-        step = original(*args, **kwargs)
-
-        def hooked(state, batch):
-            out = step(state, batch)
-            calls["n"] += 1
-            if calls["n"] == 12:
-                os.kill(os.getpid(), signal.SIGINT)
-            return out
-
-        return hooked
-
     with monkeypatch.context() as patch:
-        patch.setattr(encoder_step, "make_train_step", make)
+        patch.setattr(
+            encoder_step,
+            "make_train_step",
+            after_dispatch(encoder_step.make_train_step, 12, send_sigint),
+        )
         with pytest.raises(UserError, match="interrupted \\(SIGINT\\) at step 12 of 30"):
             encoder_loop.train_and_evaluate(tiny_config(), tmp_path / "run")
     resumed = encoder_loop.train_and_evaluate(tiny_config(), tmp_path / "run")

@@ -3,7 +3,6 @@
 import json
 import math
 import os
-import signal
 from pathlib import Path
 
 import jax
@@ -21,6 +20,7 @@ from research.io.checkpoint import Checkpointer
 from research.models.text_model import TextModel
 from research.objectives import ema, multilevel
 from research.train import encoder_loop, encoder_step
+from tests.step_hooks import after_dispatch, send_sigint
 
 LEVELS = ("token", "span", "sentence", "document")
 
@@ -398,23 +398,12 @@ def test_short_run_trains(reference_run):
 
 
 def test_interrupted_run_resumes_exactly(reference_run, tmp_path, monkeypatch):
-    original = encoder_step.make_train_step
-    calls = {"n": 0}
-
-    def make(*args, **kwargs):
-        step = original(*args, **kwargs)
-
-        def hooked(state, batch):
-            out = step(state, batch)
-            calls["n"] += 1
-            if calls["n"] == 7:
-                os.kill(os.getpid(), signal.SIGINT)
-            return out
-
-        return hooked
-
     with monkeypatch.context() as patch:
-        patch.setattr(encoder_step, "make_train_step", make)
+        patch.setattr(
+            encoder_step,
+            "make_train_step",
+            after_dispatch(encoder_step.make_train_step, 7, send_sigint),
+        )
         with pytest.raises(UserError, match="interrupted \\(SIGINT\\) at step 7 of 20"):
             encoder_loop.train_and_evaluate(tiny_config(), tmp_path)
     encoder_loop.train_and_evaluate(tiny_config(), tmp_path)

@@ -2,8 +2,6 @@
 
 import json
 import math
-import os
-import signal
 
 import jax
 import numpy as np
@@ -16,6 +14,7 @@ from research.data import corpus as corpus_lib
 from research.data import windows
 from research.errors import UserError
 from research.train import loop, word2vec_step
+from tests.step_hooks import after_dispatch, send_sigint
 
 
 def small_config(**overrides) -> Config:
@@ -158,32 +157,14 @@ def final_params(workdir):
     return run.vectors.vectors
 
 
-class StepHook:
-    """Wraps make_train_step so a test can act after the n-th dispatch."""
-
-    def __init__(self, monkeypatch, after: int, action):
-        self.calls = 0
-        original = word2vec_step.make_train_step
-
-        def make(*args, **kwargs):
-            step = original(*args, **kwargs)
-
-            def hooked(state, ids, docs):
-                out = step(state, ids, docs)
-                self.calls += 1
-                if self.calls == after:
-                    action()
-                return out
-
-            return hooked
-
-        monkeypatch.setattr(word2vec_step, "make_train_step", make)
-
-
 def test_ctrl_c_saves_and_the_same_command_resumes_identically(tmp_path, monkeypatch):
     reference = final_params(tmp_path / "reference")
     with monkeypatch.context() as patch:
-        StepHook(patch, after=3, action=lambda: os.kill(os.getpid(), signal.SIGINT))
+        patch.setattr(
+            word2vec_step,
+            "make_train_step",
+            after_dispatch(word2vec_step.make_train_step, 3, send_sigint),
+        )
         with pytest.raises(UserError, match="interrupted \\(SIGINT\\) at step 12 of"):
             final_params(tmp_path / "run")
     from research.io.checkpoint import Checkpointer
@@ -208,7 +189,9 @@ def test_crash_resumes_from_last_periodic_checkpoint(tmp_path, monkeypatch, caps
         raise RuntimeError("simulated kill")
 
     with monkeypatch.context() as patch:
-        StepHook(patch, after=7, action=crash)  # 28 blocks done; last checkpoint at 16
+        # 28 blocks done; last checkpoint at 16
+        crashing = after_dispatch(word2vec_step.make_train_step, 7, crash)
+        patch.setattr(word2vec_step, "make_train_step", crashing)
         with pytest.raises(RuntimeError):
             final_params(tmp_path / "run")
     resumed = final_params(tmp_path / "run")

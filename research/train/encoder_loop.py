@@ -40,8 +40,8 @@ from research.io.writers import create_writers, git_commit
 from research.models.encoder import SIZES, count_params
 from research.objectives import multilevel
 from research.train import encoder_step
+from research.train.driver import run_steps
 from research.train.loop import (
-    StopRequests,
     check_resume_config,
     check_resume_data,
     plot_loss,
@@ -446,30 +446,30 @@ def _train(
         flush()
         checkpointer.save(step, state, {"step": step})
 
-    stop = StopRequests()
+    def advance(batch: dict) -> tuple[int, int]:
+        nonlocal state, step, tokens_per_step
+        tokens_per_step = sum(int((batch[k] != tok.PAD).sum()) for k in TOKEN_KEYS if k in batch)
+        state, metrics = train_step(state, batch)
+        step += 1
+        pending.append(metrics)
+        if progress is not None:
+            progress.update(1)
+        return step - 1, step
+
     try:
-        for batch in batches:
-            tokens_per_step = sum(
-                int((batch[k] != tok.PAD).sum()) for k in TOKEN_KEYS if k in batch
-            )
-            state, metrics = train_step(state, batch)
-            step += 1
-            pending.append(metrics)
-            if progress is not None:
-                progress.update(1)
-            if step % config.train.log_every == 0:
-                flush()
-            if step % config.train.checkpoint_every == 0:
-                save()
-            if stop.requested:
-                save()
-                raise UserError(
-                    f"interrupted ({stop.requested}) at step {step} of {steps}; "
-                    "checkpoint saved: run the same command to resume"
-                )
-        save()
+        run_steps(
+            batches,
+            advance,
+            log_every=config.train.log_every,
+            checkpoint_every=config.train.checkpoint_every,
+            flush=flush,
+            save=save,
+            interrupted=lambda reason: (
+                f"interrupted ({reason}) at step {step} of {steps}; checkpoint saved: run the "
+                "same command to resume"
+            ),
+        )
     finally:
-        stop.restore()
         if progress is not None:
             progress.close()
     return state

@@ -13,9 +13,7 @@ import hashlib
 import json
 import math
 import platform
-import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +36,7 @@ from research.eval.vectors import WordVectors
 from research.io.checkpoint import Checkpointer
 from research.io.writers import MultiWriter, create_writers, git_commit
 from research.train import word2vec_step
+from research.train.driver import run_steps
 from research.train.nonfinite import TrainingDiverged, guard_nonfinite  # noqa: F401
 
 # Keys that may change when a run is resumed: they do not change what is trained.
@@ -445,61 +444,38 @@ def _train(
             block_groups(stream, blocks_per_epoch, start, group * parallel), parallel, mesh
         )
     )
-    stop = StopRequests()
+
+    def advance(group: tuple) -> tuple[int, int]:
+        nonlocal state, block, compile_seconds
+        ids, docs, real = group
+        t0 = time.time()
+        state, metrics = train_step(state, ids, docs)
+        if compile_seconds is None:
+            jax.block_until_ready(metrics)
+            compile_seconds = time.time() - t0
+        block += real
+        pending.append((block, metrics))
+        if progress is not None:
+            progress.update(real * words_per_block)
+        return block - real, block
+
     try:
-        for ids, docs, real in groups:
-            t0 = time.time()
-            state, metrics = train_step(state, ids, docs)
-            if compile_seconds is None:
-                jax.block_until_ready(metrics)
-                compile_seconds = time.time() - t0
-            block += real
-            pending.append((block, metrics))
-            if progress is not None:
-                progress.update(real * words_per_block)
-            if block // config.train.log_every != (block - real) // config.train.log_every:
-                flush_metrics()
-            if (
-                block // config.train.checkpoint_every
-                != (block - real) // config.train.checkpoint_every
-            ):
-                save()
-            if stop.requested:
-                save()
-                raise UserError(
-                    f"interrupted ({stop.requested}) at step {block} of {total_blocks}; checkpoint "
-                    "saved: run the same command with the same --workdir to resume"
-                )
-        save()
+        run_steps(
+            groups,
+            advance,
+            log_every=config.train.log_every,
+            checkpoint_every=config.train.checkpoint_every,
+            flush=flush_metrics,
+            save=save,
+            interrupted=lambda reason: (
+                f"interrupted ({reason}) at step {block} of {total_blocks}; checkpoint saved: "
+                "run the same command with the same --workdir to resume"
+            ),
+        )
     finally:
-        stop.restore()
         if progress is not None:
             progress.close()
     return state
-
-
-class StopRequests:
-    """Turns Ctrl-C and SIGTERM into a flag checked between dispatches.
-
-    Raising inside a jitted call would leave the donated state half-consumed; checking the flag
-    between calls lets the loop save a consistent checkpoint and exit cleanly.
-    """
-
-    def __init__(self):
-        self.requested = ""
-        self._previous = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-
-    def _handle(self, signum, frame):
-        if self.requested:  # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
-        self.requested = signal.Signals(signum).name
-
-    def restore(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def _progress_bar(config: Config, total: int, initial: int):

@@ -1,0 +1,106 @@
+"""The step loop both trainers share: log and checkpoint boundaries, and clean stops.
+
+`run_steps` feeds batches to a step function and, between dispatches, flushes metrics when a
+log boundary is crossed, saves when a checkpoint boundary is crossed, and turns Ctrl-C or
+SIGTERM into a checkpoint and a one-line `UserError` telling how to resume. Each trainer keeps
+its own step function, metrics and checkpoint contents; only the skeleton is here.
+
+Several processes: a signal may reach one process only (Ctrl-C in one terminal). Were that
+process to save and leave, the others would wait for it in the next collective for ever. So a
+multi-process run acts on a stop request only at log boundaries, which every process reaches at
+the same step, after an all-gather of the requests: then all save the same step and exit.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+import jax
+import numpy as np
+
+from research.errors import UserError
+
+Batch = TypeVar("Batch")
+
+
+class StopRequests:
+    """Turns Ctrl-C and SIGTERM into a flag checked between dispatches.
+
+    Raising inside a jitted call would leave the donated state half-consumed; checking the flag
+    between calls lets the loop save a consistent checkpoint and exit cleanly. A second signal
+    stops at once (KeyboardInterrupt).
+    """
+
+    def __init__(self) -> None:
+        self.requested = ""
+        self._previous: dict = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def agreed(self) -> str:
+        """The request of any process, the same on all; every process must call it at the same
+        step (one all-gather). With one process, this process's request."""
+        if jax.process_count() == 1:
+            return self.requested
+        from jax.experimental import multihost_utils
+
+        mine = signal.Signals[self.requested].value if self.requested else 0
+        codes = np.asarray(multihost_utils.process_allgather(np.int32(mine))).reshape(-1)
+        return signal.Signals(int(codes.max())).name if codes.any() else ""
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def crossed(before: int, after: int, every: int) -> bool:
+    """Whether advancing a counter from `before` to `after` passes a multiple of `every`."""
+    return before // every != after // every
+
+
+def run_steps(
+    batches: Iterable[Batch],
+    step: Callable[[Batch], tuple[int, int]],
+    *,
+    log_every: int,
+    checkpoint_every: int,
+    flush: Callable[[], None],
+    save: Callable[[], None],
+    interrupted: Callable[[str], str],
+) -> None:
+    """Run `step` on every batch, then save once more.
+
+    step(batch) -> (counter before, counter after); the counter (steps, blocks) is what
+    `log_every` and `checkpoint_every` count. flush() writes the pending metrics, save()
+    checkpoints, interrupted(reason) is the message of the error raised after a stop request
+    has been saved.
+    """
+    stop = StopRequests()
+    several = jax.process_count() > 1
+    try:
+        for batch in batches:
+            before, after = step(batch)
+            at_log = crossed(before, after, log_every)
+            if at_log:
+                flush()
+            if crossed(before, after, checkpoint_every):
+                save()
+            if several:
+                reason = stop.agreed() if at_log else ""
+            else:
+                reason = stop.requested
+            if reason:
+                save()
+                raise UserError(interrupted(reason))
+        save()
+    finally:
+        stop.restore()
