@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -347,6 +348,9 @@ CORPUS_CASES = {
     "no_text_column.jsonl": b'{"body": "the cat"}\n',
     "non_text_values.jsonl": b'{"text": null}\n{"text": ""}\n{"text": "the cat. the dog."}\n',
     "blank_lines.jsonl": b"\n\n",
+    "number_values.jsonl": b'{"text": 5}\n{"text": 6}\n',
+    "mixed_values.jsonl": b'{"text": "the cat"}\n{"text": 6}\n',
+    "list_values.jsonl": b'{"text": ["the", "cat"]}\n',
     "binary_junk.parquet": BINARY_JUNK,
 }
 
@@ -395,3 +399,22 @@ def test_non_text_values_in_a_corpus_are_skipped_and_counted(tmp_path):
     assert (words["documents"], words["skipped_documents"], words["raw_tokens"]) == (1, 2, 4)
     seqs = build_sequences(path, tmp_path / "cache")
     assert (seqs["documents"], seqs["skipped_documents"], seqs["sentences"]) == (1, 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "holds", "builds"),
+    [
+        ("number_values.jsonl", "int64", (build_words, build_sequences)),
+        ("mixed_values.jsonl", "mixed types", (build_words, build_sequences)),
+        # A list of strings is a document's sentences to the encoder, not text to word2vec.
+        ("list_values.jsonl", "list<item: string>", (build_words,)),
+    ],
+)
+def test_a_text_column_of_other_values_is_named_not_read_as_text(tmp_path, name, holds, builds):
+    path = tmp_path / name
+    path.write_bytes(CORPUS_CASES[name])
+    for build in builds:
+        with pytest.raises(UserError, match=f"column 'text' holds .*{re.escape(holds)}.*, not text"):
+            build(path, tmp_path / "cache")
+    if build_sequences not in builds:
+        assert build_sequences(path, tmp_path / "cache")["documents"] == 1

@@ -186,3 +186,10 @@ def test_take_rows_reads_a_memory_map_like_fancy_indexing(tmp_path):
     np.testing.assert_array_equal(npy.take_rows(mapped, rows), table[rows])
     np.testing.assert_array_equal(npy.take_rows(table, rows), table[rows])
     assert npy.take_rows(mapped, np.array([], int)).shape == (0, 5)
+    np.testing.assert_array_equal(npy.take_rows(mapped, np.array([-1, -7])), table[[-1, -7]])
+    with pytest.raises(IndexError):
+        npy.take_rows(mapped, np.array([7]))
+    vector = np.arange(9, dtype=np.float64)  # 1-D: rows are elements
+    np.save(tmp_path / "vector.npy", vector)
+    mapped_vector = np.load(tmp_path / "vector.npy", mmap_mode="r")
+    np.testing.assert_array_equal(npy.take_rows(mapped_vector, [8, 1]), vector[[8, 1]])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import mmap
+import os
 import struct
 from pathlib import Path
 
@@ -136,6 +137,15 @@ def take_rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if not _file_backed(array):
         return np.asarray(array[rows])
     out = np.empty((len(rows), *array.shape[1:]), array.dtype)
-    for i, row in enumerate(rows):
-        out[i] = read_rows(array, int(row), int(row) + 1)[0]
+    if not len(rows):
+        return out
+    if rows.min() < -len(array) or rows.max() >= len(array):
+        raise IndexError(f"rows out of range for {len(array)} rows")
+    row_bytes = out[0].nbytes
+    slots = out.reshape(len(rows), -1).view(np.uint8)
+    with open(array.filename, "rb") as file:  # one open per batch, one pread per row
+        for i, row in enumerate(int(r) % len(array) for r in rows):
+            got = os.preadv(file.fileno(), [slots[i]], array.offset + row * row_bytes)
+            if got != row_bytes:
+                raise OSError(f"{array.filename}: short read of row {row} ({got} bytes)")
     return out

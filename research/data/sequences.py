@@ -80,6 +80,7 @@ def iter_document_sentences(
 ) -> Iterator[list[list[str]]]:
     """Batches of up to `batch_size` documents, each a list of sentences; empty ones skipped."""
     data = source if isinstance(source, text.PreparedText) else text.open_text(source, split)
+    text.check_text_column(data, text_field, sentence_lists=True)
     for batch in text.iter_column(data, text_field, batch_size):
         documents = [document_sentences(value) for value in batch]
         yield [sentences for sentences in documents if sentences]
@@ -183,6 +184,7 @@ def _build(
         _PackedWriter(out, max_len) as packed,
         corpus._progress_bar(progress, prepared.num_rows, "tokenising") as bar,
     ):
+        text.check_text_column(prepared, field, sentence_lists=True)
         for batch in text.iter_column(prepared, field, chunk):
             bar.update(len(batch))
             counts["rows"] += len(batch)

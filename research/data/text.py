@@ -186,8 +186,44 @@ def iter_documents(
     size of the corpus.
     """
     data = source if isinstance(source, PreparedText) else open_text(source, split)
+    check_text_column(data, text_field)
     for batch in iter_column(data, text_field, batch_size):
         yield [text if isinstance(text, str) else "" for text in batch]
+
+
+TEXT_TYPES = ("string", "large_string")
+SENTENCE_LIST_TYPES = tuple(f"{t}<item: {s}>" for t in ("list", "large_list") for s in TEXT_TYPES)
+
+
+def check_text_column(data: PreparedText, column: str, *, sentence_lists: bool = False) -> None:
+    """Refuse a column of numbers, mixed values or (unless `sentence_lists`, a document given as
+    its list of sentences) lists: it would be read as no text, or as text it does not hold."""
+    kind = column_type(data, column)
+    allowed = TEXT_TYPES + (SENTENCE_LIST_TYPES if sentence_lists else ())
+    if kind is None or kind in allowed or kind == "null":  # "null": every value missing
+        return
+    if "json" in kind:  # what the json builder makes of a column of mixed types
+        kind = "values of mixed types (e.g. strings and numbers)"
+    expected = "text or lists of sentences" if sentence_lists else "text"
+    raise UserError(
+        f"{data.description}: column {column!r} holds {kind}, not {expected}; set "
+        f"data.text_field to the text column (columns: {', '.join(data.columns)})"
+    )
+
+
+def column_type(data: PreparedText, column: str) -> str | None:
+    """The Arrow type of `column` ("string", "int64", "list<item: string>", ...), None if the
+    column is absent or the source has no schema to tell."""
+    if column not in data.columns:
+        return None
+    if data.dataset is not None:
+        return str(data.dataset.features.arrow_schema.field(column).type)
+    import pyarrow as pa
+
+    for path in data.files[:1]:
+        with pa.OSFile(path) as stream:
+            return str(pa.ipc.open_stream(stream).schema.field(column).type)
+    return None
 
 
 @contextmanager
