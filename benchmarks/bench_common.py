@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 
 def peak_rss_mb() -> float:
     """Peak resident memory of this process (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_json_worker(command: list[str], label: str, env: dict[str, str] | None = None) -> dict:
+    """Run a benchmark worker subprocess (its own process, so its peak RSS is its own) and
+    return the JSON object on the last line of its stdout; on failure show its stderr's tail and
+    exit naming `label`."""
+    print(f"[{time.strftime('%H:%M:%S')}] {label} ...", file=sys.stderr, flush=True)
+    out = subprocess.run(command, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr[-3000:])
+        raise SystemExit(f"{label} failed (exit {out.returncode})")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def machine() -> str:

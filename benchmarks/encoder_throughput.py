@@ -28,7 +28,6 @@ import json
 import math
 import os
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_common import machine, peak_rss_mb, write_section  # noqa: E402
+from bench_common import machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
 
 # research.models.encoder.SIZES; not imported here so that the PyTorch worker never loads JAX.
 SIZE_NAMES = ("tiny", "mini", "small", "base")
@@ -282,12 +281,7 @@ def run_worker(impl: str, args, spec: dict) -> dict:
         "--steps", str(args.steps), "--warmup", str(args.warmup), "--dtype", args.dtype,
         "--vocab-size", str(args.vocab_size), "--seed", str(args.seed),
     ]  # fmt: skip
-    print(f"[{time.strftime('%H:%M:%S')}] {impl} ...", file=sys.stderr, flush=True)
-    out = subprocess.run(command, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr[-3000:])
-        raise SystemExit(f"{impl} failed (exit {out.returncode})")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_json_worker(command, impl)
     result["tokens_per_sec"] = args.batch * args.seq_len * args.steps / result["seconds"]
     result["ms_per_step"] = 1000.0 * result["seconds"] / args.steps
     losses = result["losses"]

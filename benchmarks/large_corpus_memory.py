@@ -27,7 +27,6 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_common import machine, peak_rss_mb, write_section  # noqa: E402
+from bench_common import machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
 
 DEFAULT_CORPUS = "~/.cache/strata-bench-corpus/corpus.txt"
 STAGES = ("words-tokenise", "words-train", "encoder-tokenise")
@@ -182,13 +181,8 @@ def run_worker(stage: str, corpus: Path, cache: Path, args) -> dict:
         str(args.epochs),
     ]
     env = {**os.environ, "HF_DATASETS_CACHE": str(cache / "hf"), "JAX_PLATFORMS": "cpu"}
-    print(f"[{time.strftime('%H:%M:%S')}] {corpus.name}: {stage} ...", file=sys.stderr, flush=True)
     started = time.time()
-    out = subprocess.run(command, capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr[-3000:])
-        raise SystemExit(f"{stage} on {corpus} failed (exit {out.returncode})")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_json_worker(command, f"{corpus.name}: {stage}", env)
     result["process_seconds"] = time.time() - started
     print(
         f"    {result['seconds']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB "

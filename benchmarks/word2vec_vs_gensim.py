@@ -20,7 +20,6 @@ import datetime
 import json
 import os
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_common import machine, peak_rss_mb, write_section  # noqa: E402
+from bench_common import machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
 
 
 def default_benchmark_files() -> tuple[str, str]:
@@ -168,12 +167,7 @@ def run_worker(impl: str, kind: str, args) -> dict:
     ]
     for assignment in args.set or []:
         command += ["--set", assignment]
-    print(f"[{time.strftime('%H:%M:%S')}] {impl} {kind} ...", file=sys.stderr, flush=True)
-    out = subprocess.run(command, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr[-3000:])
-        raise SystemExit(f"{impl} {kind} failed (exit {out.returncode})")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_json_worker(command, f"{impl} {kind}")
     print(
         f"    {result['words_per_sec']:,.0f} words/s, "
         f"ws353 {result['results']['ws353/spearman']:.4f}, "
