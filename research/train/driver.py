@@ -16,7 +16,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import jax
 import numpy as np
@@ -71,24 +71,28 @@ def run_steps(
     batches: Iterable[Batch],
     step: Callable[[Batch], tuple[int, int]],
     *,
+    total: int,
     log_every: int,
     checkpoint_every: int,
     flush: Callable[[], None],
     save: Callable[[], None],
-    interrupted: Callable[[str], str],
+    progress: Any = None,
+    progress_unit: int = 1,
 ) -> None:
     """Run `step` on every batch, then save once more.
 
     step(batch) -> (counter before, counter after); the counter (steps, blocks) is what
-    `log_every` and `checkpoint_every` count. flush() writes the pending metrics, save()
-    checkpoints, interrupted(reason) is the message of the error raised after a stop request
-    has been saved.
+    `total`, `log_every` and `checkpoint_every` count. flush() writes the pending metrics,
+    save() checkpoints. `progress` (a tqdm bar, or None) advances by `progress_unit` per count
+    and is closed at the end. A stop request is saved, then raised as a one-line UserError.
     """
     stop = StopRequests()
     several = jax.process_count() > 1
     try:
         for batch in batches:
             before, after = step(batch)
+            if progress is not None:
+                progress.update((after - before) * progress_unit)
             at_log = crossed(before, after, log_every)
             if at_log:
                 flush()
@@ -100,7 +104,12 @@ def run_steps(
                 reason = stop.requested
             if reason:
                 save()
-                raise UserError(interrupted(reason))
+                raise UserError(
+                    f"interrupted ({reason}) at step {after} of {total}; checkpoint saved: run "
+                    "the same command with the same --workdir to resume"
+                )
         save()
     finally:
         stop.restore()
+        if progress is not None:
+            progress.close()

@@ -452,26 +452,18 @@ def _train(
         state, metrics = train_step(state, batch)
         step += 1
         pending.append(metrics)
-        if progress is not None:
-            progress.update(1)
         return step - 1, step
 
-    try:
-        run_steps(
-            batches,
-            advance,
-            log_every=config.train.log_every,
-            checkpoint_every=config.train.checkpoint_every,
-            flush=flush,
-            save=save,
-            interrupted=lambda reason: (
-                f"interrupted ({reason}) at step {step} of {steps}; checkpoint saved: run the "
-                "same command to resume"
-            ),
-        )
-    finally:
-        if progress is not None:
-            progress.close()
+    run_steps(
+        batches,
+        advance,
+        total=steps,
+        log_every=config.train.log_every,
+        checkpoint_every=config.train.checkpoint_every,
+        flush=flush,
+        save=save,
+        progress=progress,
+    )
     return state
 
 

@@ -455,26 +455,19 @@ def _train(
             compile_seconds = time.time() - t0
         block += real
         pending.append((block, metrics))
-        if progress is not None:
-            progress.update(real * words_per_block)
         return block - real, block
 
-    try:
-        run_steps(
-            groups,
-            advance,
-            log_every=config.train.log_every,
-            checkpoint_every=config.train.checkpoint_every,
-            flush=flush_metrics,
-            save=save,
-            interrupted=lambda reason: (
-                f"interrupted ({reason}) at step {block} of {total_blocks}; checkpoint saved: "
-                "run the same command with the same --workdir to resume"
-            ),
-        )
-    finally:
-        if progress is not None:
-            progress.close()
+    run_steps(
+        groups,
+        advance,
+        total=total_blocks,
+        log_every=config.train.log_every,
+        checkpoint_every=config.train.checkpoint_every,
+        flush=flush_metrics,
+        save=save,
+        progress=progress,
+        progress_unit=words_per_block,
+    )
     return state
 
 
