@@ -14,7 +14,10 @@ below log(vocab) by learning unigram frequencies, which shows that both really t
 before timing and fed straight to the step: no host data pipeline is measured.
 
 tokens/s = batch x seq_len x timed steps / wall time of the timed steps; the warm-up steps before
-them include compilation (ours) and allocator warm-up (both). The table is written into
+them include compilation (ours) and allocator warm-up (both). `--rounds N` (default 3) runs each
+implementation N times in fresh processes, alternating which goes first; the headline ratio is
+the median of the per-round ratios, since on a shared machine one pair of runs moved the ratio by
+several per cent. The table is written into
 BENCHMARKS.md between markers named after size, sequence length and dtype (replacing a previous
 table of the same name), with the command, machine and date. When JAX runs on a GPU, model-FLOPs
 utilisation is reported for ours (formula in the output).
@@ -28,6 +31,7 @@ import json
 import math
 import os
 import shlex
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -332,8 +336,19 @@ def mfu_lines(ours: dict, spec: dict) -> list[str]:
     ]
 
 
-def table(ours: dict, theirs: dict, spec: dict, command: str) -> str:
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median tokens/s (the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda r: r["tokens_per_sec"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def table(ours_runs: list[dict], theirs_runs: list[dict], spec: dict, command: str) -> str:
     s = spec
+    ours, theirs = median_run(ours_runs), median_run(theirs_runs)
+    rounds = len(ours_runs)
+    pairs = zip(ours_runs, theirs_runs, strict=True)
+    ratios = [a["tokens_per_sec"] / b["tokens_per_sec"] for a, b in pairs]
+    median_ratio = statistics.median(ratios)
     lines = [
         f"### encoder MLM training throughput ({s['size']}, seq_len {s['seq_len']}, {s['dtype']})",
         "",
@@ -351,23 +366,28 @@ def table(ours: dict, theirs: dict, spec: dict, command: str) -> str:
         f"none on biases/LayerNorm), warm-up+cosine lr peaking at "
         f"{max(s['learning_rates']):g}, global-norm clip 1.0",
         "- tokens/s = batch × seq_len × timed steps / timed wall time",
+        f"- {rounds} round(s), each a fresh process per implementation, in alternating order "
+        "(ours first in odd rounds, PyTorch first in even ones) so that drift in the machine's "
+        "speed hits both alike; each row is that implementation's median round",
         "",
         "| impl | dtype | params | non-embedding | first step s | ms/step | tokens/s "
-        "| peak RSS MB | loss start → end |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| tokens/s per round | peak RSS MB | loss start → end |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in (ours, theirs):
+    for r, runs in ((ours, ours_runs), (theirs, theirs_runs)):
         name = "ours (jax)" if r["impl"] == "ours" else "BertForMaskedLM (torch)"
+        per_round = " / ".join(f"{x['tokens_per_sec']:,.0f}" for x in runs)
         lines.append(
             f"| {name} | {r['dtype']} | {r['params']:,} | {r['non_embedding_params']:,} "
             f"| {r['first_step_seconds']:.1f} | {r['ms_per_step']:.1f} "
-            f"| {r['tokens_per_sec']:,.0f} | {r['peak_rss_mb']:.0f} "
+            f"| {r['tokens_per_sec']:,.0f} | {per_round} | {r['peak_rss_mb']:.0f} "
             f"| {r['loss_first']:.3f} → {r['loss_last']:.3f} |"
         )
     lines += [
         "",
-        f"- ours / PyTorch: **{ours['tokens_per_sec'] / theirs['tokens_per_sec']:.2f}×** "
-        f"tokens/s, {ours['peak_rss_mb'] / theirs['peak_rss_mb']:.2f}× peak RSS",
+        f"- ours / PyTorch: **{median_ratio:.2f}×** tokens/s (median of the rounds' ratios; "
+        f"per round {', '.join(f'{x:.2f}×' for x in ratios)}), "
+        f"{ours['peak_rss_mb'] / theirs['peak_rss_mb']:.2f}× peak RSS",
         f"- parameters differ by {theirs['params'] - ours['params']:+,} (BERT − ours): "
         "ours is pre-norm with a final LayerNorm, BERT post-norm with a LayerNorm after the "
         "embeddings (same count), and BERT adds token-type embeddings (2 × dim); both tie the "
@@ -392,13 +412,15 @@ def main() -> None:
     parser.add_argument("--vocab-size", type=int, default=0,
                         help="default: EncoderRunConfig's data.vocab_size")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="fresh-process runs of each implementation, alternating")  # fmt: skip
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--json", default="", help="also write the raw results here")
     parser.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.steps < 1 or args.warmup < 1:
-        raise SystemExit("error: --steps and --warmup must be at least 1")
+    if args.steps < 1 or args.warmup < 1 or args.rounds < 1:
+        raise SystemExit("error: --steps, --warmup and --rounds must be at least 1")
     if args.worker:
         spec = json.loads(args.spec)
         worker = worker_ours if args.worker == "ours" else worker_torch
@@ -412,12 +434,16 @@ def main() -> None:
         shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
     )
     spec = make_spec(args)
-    ours = run_worker("ours", args, spec)
-    theirs = run_worker("torch", args, spec)
-    body = table(ours, theirs, spec, command)
+    runs: dict[str, list[dict]] = {"ours": [], "torch": []}
+    for round_index in range(args.rounds):
+        order = ("ours", "torch") if round_index % 2 == 0 else ("torch", "ours")
+        for impl in order:
+            print(f"round {round_index + 1}/{args.rounds}: {impl}", file=sys.stderr, flush=True)
+            runs[impl].append(run_worker(impl, args, spec))
+    body = table(runs["ours"], runs["torch"], spec, command)
     print(body)
     if args.json:
-        Path(args.json).write_text(json.dumps({"spec": spec, "results": [ours, theirs]}, indent=2))
+        Path(args.json).write_text(json.dumps({"spec": spec, "rounds": runs}, indent=2))
     name = f"encoder_throughput {args.size} seq{args.seq_len} {args.dtype}"
     if args.torch_bf16:
         name += " torch-bf16"

@@ -259,6 +259,11 @@ class EncoderTrainConfig:
     devices: int = 0
     skip_nonfinite: int = 0  # as TrainConfig.skip_nonfinite
     allow_config_change: bool = False  # as TrainConfig.allow_config_change
+    # XLA:CPU op schedule of the train step (ignored on GPU/TPU). "memory" orders ops one after
+    # another so each GEMM gets every core; XLA's default, "concurrency", runs independent ops
+    # side by side. On 2 cores "memory" was 5-9 % faster per step (BENCHMARKS.md); on a many-core
+    # CPU, measure both.
+    cpu_scheduler: Literal["memory", "concurrency"] = "memory"
 
 
 @dataclasses.dataclass

@@ -8,7 +8,7 @@ from flax import nnx
 
 from research.errors import UserError
 from research.models import Encoder, EncoderConfig, MLMHead, ProjectionHead, count_params, pool
-from research.models.encoder import POSITIONS
+from research.models.encoder import POSITIONS, gelu
 
 VOCAB = 50
 
@@ -167,6 +167,23 @@ def test_config_rejects_mistakes():
         Encoder(tiny(max_len=4), rngs=nnx.Rngs(0)).embed(jnp.zeros((1, 5), jnp.int32))
 
 
+def test_gelu_is_the_exact_erf_form():
+    x = jnp.linspace(-12.0, 12.0, 4001)
+    reference = jax.nn.gelu(x, approximate=False)  # the erfc form
+    np.testing.assert_allclose(gelu(x), reference, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        gelu(x)[x > 0.5],
+        x[x > 0.5] * 0.5 * (1 + jax.scipy.special.erf(x[x > 0.5] / np.sqrt(2.0))),
+        rtol=1e-6,
+    )
+    grad = jax.vmap(jax.grad(gelu))(x)
+    grad_reference = jax.vmap(jax.grad(lambda v: jax.nn.gelu(v, approximate=False)))(x)
+    np.testing.assert_allclose(grad, grad_reference, rtol=1e-5, atol=1e-6)
+    # the tanh approximation differs by up to ~5e-4: the test would notice a switch to it
+    assert float(jnp.max(jnp.abs(jax.nn.gelu(x, approximate=True) - reference))) > 1e-4
+    assert gelu(x.astype(jnp.bfloat16)).dtype == jnp.bfloat16
+
+
 def test_pool_by_hand():
     states = jnp.array(
         [
@@ -191,7 +208,7 @@ def test_mlm_head_ties_logits_to_the_embedding_table(model):
     states = model(tokens, mask)[-1]
     logits = head(states, table)
     assert logits.shape == (2, 6, VOCAB) and logits.dtype == jnp.float32
-    h = head.norm(jax.nn.gelu(head.dense(states), approximate=False))
+    h = head.norm(gelu(head.dense(states)))
     np.testing.assert_allclose(logits, h @ table.T + head.bias[...], atol=1e-5)
 
     # The gradient of a token-prediction loss reaches the one shared table.

@@ -188,8 +188,12 @@ def test_chosen_layer_of_token_embeddings(trained_run):
         encoder.embed_tokens(["the king"], layer=7)
 
 
-def test_encoder_step_golden_metrics():
-    """Two steps of each objective on a fixed batch; the numbers guard the step's arithmetic."""
+@pytest.mark.parametrize("cpu_scheduler", ["memory", "concurrency"])
+def test_encoder_step_golden_metrics(cpu_scheduler):
+    """Two steps of each objective on a fixed batch; the numbers guard the step's arithmetic.
+
+    Both XLA:CPU op schedules must give the same numbers: the schedule orders ops, no more.
+    """
     import jax
 
     from research.train import encoder_step
@@ -204,8 +208,12 @@ def test_encoder_step_golden_metrics():
             "objective.kind": "mlm+next_token+contrastive",
             "train.warmup_steps": 1,
             "train.steps": 10,
+            "train.cpu_scheduler": cpu_scheduler,
         }
     )
+    assert encoder_step.compiler_options(config) == {
+        "xla_cpu_scheduler_type": encoder_step.CPU_SCHEDULERS[cpu_scheduler]
+    }
     tx, schedule = encoder_step.make_optimizer(config)
     graphdef, state = encoder_step.init_state(config, 100, tx)
     step = encoder_step.make_train_step(config, graphdef, tx, schedule)

@@ -129,6 +129,17 @@ def apply_rotary(x_BLHK: jax.Array) -> jax.Array:
     return rotated.astype(x_BLHK.dtype)
 
 
+def gelu(x: jax.Array) -> jax.Array:
+    """Exact gelu, x · Φ(x) = x/2 · (1 + erf(x/√2)), the formula BERT and PyTorch use.
+
+    Not `jax.nn.gelu(approximate=False)`: that evaluates erfc(-x/√2), whose XLA CPU kernel
+    (exp plus branch selects) made the forward gelu ~5 % of the mini encoder's train step;
+    erf is one clamped rational polynomial. The two agree to float32 rounding except for
+    x below about -5, where both are within 1e-6 of 0.
+    """
+    return 0.5 * x * (1.0 + jax.lax.erf(x * (1.0 / math.sqrt(2.0))).astype(x.dtype))
+
+
 def _as_rngs(rngs: nnx.Rngs | jax.Array | None) -> nnx.Rngs | None:
     # A bare key is the convenient form inside jax.jit; Rngs gives each dropout site its own key.
     if rngs is None or isinstance(rngs, nnx.Rngs):
@@ -186,8 +197,7 @@ class MLP(nnx.Module):
         self.down = nnx.Linear(config.mlp_dim, config.dim, **kw)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        # Exact (erf) gelu, as BERT; the tanh approximation is not measurably faster here.
-        return self.down(jax.nn.gelu(self.up(x), approximate=False))
+        return self.down(gelu(self.up(x)))
 
 
 class Block(nnx.Module):

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from research.models.encoder import INIT_STD
+from research.models.encoder import INIT_STD, gelu
 
 POOLING = ("mean", "cls", "last")
 
@@ -44,7 +44,7 @@ class MLMHead(nnx.Module):
         The vocabulary product runs in the compute dtype but accumulates and returns float32:
         bfloat16 logits would quantise the softmax (8 mantissa bits at logits ~10 is ±0.06).
         """
-        h = self.norm(jax.nn.gelu(self.dense(states), approximate=False))
+        h = self.norm(gelu(self.dense(states)))
         logits = jnp.einsum(
             "...d,vd->...v",
             h.astype(self.dtype),
@@ -81,7 +81,7 @@ class ProjectionHead(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         if self.hidden is not None:
-            x = jax.nn.gelu(self.hidden(x), approximate=False)
+            x = gelu(self.hidden(x))
         return self.out(x)
 
 

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from research.models.encoder import INIT_STD
+from research.models.encoder import INIT_STD, gelu
 
 LEVELS = ("token", "span", "sentence", "document")
 LEVEL_EMBED_STD = 0.5
@@ -64,7 +64,7 @@ class MultiLevelHead(nnx.Module):
     def __call__(self, x: jax.Array, level: str) -> jax.Array:
         """x (..., D) student states (or pooled states) -> (..., out_dim) float32 predictions."""
         h = self.norm(x) + self.level_embed[self.levels.index(level)].astype(x.dtype)
-        h = jax.nn.gelu(self.hidden(h), approximate=False)
+        h = gelu(self.hidden(h))
         return self.out(h).astype(jnp.float32)
 
 

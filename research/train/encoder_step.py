@@ -154,6 +154,23 @@ def make_loss_fn(config: EncoderRunConfig, graphdef: nnx.GraphDef) -> Callable:
     return loss_fn
 
 
+CPU_SCHEDULERS = {
+    "memory": "CPU_SCHEDULER_TYPE_MEMORY_OPTIMIZED",
+    "concurrency": "CPU_SCHEDULER_TYPE_CONCURRENCY_OPTIMIZED",
+}
+
+
+def compiler_options(config: EncoderRunConfig) -> dict[str, str] | None:
+    """XLA options for the train step's jit: the CPU op schedule (config.train.cpu_scheduler).
+
+    Per-jit rather than XLA_FLAGS, so it applies to the train step alone and needs nothing set
+    before JAX starts. None on other backends, whose compilers do not know the CPU option.
+    """
+    if jax.default_backend() != "cpu":
+        return None
+    return {"xla_cpu_scheduler_type": CPU_SCHEDULERS[config.train.cpu_scheduler]}
+
+
 def make_train_step(
     config: EncoderRunConfig,
     graphdef: nnx.GraphDef,
@@ -203,13 +220,15 @@ def make_train_step(
             metrics["ema_decay"] = decay
         return new_state, metrics
 
+    options = compiler_options(config)
     if mesh is None:
-        return jax.jit(train_step, donate_argnums=0)
+        return jax.jit(train_step, donate_argnums=0, compiler_options=options)
     step = jax.jit(
         train_step,
         in_shardings=(shardings, distributed.split_along(mesh, 0, 1)),
         out_shardings=(shardings, distributed.replicated(mesh)),
         donate_argnums=0,
+        compiler_options=options,
     )
 
     def sharded_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:

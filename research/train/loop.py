@@ -49,6 +49,7 @@ RESUMABLE_PREFIXES = (
     "train.shard_tables",
     "data.cache_dir",
     "train.allow_config_change",
+    "train.cpu_scheduler",  # op order only: the same numbers
 )
 CLASSIC_PAIRS = [
     ("man", "woman"),
