@@ -1,6 +1,9 @@
 """Test settings: CPU only, no network, a private cache, and quick compiles."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -9,6 +12,14 @@ os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
 # Tiny shapes: XLA's optimisation passes cost more than they save here.
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+# Many tests (and the runs inside one test: seeds, resumes, subprocesses) compile the same tiny
+# programs; JAX's persistent cache lets every later compile of an identical program load it.
+# Per session, so no run of the suite reads another's entries; the variables reach subprocesses.
+_jax_cache = tempfile.mkdtemp(prefix="strata-test-jax-cache-")
+atexit.register(shutil.rmtree, _jax_cache, ignore_errors=True)
+os.environ["JAX_COMPILATION_CACHE_DIR"] = _jax_cache
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 
 import pytest  # noqa: E402
 

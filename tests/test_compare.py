@@ -24,6 +24,7 @@ def test_comparison_runner_writes_a_complete_table(tmp_path):
             "encoder.train.warmup_steps=2",
             "encoder.train.log_every=3",
             "encoder.train.checkpoint_every=6",
+            "encoder.eval.probe_folds=2",  # cross-validated probes; 10 folds cost 5x the fits
             "log.progress=false",
         ],
     )

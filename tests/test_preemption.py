@@ -167,6 +167,10 @@ def test_a_flipped_byte_in_a_checkpoint_is_caught_by_its_checksum(tmp_path):
     assert position == {"step": 10}
 
 
+# Orbax reads the arrays concurrently; when one read fails, the sibling reads' coroutines are
+# dropped unawaited and Python reports them at garbage collection (with uncompressed chunks this
+# happens in about half the runs). The error the user sees is the one asserted below.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_truncated_checkpoint_is_a_one_line_error(tmp_path):
     saved_checkpoints(tmp_path).close()
     largest_chunk(tmp_path / "20").write_bytes(b"\0" * 10)

@@ -1,10 +1,10 @@
 """Orbax checkpoints of a train state plus the data position, with resume from the workdir.
 
 Saves are synchronous: the train step donates its state, so an asynchronous save could read
-buffers the next step has already reused, and word2vec states are small enough (tens of MB) that
-a blocking save costs well under a second. Orbax writes each step to a temporary directory and
-renames it when complete, so a crash mid-save leaves the previous checkpoint intact (a leftover
-temporary directory is not a step and is ignored on resume).
+buffers the next step has already reused. Typical states (tens of MB) save in well under a
+second; a 1 M-word vocabulary at dim 300 (2.3 GB of tables) in 10-13 s. Orbax writes each step
+to a temporary directory and renames it when complete, so a crash mid-save leaves the previous
+checkpoint intact (a leftover temporary directory is not a step and is ignored on resume).
 
 Orbax does not checksum array data: a flipped byte inside a stored chunk restores without error
 as a wrong number (measured: overwriting 100 bytes of an embedding table's chunk restored
@@ -12,6 +12,14 @@ as a wrong number (measured: overwriting 100 bytes of an embedding table's chunk
 on restore. A restore that cannot succeed stops with one line naming the cause: a state whose
 shapes differ from the configured model (different size or vocabulary), or a corrupt step, with
 the step to fall back to.
+
+Array data is stored uncompressed (`PyTreeCheckpointHandler(use_compression=False)`; the
+StandardCheckpointHandler default is zstd). Float32 weights barely compress (two 1 M x 300 tables:
+2,289 MB raw, 2,115 MB with zstd) while TensorStore holds every compressed chunk in memory until
+the whole array is written, whatever the chunk size (64 MB chunks: the same peak). Measured on
+those two tables: the save raised RSS by 2,121 MB with zstd and by 5 MB without (raw chunks are
+written from the arrays' own buffers), and it got no slower. Checkpoints written with compression
+still restore: the codec is recorded in each array's metadata.
 """
 
 from __future__ import annotations
@@ -90,7 +98,7 @@ class Checkpointer:
                 max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False
             ),
             item_handlers={
-                "state": ocp.StandardCheckpointHandler(),
+                "state": ocp.PyTreeCheckpointHandler(use_compression=False),
                 "position": ocp.JsonCheckpointHandler(),
                 "integrity": ocp.JsonCheckpointHandler(),
             },
@@ -105,7 +113,7 @@ class Checkpointer:
         self._manager.save(
             step,
             args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state),
+                state=ocp.args.PyTreeSave(state),
                 position=ocp.args.JsonSave(position),
                 integrity=ocp.args.JsonSave({"crc32": state_checksums(state)}),
             ),
@@ -144,7 +152,9 @@ class Checkpointer:
                 )
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
         items = {
-            "state": ocp.args.StandardRestore(abstract),
+            "state": ocp.args.PyTreeRestore(
+                abstract, restore_args=ocp.checkpoint_utils.construct_restore_args(abstract)
+            ),
             "position": ocp.args.JsonRestore(),
         }
         has_integrity = (self.directory / str(step) / "integrity").exists()
