@@ -94,6 +94,9 @@ def test_word_similarity_reads_gensim_and_simlex_layouts(tmp_path):
         ("word1\tword2\tscore\na\tb\t1\na\tb\n", 3, "columns"),
         ("word1\tword2\tscore\na\tb\t1\nc\td\t2\na\tb\thigh\n", 4, "not a number"),
         ("a\tb\t1\nc\td\t2\te\n", 2, "columns"),
+        # a malformed first score is an error on line 1, not a header that drops the pair
+        ("tiger\tcat\t7,35\nc\td\t2\n", 1, "not a number"),
+        ("tiger\tcat\t8.5*\nc\td\t2\n", 1, "not a number"),
     ],
 )
 def test_malformed_similarity_file_names_the_line(tmp_path, text, line, fragment):

@@ -38,6 +38,11 @@ def _is_number(text: str) -> bool:
         return False
 
 
+def _is_header(cols: list[str]) -> bool:
+    names = {c.lower() for c in cols}
+    return any(name in names for name in SCORE_COLUMNS) or not any(c.isdigit() for c in cols[2])
+
+
 def _score_column(header: list[str], path: Path, line_no: int) -> int:
     names = [c.lower() for c in header]
     for candidate in SCORE_COLUMNS:
@@ -62,8 +67,10 @@ def read_word_pairs(path: str | Path) -> list[tuple[str, str, float]]:
         cols = _split(line)
         if not seen_content:
             seen_content = True
-            # A first line whose score field is not a number is a header naming the columns.
-            if len(cols) >= 3 and not _is_number(cols[2]):
+            # A first line whose score field is not a number is a header naming the columns,
+            # unless that field has digits ("7,35", "8.5*"): that is a pair with a malformed
+            # score, reported below rather than silently skipped as a header.
+            if len(cols) >= 3 and not _is_number(cols[2]) and _is_header(cols):
                 n_columns, score_col = len(cols), _score_column(cols, path, line_no)
                 continue
         if len(cols) != n_columns:
