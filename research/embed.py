@@ -229,7 +229,7 @@ def load_encoder(
     if step is None:
         raise UserError(f"{run_dir} has no checkpoint yet; train it first")
     tx, _ = make_optimizer(config)
-    graphdef, like = init_state(config, tokenizer.get_vocab_size(), tx)
+    graphdef, like = jax.eval_shape(lambda: init_state(config, tokenizer.get_vocab_size(), tx))
     state, _ = checkpoints.restore(step, like)
     checkpoints.close()
     model = nnx.merge(graphdef, state["params"])

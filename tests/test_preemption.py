@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -149,6 +150,33 @@ def saved_checkpoints(directory: Path) -> Checkpointer:
 
 def largest_chunk(step_dir: Path) -> Path:
     return max((p for p in (step_dir / "state").rglob("*") if p.is_file()), key=os.path.getsize)
+
+
+def test_a_checkpoint_restores_into_shapes_alone(tmp_path):
+    # Resumed runs restore into jax.eval_shape of their init function, so the template weights
+    # are never allocated; the leaves must still come back as jax arrays with the saved values.
+    saved_checkpoints(tmp_path).close()
+    checkpointer = Checkpointer(tmp_path)
+    state, position = checkpointer.restore(20, jax.eval_shape(small_state))
+    checkpointer.close()
+    assert all(isinstance(leaf, jax.Array) for leaf in jax.tree.leaves(state))
+    np.testing.assert_array_equal(state["params"]["table"], small_state()["params"]["table"])
+    assert int(state["step"]) == 3
+    assert position == {"step": 20}
+
+
+def test_bfloat16_and_scalar_leaves_save_with_checksums_and_restore(tmp_path):
+    state = {
+        "table": jnp.linspace(-1.0, 1.0, 48, dtype=jnp.bfloat16).reshape(3, 16),
+        "step": jnp.asarray(7, jnp.int32),
+    }
+    checkpointer = Checkpointer(tmp_path)
+    checkpointer.save(1, state, {"step": 1})
+    restored, _ = checkpointer.restore(1, jax.eval_shape(lambda: state))
+    checkpointer.close()
+    assert restored["table"].dtype == jnp.bfloat16
+    np.testing.assert_array_equal(restored["table"], state["table"])
+    assert int(restored["step"]) == 7
 
 
 def test_a_flipped_byte_in_a_checkpoint_is_caught_by_its_checksum(tmp_path):

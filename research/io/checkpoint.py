@@ -66,7 +66,8 @@ def state_checksums(state: Any) -> dict[str, int]:
     for key, leaf in _leaves(state).items():
         value = _host_copy(leaf)
         if value is not None:
-            checksums[key] = zlib.crc32(np.ascontiguousarray(value).data)
+            # Bytes viewed as uint8: a buffer of an ml_dtypes type (bfloat16) has no memoryview.
+            checksums[key] = zlib.crc32(np.ascontiguousarray(value).reshape(-1).view(np.uint8))
     return checksums
 
 
@@ -87,6 +88,24 @@ def shape_mismatches(saved: Any, like: Any) -> list[str]:
         if old_sig != new_sig:
             differences.append(f"{key}: {old_sig[0]} {old_sig[1]} -> {new_sig[0]} {new_sig[1]}")
     return differences
+
+
+def abstract_state(like: Any, shardings: Any = None) -> Any:
+    """`like` as ShapeDtypeStructs that carry a sharding, which Orbax needs to restore jax.Arrays
+    (given none, it returns numpy arrays). `shardings` is a pytree matching `like`; without it
+    a leaf keeps its own sharding, or goes to the first local device if it has none."""
+    leaves, treedef = jax.tree.flatten(like)
+    if shardings is None:
+        chosen = [getattr(leaf, "sharding", None) for leaf in leaves]
+    else:
+        chosen = treedef.flatten_up_to(shardings)
+    default = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    return treedef.unflatten(
+        [
+            jax.ShapeDtypeStruct(np.shape(leaf), leaf.dtype, sharding=sharding or default)
+            for leaf, sharding in zip(leaves, chosen, strict=True)
+        ]
+    )
 
 
 class Checkpointer:
@@ -133,8 +152,14 @@ class Checkpointer:
             f"the checkpoint at step {step} in {self.directory} is corrupt ({cause}); {fallback}"
         )
 
-    def restore(self, step: int, like: Any) -> tuple[Any, dict]:
-        """Restore checkpoint `step` into the structure, shapes and dtypes of `like`."""
+    def restore(self, step: int, like: Any, shardings: Any = None) -> tuple[Any, dict]:
+        """Restore checkpoint `step` into the structure, shapes and dtypes of `like`.
+
+        `like` may be abstract (`jax.eval_shape` of the init function): a concrete template
+        would hold a second copy of the state during the restore. Leaves are placed on
+        `shardings` (a matching pytree) when given, else on their own sharding, else on the
+        first local device.
+        """
         try:
             saved = self._manager.item_metadata(step)["state"]
         except Exception as error:  # orbax/tensorstore raise bare Exception on unreadable data
@@ -150,7 +175,7 @@ class Checkpointer:
                     f"state ({shown}): it was trained with another model size, vocabulary, "
                     "tokeniser or optimizer setting; use a new --workdir"
                 )
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        abstract = abstract_state(like, shardings)
         items = {
             "state": ocp.args.PyTreeRestore(
                 abstract, restore_args=ocp.checkpoint_utils.construct_restore_args(abstract)

@@ -302,17 +302,24 @@ def train_and_evaluate(config: EncoderRunConfig, workdir: str | Path) -> dict[st
     evaluators, polysemy_file = build_evaluators(config, data, workdir / "plots")
 
     tx, schedule = encoder_step.make_optimizer(config)
-    graphdef, state = encoder_step.init_state(config, data.vocab_size, tx)
-    params_count = count_params(nnx.merge(graphdef, state["params"]))
+    # Shapes first: a resumed run restores into them without initialising weights it would
+    # overwrite.
+    graphdef, abstract = jax.eval_shape(
+        lambda: encoder_step.init_state(config, data.vocab_size, tx)
+    )
+    params_count = count_params(nnx.merge(graphdef, abstract["params"]))
     shardings = None
     if mesh is not None:
-        shardings = jax.tree.map(lambda _: distributed.replicated(mesh), state)
-        state = distributed.place(state, shardings)
+        shardings = jax.tree.map(lambda _: distributed.replicated(mesh), abstract)
     checkpointer = Checkpointer(workdir / "checkpoints")
     start = 0
     latest = checkpointer.latest_step()
-    if latest is not None:
-        state, position = checkpointer.restore(latest, state)
+    if latest is None:
+        _, state = encoder_step.init_state(config, data.vocab_size, tx)
+        if mesh is not None:
+            state = distributed.place(state, shardings)
+    else:
+        state, position = checkpointer.restore(latest, abstract, shardings)
         start = int(position["step"])
         if main:
             print(f"resuming from step {start} of {config.train.steps}", file=sys.stderr)

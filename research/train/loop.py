@@ -300,16 +300,23 @@ def fit(config: Config, workdir: str | Path, writer: MultiWriter | None = None) 
     # One optimizer step per train.parallel_blocks blocks.
     sgd_steps = -(-total_blocks // config.train.parallel_blocks)
     tx, schedule = word2vec_step.make_optimizer(config, sgd_steps)
-    graphdef, state = word2vec_step.init_state(config, corpus.vocab_size, tx)
+    # Shapes first: a resumed run restores into them, never drawing tables it would overwrite
+    # (for 1 M x 300 that template alone was 2.3 GB on top of the restore).
+    graphdef, abstract = jax.eval_shape(
+        lambda: word2vec_step.init_state(config, corpus.vocab_size, tx)
+    )
     shardings = None
     if mesh is not None:
-        shardings = word2vec_step.state_shardings(state, mesh, config.train.shard_tables)
-        state = distributed.place(state, shardings)
+        shardings = word2vec_step.state_shardings(abstract, mesh, config.train.shard_tables)
     checkpointer = Checkpointer(workdir / "checkpoints")
     start = 0
     latest = checkpointer.latest_step()
-    if latest is not None:
-        state, position = checkpointer.restore(latest, state)
+    if latest is None:
+        _, state = word2vec_step.init_state(config, corpus.vocab_size, tx)
+        if mesh is not None:
+            state = distributed.place(state, shardings)
+    else:
+        state, position = checkpointer.restore(latest, abstract, shardings)
         start = int(position["block"])
         if distributed.is_main_process():
             print(
