@@ -87,9 +87,10 @@ TARGET_TOKENS = 100_000_000
 PAIR_BLOCKS = 256  # blocks stacked per vectorised step of the pair count
 
 
-def bytes_per_pair(dim: int, negative: int) -> int:
-    """2 (read + write) x (1 input row + (k + 1) output rows) x dim x 4 bytes (float32)."""
-    return 2 * (1 + (negative + 1)) * dim * 4
+def bytes_per_pair(dim: int, negative: int, itemsize: int = 4) -> int:
+    """2 (read + write) x (1 input row + (k + 1) output rows) x dim x itemsize bytes (4 for
+    float32 tables, 2 for model.table_dtype=bfloat16)."""
+    return 2 * (1 + (negative + 1)) * dim * itemsize
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,6 +350,7 @@ def worker_train(args: argparse.Namespace) -> dict:
         "host_blocks": host_blocks,
         "host_seconds": host_seconds,
         "batch_size": batch,
+        "table_itemsize": int(np.dtype(config.model.table_dtype).itemsize),
         "chunk_size": config.train.chunk_size,
         "shared_negatives": config_lib.shared_negatives(config),
         "steps_per_dispatch": config.train.steps_per_dispatch,
@@ -369,7 +371,8 @@ def worker_train(args: argparse.Namespace) -> dict:
 def derive(args: argparse.Namespace, bw: dict, train: dict) -> dict:
     """Every reported ratio, from the three workers' raw numbers."""
     words = train["raw_words"] * args.epochs
-    per_pair = bytes_per_pair(args.dim, args.negative)
+    itemsize = train.get("table_itemsize", 4)
+    per_pair = bytes_per_pair(args.dim, args.negative, itemsize)
     pairs_per_word = train["expected_pairs"] / words
     bytes_per_word = per_pair * pairs_per_word
     roofline = bw["bandwidth_bytes_per_sec"] / bytes_per_word
@@ -385,7 +388,7 @@ def derive(args: argparse.Namespace, bw: dict, train: dict) -> dict:
     rows_per_block = chunks * (
         train["chunk_size"] + train["chunk_size"] + 2 * args.window + train["shared_negatives"]
     )
-    impl_bytes_per_word = 2 * rows_per_block * args.dim * 4 * train["blocks"] / words
+    impl_bytes_per_word = 2 * rows_per_block * args.dim * itemsize * train["blocks"] / words
     return {
         "bytes_per_pair": per_pair,
         "kept_per_raw_word": train["kept_words"] / words,
@@ -486,10 +489,10 @@ def table(args: argparse.Namespace, prep: dict, bw: dict, train: dict, command: 
         f"centres in chunks of {train['chunk_size']} sharing {train['shared_negatives']} "
         f"negatives, {train['steps_per_dispatch']} blocks per dispatch, parallel_blocks "
         f"{train['parallel_blocks']}{overrides}; final loss {train['final_loss']}",
-        f"- bytes per pair = 2 × (1 + (k + 1)) × dim × 4 = 2 × {k + 2} × {dim} × 4 = "
-        f"{d['bytes_per_pair']:,}: each (centre, context) pair reads the centre's input row "
-        "and k + 1 output rows (context + k negatives), float32, and writes them back "
-        "(word2vec.c's per-pair traffic, no row reuse)",
+        f"- bytes per pair = 2 × (1 + (k + 1)) × dim × bytes per value = 2 × {k + 2} × {dim} × "
+        f"{train.get('table_itemsize', 4)} = {d['bytes_per_pair']:,}: each (centre, context) "
+        "pair reads the centre's input row and k + 1 output rows (context + k negatives) in the "
+        "tables' dtype, and writes them back (word2vec.c's per-pair traffic, no row reuse)",
         "- pairs per raw word: expected pairs of the run's own subsampled block stream (same "
         "seed: same kept tokens, document edges and halos; a context at distance d counts "
         "(window − d + 1) / window), over raw words × epochs; the estimate kept fraction × "

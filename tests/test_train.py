@@ -4,6 +4,7 @@ import json
 import math
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -97,6 +98,40 @@ def test_one_step_golden_metrics_and_no_recompiles(kind, tmp_path):
     assert int(state["step"]) == 4
     assert float(metrics["learning_rate"]) == pytest.approx(0.025 - 3 * (0.025 - 1e-4) / 99)
     assert step._cache_size() == 1  # fixed shapes: compiled once
+
+
+@pytest.mark.parametrize("kind", ["skipgram", "cbow"])
+def test_bfloat16_tables_train_in_float32_arithmetic(kind, tmp_path):
+    """model.table_dtype=bfloat16 stores the tables in bfloat16 but computes each block in
+    float32: the pair counts stay exact and the loss follows the float32 run's to within the
+    rounding of the stored rows."""
+    config = small_config(
+        **{
+            "model.kind": kind,
+            "model.table_dtype": "bfloat16",
+            "train.steps_per_dispatch": 1,
+            "data.source": zipf_corpus(tmp_path / "zipf.txt"),
+        }
+    )
+    corpus, groups = first_groups(config, 4)
+    tx, schedule = word2vec_step.make_optimizer(config, 100)
+    graphdef, state = word2vec_step.init_state(config, corpus.vocab_size, tx)
+    step = word2vec_step.make_train_step(
+        config, graphdef, tx, schedule, windows.noise_distribution(corpus.counts)
+    )
+    losses, pairs = [], []
+    for ids, docs, _ in groups:
+        state, metrics = step(state, ids, docs)
+        losses.append(float(metrics["loss"]))
+        pairs.append(int(metrics["pairs"]))
+    tables = state["params"]
+    assert tables["input_embeddings"][...].dtype == jnp.bfloat16
+    assert tables["output_embeddings"][...].dtype == jnp.bfloat16
+    assert pairs == GOLDEN[kind]["pairs"]
+    assert losses[0] == pytest.approx(6 * math.log(2), rel=1e-6)  # zero output rows, exactly
+    assert losses[-1] == pytest.approx(GOLDEN[kind]["loss_step_4"], abs=5e-3)
+    assert losses[-1] != pytest.approx(GOLDEN[kind]["loss_step_4"], abs=1e-7)  # rounding shows
+    assert step._cache_size() == 1
 
 
 def test_synthetic_skipgram_reaches_analogy_accuracy(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax.typing import DTypeLike
 
 
 def uniform_rows(
@@ -28,15 +29,19 @@ class Word2Vec(nnx.Module):
     """Input and output embedding tables, initialised as word2vec does.
 
     Input rows are uniform in [-0.5/dim, 0.5/dim) and output rows are zero, as in the word2vec C
-    code and gensim; with zero output rows the first updates move only the output table.
+    code and gensim; with zero output rows the first updates move only the output table. The
+    rows are drawn in float32 and stored as `dtype`, so a bfloat16 table starts from the
+    float32 one, rounded.
     """
 
-    def __init__(self, vocab_size: int, dim: int, *, rngs: nnx.Rngs):
+    def __init__(
+        self, vocab_size: int, dim: int, *, dtype: DTypeLike = jnp.float32, rngs: nnx.Rngs
+    ):
         bound = 0.5 / dim
         self.input_embeddings = nnx.Param(
-            uniform_rows(rngs.params(), vocab_size, dim, -bound, bound)
+            uniform_rows(rngs.params(), vocab_size, dim, -bound, bound).astype(dtype)
         )
-        self.output_embeddings = nnx.Param(jnp.zeros((vocab_size, dim), jnp.float32))
+        self.output_embeddings = nnx.Param(jnp.zeros((vocab_size, dim), dtype))
 
     def __call__(self, ids: jax.Array) -> jax.Array:
         """The embeddings of `ids` (rows of the input table)."""

@@ -48,7 +48,12 @@ def make_optimizer(
 def init_state(
     config: Config, vocab_size: int, tx: optax.GradientTransformation
 ) -> tuple[nnx.GraphDef, TrainState]:
-    model = Word2Vec(vocab_size, config.model.dim, rngs=nnx.Rngs(params=config.train.seed))
+    model = Word2Vec(
+        vocab_size,
+        config.model.dim,
+        dtype=jnp.dtype(config.model.table_dtype),
+        rngs=nnx.Rngs(params=config.train.seed),
+    )
     graphdef, params = nnx.split(model)
     state = {
         "params": params,
@@ -71,11 +76,10 @@ def scatter_row_updates(
     min(1, hit_cap / m) bounds every step; rows hit at most `hit_cap` times in a block (all but the
     most frequent words) get exactly word2vec's update. hit_cap <= 0 turns the bound off.
     """
-    if hit_cap <= 0:
-        return table.at[ids].add(updates)
-    hits = jnp.zeros(table.shape[0], updates.dtype).at[ids].add(1.0)
-    scale = jnp.minimum(1.0, hit_cap / jnp.maximum(hits[ids], 1.0))
-    return table.at[ids].add(updates * scale[:, None])
+    if hit_cap > 0:
+        hits = jnp.zeros(table.shape[0], jnp.float32).at[ids].add(1.0)
+        updates = updates * jnp.minimum(1.0, hit_cap / jnp.maximum(hits[ids], 1.0))[:, None]
+    return table.at[ids].add(updates.astype(table.dtype))
 
 
 def state_shardings(state: TrainState, mesh: Mesh, shard_tables: bool) -> TrainState:
@@ -123,6 +127,12 @@ def make_train_step(
     kind = config.model.kind
     parallel = config.train.parallel_blocks
 
+    def as_f32(rows: jax.Array) -> jax.Array:
+        # Tables may be stored in bfloat16 (model.table_dtype) to halve the bytes moved; the
+        # block's arithmetic, its loss and pair sums stay float32, and updates are rounded to
+        # the table's dtype when scattered.
+        return rows.astype(jnp.float32)
+
     def block_gradients(table_in, table_out, ids, docs, key):
         """One block's loss sum, pair count, row gradients and the rows they belong to."""
         window_key, negative_key = jax.random.split(key)
@@ -135,9 +145,9 @@ def make_train_step(
 
         if kind == "skipgram":
             rows = {
-                "centre": table_in[centre_ids],
-                "context": table_out[context_ids],
-                "negative": table_out[negative_ids],
+                "centre": as_f32(table_in[centre_ids]),
+                "context": as_f32(table_out[context_ids]),
+                "negative": as_f32(table_out[negative_ids]),
             }
 
             def loss_fn(r):
@@ -147,11 +157,11 @@ def make_train_step(
 
             (loss, pairs), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows)
         else:
-            hidden, counts = ns.cbow_hidden(table_in[context_ids], pair_mask)
+            hidden, counts = ns.cbow_hidden(as_f32(table_in[context_ids]), pair_mask)
             rows = {
                 "hidden": hidden,
-                "centre": table_out[centre_ids],
-                "negative": table_out[negative_ids],
+                "centre": as_f32(table_out[centre_ids]),
+                "negative": as_f32(table_out[negative_ids]),
             }
 
             def loss_fn(r):
