@@ -70,15 +70,8 @@ GOLDEN = {
 }
 
 
-@pytest.mark.parametrize("kind", ["skipgram", "cbow"])
-def test_one_step_golden_metrics_and_no_recompiles(kind, tmp_path):
-    config = small_config(
-        **{
-            "model.kind": kind,
-            "train.steps_per_dispatch": 1,
-            "data.source": zipf_corpus(tmp_path / "zipf.txt"),
-        }
-    )
+def four_steps(config: Config):
+    """Four one-block steps from a fresh state: (state, last metrics, losses, pairs, step)."""
     corpus, groups = first_groups(config, 4)
     tx, schedule = word2vec_step.make_optimizer(config, 100)
     graphdef, state = word2vec_step.init_state(config, corpus.vocab_size, tx)
@@ -90,6 +83,19 @@ def test_one_step_golden_metrics_and_no_recompiles(kind, tmp_path):
         state, metrics = step(state, ids, docs)
         losses.append(float(metrics["loss"]))
         pairs.append(int(metrics["pairs"]))
+    return state, metrics, losses, pairs, step
+
+
+@pytest.mark.parametrize("kind", ["skipgram", "cbow"])
+def test_one_step_golden_metrics_and_no_recompiles(kind, tmp_path):
+    config = small_config(
+        **{
+            "model.kind": kind,
+            "train.steps_per_dispatch": 1,
+            "data.source": zipf_corpus(tmp_path / "zipf.txt"),
+        }
+    )
+    state, metrics, losses, pairs, step = four_steps(config)
     assert pairs == GOLDEN[kind]["pairs"]
     assert losses[-1] == pytest.approx(GOLDEN[kind]["loss_step_4"], abs=2e-6)
     # Output rows start at zero, so every logit is 0: loss = (1 + K) log 2 per pair, exactly.
@@ -113,17 +119,7 @@ def test_bfloat16_tables_train_in_float32_arithmetic(kind, tmp_path):
             "data.source": zipf_corpus(tmp_path / "zipf.txt"),
         }
     )
-    corpus, groups = first_groups(config, 4)
-    tx, schedule = word2vec_step.make_optimizer(config, 100)
-    graphdef, state = word2vec_step.init_state(config, corpus.vocab_size, tx)
-    step = word2vec_step.make_train_step(
-        config, graphdef, tx, schedule, windows.noise_distribution(corpus.counts)
-    )
-    losses, pairs = [], []
-    for ids, docs, _ in groups:
-        state, metrics = step(state, ids, docs)
-        losses.append(float(metrics["loss"]))
-        pairs.append(int(metrics["pairs"]))
+    state, metrics, losses, pairs, step = four_steps(config)
     tables = state["params"]
     assert tables["input_embeddings"][...].dtype == jnp.bfloat16
     assert tables["output_embeddings"][...].dtype == jnp.bfloat16

@@ -21,9 +21,35 @@ from typing import Any, TypeVar
 import jax
 import numpy as np
 
+from research import distributed
 from research.errors import UserError
+from research.io.checkpoint import Checkpointer
 
 Batch = TypeVar("Batch")
+
+
+def init_or_restore(
+    init: Callable[[], tuple[Any, Any]],
+    checkpointer: Checkpointer,
+    shardings_for: Callable[[Any], Any] | None = None,
+) -> tuple[Any, Any, Any, dict | None]:
+    """(graphdef, state, shardings, position): a fresh `init()` placed on its shardings, or the
+    latest checkpoint restored (position is None for a fresh state).
+
+    Shapes come first, from `jax.eval_shape(init)`: a resumed run restores into them and never
+    builds weights it would overwrite (for 1 M x 300 word2vec tables, 2.3 GB on top of the
+    restore). `shardings_for(abstract_state)` gives the state's shardings on a mesh.
+    """
+    graphdef, abstract = jax.eval_shape(init)
+    shardings = None if shardings_for is None else shardings_for(abstract)
+    latest = checkpointer.latest_step()
+    if latest is not None:
+        state, position = checkpointer.restore(latest, abstract, shardings)
+        return graphdef, state, shardings, position
+    _, state = init()
+    if shardings is not None:
+        state = distributed.place(state, shardings)
+    return graphdef, state, shardings, None
 
 
 class StopRequests:

@@ -40,7 +40,7 @@ from research.io.writers import create_writers, git_commit
 from research.models.encoder import SIZES, count_params
 from research.objectives import multilevel
 from research.train import encoder_step
-from research.train.driver import run_steps
+from research.train.driver import init_or_restore, run_steps
 from research.train.loop import (
     check_resume_config,
     check_resume_data,
@@ -302,24 +302,17 @@ def train_and_evaluate(config: EncoderRunConfig, workdir: str | Path) -> dict[st
     evaluators, polysemy_file = build_evaluators(config, data, workdir / "plots")
 
     tx, schedule = encoder_step.make_optimizer(config)
-    # Shapes first: a resumed run restores into them without initialising weights it would
-    # overwrite.
-    graphdef, abstract = jax.eval_shape(
-        lambda: encoder_step.init_state(config, data.vocab_size, tx)
-    )
-    params_count = count_params(nnx.merge(graphdef, abstract["params"]))
-    shardings = None
-    if mesh is not None:
-        shardings = jax.tree.map(lambda _: distributed.replicated(mesh), abstract)
     checkpointer = Checkpointer(workdir / "checkpoints")
+    graphdef, state, shardings, position = init_or_restore(
+        lambda: encoder_step.init_state(config, data.vocab_size, tx),
+        checkpointer,
+        None
+        if mesh is None
+        else lambda abstract: jax.tree.map(lambda _: distributed.replicated(mesh), abstract),
+    )
+    params_count = count_params(nnx.merge(graphdef, state["params"]))
     start = 0
-    latest = checkpointer.latest_step()
-    if latest is None:
-        _, state = encoder_step.init_state(config, data.vocab_size, tx)
-        if mesh is not None:
-            state = distributed.place(state, shardings)
-    else:
-        state, position = checkpointer.restore(latest, abstract, shardings)
+    if position is not None:
         start = int(position["step"])
         if main:
             print(f"resuming from step {start} of {config.train.steps}", file=sys.stderr)

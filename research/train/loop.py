@@ -36,7 +36,7 @@ from research.eval.vectors import WordVectors
 from research.io.checkpoint import Checkpointer
 from research.io.writers import MultiWriter, create_writers, git_commit
 from research.train import word2vec_step
-from research.train.driver import run_steps
+from research.train.driver import init_or_restore, run_steps
 from research.train.nonfinite import TrainingDiverged, guard_nonfinite  # noqa: F401
 
 # Keys that may change when a run is resumed: they do not change what is trained.
@@ -300,23 +300,18 @@ def fit(config: Config, workdir: str | Path, writer: MultiWriter | None = None) 
     # One optimizer step per train.parallel_blocks blocks.
     sgd_steps = -(-total_blocks // config.train.parallel_blocks)
     tx, schedule = word2vec_step.make_optimizer(config, sgd_steps)
-    # Shapes first: a resumed run restores into them, never drawing tables it would overwrite
-    # (for 1 M x 300 that template alone was 2.3 GB on top of the restore).
-    graphdef, abstract = jax.eval_shape(
-        lambda: word2vec_step.init_state(config, corpus.vocab_size, tx)
-    )
-    shardings = None
-    if mesh is not None:
-        shardings = word2vec_step.state_shardings(abstract, mesh, config.train.shard_tables)
     checkpointer = Checkpointer(workdir / "checkpoints")
+    graphdef, state, shardings, position = init_or_restore(
+        lambda: word2vec_step.init_state(config, corpus.vocab_size, tx),
+        checkpointer,
+        None
+        if mesh is None
+        else lambda abstract: word2vec_step.state_shardings(
+            abstract, mesh, config.train.shard_tables
+        ),
+    )
     start = 0
-    latest = checkpointer.latest_step()
-    if latest is None:
-        _, state = word2vec_step.init_state(config, corpus.vocab_size, tx)
-        if mesh is not None:
-            state = distributed.place(state, shardings)
-    else:
-        state, position = checkpointer.restore(latest, abstract, shardings)
+    if position is not None:
         start = int(position["block"])
         if distributed.is_main_process():
             print(
