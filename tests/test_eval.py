@@ -16,10 +16,11 @@ from research.eval import (
     run_evaluators,
 )
 from research.eval.analogy import Analogy, read_analogies, solve_analogies
+from research.eval.common import average_ranks, spearman
 from research.eval.neighbours import NearestNeighbours
 from research.eval.plots import pairs_from_analogy_file, plot_analogy_pairs
 from research.eval.report import format_value, results_markdown
-from research.eval.similarity import WordSimilarity, average_ranks, read_word_pairs, spearman
+from research.eval.similarity import WordSimilarity, read_word_pairs
 from research.eval.vectors import WordVectors, unit_rows
 
 

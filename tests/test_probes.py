@@ -11,21 +11,23 @@ import pytest
 
 from research.errors import UserError
 from research.eval import EVALUATORS, make_evaluator, run_evaluators
+from research.eval.classifiers import (
+    chance_rate,
+    fit_linear_probe,
+    knn_predict,
+    make_probe,
+    probe_scores,
+    stratified_folds,
+)
+from research.eval.plots import plot_probe_matrix
 from research.eval.probes import (
     LevelEncoder,
     LevelProbes,
     as_level_encoder,
     best_levels,
-    chance_rate,
     embed_level,
-    fit_linear_probe,
-    knn_predict,
     ladder_probes,
-    make_probe,
-    plot_probe_matrix,
     probe_matrix,
-    probe_scores,
-    stratified_folds,
     topic_probe,
 )
 

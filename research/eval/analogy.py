@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from research.errors import UserError
-from research.eval import EvalResult, benchmark_lines
+from research.eval.common import EvalResult, benchmark_lines
 from research.eval.vectors import WordVectors, lowercase_index
 
 FORMAT = (

@@ -1,4 +1,4 @@
-"""The model side of the contextual evaluators: a text encoder, cosine helpers, a TSV reader.
+"""The model side of the contextual evaluators: a text encoder and cosine helpers.
 
 Evaluators of sentences and words in context (sense, STS, retrieval, polysemy, search) need only
 two methods of a trained model, so they are written against this Protocol and tested with tiny
@@ -8,13 +8,10 @@ fake encoders. ``research.embed.load_encoder(run_dir)`` turns a trained run into
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from research.errors import UserError
-from research.eval import benchmark_lines
 from research.eval.vectors import unit_rows
 
 Span = tuple[int, int]
@@ -79,67 +76,6 @@ def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return unit_rows(np.asarray(a, np.float32)) @ unit_rows(np.asarray(b, np.float32)).T
 
 
-def read_header_tsv(
-    path: str | Path, required: Sequence[str], expected: str
-) -> list[tuple[int, dict[str, str]]]:
-    """Rows of a tab-separated file with a header line, as (line number, {column: cell}).
-
-    Cells are split on tabs only (no quote handling) and kept as they are, so character offsets
-    into a sentence stay valid. Blank lines are skipped. A missing `required` column or a row
-    with the wrong number of cells is a UserError naming file:line; `expected` describes the
-    format and ends every message.
-    """
-    path = Path(path).expanduser()
-    header: list[str] | None = None
-    rows: list[tuple[int, dict[str, str]]] = []
-    for line_no, line in benchmark_lines(path, expected):
-        if not line.strip():
-            continue
-        cells = line.split("\t")
-        if header is None:
-            header = [c.strip() for c in cells]
-            repeated = sorted({c for c in header if header.count(c) > 1})
-            if repeated:
-                raise UserError(
-                    f"{path}:{line_no}: header names column(s) {', '.join(map(repr, repeated))} "
-                    f"more than once; expected the {expected}"
-                )
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise UserError(
-                    f"{path}:{line_no}: header lacks column(s) {', '.join(missing)} "
-                    f"(it has {', '.join(header)}); expected the {expected}"
-                )
-            continue
-        if len(cells) != len(header):
-            raise UserError(
-                f"{path}:{line_no}: {len(cells)} tab-separated cells, the header has "
-                f"{len(header)}; expected the {expected}"
-            )
-        rows.append((line_no, dict(zip(header, cells, strict=True))))
-    if header is None:
-        raise UserError(f"{path}: empty file; expected the {expected}")
-    if not rows:
-        raise UserError(f"{path}: a header but no rows; expected the {expected}")
-    return rows
-
-
-def parse_span(sentence: str, start: str, end: str, where: str, expected: str) -> tuple[int, int]:
-    """Character offsets [start, end) checked against `sentence`; `where` is "file:line"."""
-    try:
-        s, e = int(start), int(end)
-    except ValueError:
-        raise UserError(
-            f"{where}: offsets {start!r}, {end!r} are not integers; expected the {expected}"
-        ) from None
-    if not 0 <= s < e <= len(sentence):
-        raise UserError(
-            f"{where}: span [{s}, {e}) lies outside the sentence ({len(sentence)} characters) "
-            f"or is empty; expected the {expected}"
-        )
-    return s, e
-
-
 __all__ = [
     "Span",
     "TextEncoder",
@@ -148,6 +84,4 @@ __all__ = [
     "embed_sentences",
     "embed_spans",
     "paired_cosine",
-    "parse_span",
-    "read_header_tsv",
 ]

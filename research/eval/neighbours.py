@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from research.errors import UserError
-from research.eval import EvalResult
+from research.eval.common import EvalResult
 from research.eval.vectors import WordVectors
 
 

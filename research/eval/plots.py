@@ -1,7 +1,11 @@
-"""The classic word2vec picture: word pairs in a 2-D PCA of the unit vectors, one arrow per pair.
+"""Plots of evaluation results, written to files (the Agg backend: no display needed).
 
-If a model learned a relation (male -> female, country -> capital), the arrows are roughly
-parallel and of similar length: that is what makes king - man + woman land near queen.
+The classic word2vec picture (`plot_analogy_pairs`): word pairs in a 2-D PCA of the unit vectors,
+one arrow per pair. If a model learned a relation (male -> female, country -> capital), the
+arrows are roughly parallel and of similar length: that is what makes king - man + woman land
+near queen. `plot_probe_matrix` draws the level x probe accuracy matrix of research.eval.probes.
+
+Importing this module loads matplotlib, so evaluators import it inside the function that draws.
 """
 
 from __future__ import annotations
@@ -134,3 +138,44 @@ def pairs_from_analogy_file(
         if found:
             return list(found)[:max_pairs]
     return []
+
+
+def plot_probe_matrix(matrix: dict, path: str | Path, title: str = "") -> Path:
+    """Heatmap of `probe_matrix`: rows levels, columns probes, colour the linear-probe accuracy.
+
+    Cells print the linear and k-NN accuracies; column labels give the chance rate. Parent
+    directories are created.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    levels, probes = matrix["levels"], matrix["probes"]
+    linear = np.asarray(matrix["linear"], dtype=np.float64).reshape(len(levels), len(probes))
+    knn = np.asarray(matrix["knn"], dtype=np.float64).reshape(len(levels), len(probes))
+    fig, ax = plt.subplots(
+        figsize=(2.0 + 1.6 * max(len(probes), 1), 1.6 + 0.8 * max(len(levels), 1))
+    )
+    image = ax.imshow(
+        np.nan_to_num(linear, nan=0.0), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto"
+    )
+    for i in range(len(levels)):
+        for j in range(len(probes)):
+            v = linear[i, j]
+            text = "n/a" if np.isnan(v) else f"{v:.2f}"
+            text += f"\nk-NN {knn[i, j]:.2f}" if np.isfinite(knn[i, j]) else "\nk-NN n/a"
+            colour = "black" if np.isfinite(v) and v >= 0.6 else "white"
+            ax.text(j, i, text, ha="center", va="center", fontsize=9, color=colour)
+    ax.set_xticks(range(len(probes)))
+    ax.set_xticklabels(
+        [f"{p}\nchance {c:.2f}" for p, c in zip(probes, matrix["chance"], strict=True)],
+        fontsize=9,
+    )
+    ax.set_yticks(range(len(levels)))
+    ax.set_yticklabels(levels, fontsize=9)
+    ax.set_xlabel("probe")
+    ax.set_ylabel("level")
+    fig.colorbar(image, ax=ax, label="linear-probe accuracy")
+    ax.set_title(title or "Level × probe: linear-probe accuracy (k-NN below)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

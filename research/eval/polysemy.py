@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from research.errors import UserError
-from research.eval import EvalResult
-from research.eval.encoder_api import TextEncoder, embed_spans, parse_span, read_header_tsv
+from research.eval.common import EvalResult, parse_span, read_header_tsv
+from research.eval.encoder_api import TextEncoder, embed_spans
 from research.eval.vectors import unit_rows
 
 SENSE_COLUMNS = ("lemma", "sense", "topic", "start", "end", "sentence")

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from research.errors import UserError
-from research.eval import EvalResult
-from research.eval.encoder_api import TextEncoder, cosine_matrix, embed_sentences, read_header_tsv
+from research.eval.common import EvalResult, read_header_tsv
+from research.eval.encoder_api import TextEncoder, cosine_matrix, embed_sentences
 
 QUERY_CHUNK = 1024  # queries scored at once: bounds the (queries x candidates) cosine block
 

@@ -24,15 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from research.errors import UserError
-from research.eval import EvalResult
-from research.eval.encoder_api import (
-    TextEncoder,
-    embed_spans,
-    paired_cosine,
-    parse_span,
-    read_header_tsv,
-)
-from research.eval.similarity import average_ranks
+from research.eval.common import EvalResult, average_ranks, parse_span, read_header_tsv
+from research.eval.encoder_api import TextEncoder, embed_spans, paired_cosine
 
 WIC_COLUMNS = (
     "id", "split", "lemma", "pos", "label", "coarse_diff", "synset1", "synset2", "lexname1",

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from research.errors import UserError
-from research.eval import EvalResult, benchmark_lines
+from research.eval.common import EvalResult, benchmark_lines, pearson, spearman
 from research.eval.vectors import WordVectors
 
 FORMAT = (
@@ -89,39 +89,6 @@ def read_word_pairs(path: str | Path) -> list[tuple[str, str, float]]:
     if not pairs:
         raise UserError(f"{path}: no word pairs found (empty file?); expected the {FORMAT}")
     return pairs
-
-
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks; tied values share the mean of the ranks they span (like scipy's rankdata)."""
-    values = np.asarray(values, dtype=np.float64)
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    # starts[g] is where the g-th run of equal values begins; the last entry is n.
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1], [True])))
-    run_lengths = np.diff(starts)
-    mean_rank = (starts[:-1] + 1 + starts[1:]) / 2.0
-    ranks = np.empty(len(values), dtype=np.float64)
-    ranks[order] = np.repeat(mean_rank, run_lengths)
-    return ranks
-
-
-def pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson r; NaN when undefined (fewer than two points or a constant input)."""
-    if len(x) < 2:
-        return float("nan")
-    x = np.asarray(x, dtype=np.float64) - np.mean(x)
-    y = np.asarray(y, dtype=np.float64) - np.mean(y)
-    denom = np.sqrt(np.sum(x * x) * np.sum(y * y))
-    if denom == 0:
-        return float("nan")
-    return float(np.sum(x * y) / denom)
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman rho = Pearson r of the average ranks (the tie-corrected definition)."""
-    if len(x) < 2:
-        return float("nan")
-    return pearson(average_ranks(x), average_ranks(y))
 
 
 @dataclass

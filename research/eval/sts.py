@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from research.errors import UserError
-from research.eval import EvalResult, benchmark_lines
+from research.eval.common import EvalResult, benchmark_lines, pearson, spearman
 from research.eval.encoder_api import TextEncoder, embed_sentences, paired_cosine
-from research.eval.similarity import pearson, spearman
 
 FORMAT = (
     "STS Benchmark format: tab-separated 'genre file year id score sentence1 sentence2' lines "
