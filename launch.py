@@ -1,6 +1,7 @@
 """Run an experiment: python launch.py experiments/X.py [--set key=value ...] [--workdir DIR].
 
-Thin on purpose: parse, load the experiment's `get_config()`, apply overrides, join a
+Thin on purpose: parse, load the experiment's `get_config()` (and its `optimizer`/`schedule`
+if it composes them), apply overrides, join a
 multi-process run if asked (--coordinator/--num-processes/--process-id or JAX_COORDINATOR_ADDRESS,
 JAX_NUM_PROCESSES, JAX_PROCESS_ID), log the devices and versions, and call the library. Mistakes
 a user can fix end in one line and exit status 2.
@@ -88,10 +89,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"devices: {', '.join(str(d) for d in jax.devices())})",
                 file=sys.stderr,
             )
-        from research.train import runner_for
+        from research.train.families import family_for
 
-        run = getattr(module, "run", None) or runner_for(config)
-        run(config, workdir)
+        # An experiment file may bring its own runner (the comparison does) and compose its
+        # own Optax optimizer: optimizer(config, schedule) and schedule(config, total_steps).
+        hooks = {k: getattr(module, k) for k in ("optimizer", "schedule") if hasattr(module, k)}
+        run = getattr(module, "run", None) or family_for(config).runner()
+        run(config, workdir, **hooks)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -90,8 +90,8 @@ def make_spec(args) -> dict:
     """Everything both workers need, resolved once here so they cannot disagree."""
     from research.data import tokenizer as tok
     from research.models.encoder import SIZES
-    from research.models.text_model import encoder_config
-    from research.train.encoder_step import FIRST_WORD_ID, make_optimizer
+    from research.objectives.registry import encoder_config
+    from research.train.encoder_step import make_optimizer
 
     assert set(SIZES) == set(SIZE_NAMES), "update SIZE_NAMES"
     config = run_config(args)
@@ -109,7 +109,7 @@ def make_spec(args) -> dict:
         "dropout": shape.dropout,
         "mask_rate": config.objective.mask_rate,
         "mask_id": tok.MASK,
-        "first_word_id": FIRST_WORD_ID,
+        "first_word_id": len(tok.SPECIAL_TOKENS),
         "learning_rates": [float(schedule(i)) for i in range(total)],
         "weight_decay": config.train.weight_decay,
         "seq_len": args.seq_len,

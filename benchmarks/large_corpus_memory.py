@@ -135,14 +135,14 @@ def worker(args) -> dict:
             detail = f"{corpus.num_tokens:,} ids, vocab {corpus.vocab_size:,}"
             output_mb = _directory_mb(corpus.path)
         else:
-            from research.train.loop import fit
+            from research.train.word2vec import fit
 
             import_peak = peak_rss_mb()
             config = Config(name="large_corpus_memory", data=data_config)
             config.model.kind = "skipgram"
             config.train.epochs = args.epochs
             config.train.checkpoint_every = 10**9  # only the final checkpoint
-            config.eval.synthetic = False
+            config.eval.default_suite = False
             config.log.progress = False
             with tempfile.TemporaryDirectory(dir=args.cache) as workdir:
                 started = time.time()

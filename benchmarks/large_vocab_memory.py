@@ -80,7 +80,7 @@ def _rss_mb() -> float:
 def worker_ours(args) -> dict:
     from research.config import Config
     from research.data.corpus import prepare_corpus
-    from research.train.loop import fit
+    from research.train.word2vec import fit
 
     config = Config(name="large_vocab_memory")
     config.data.source = args.corpus
@@ -90,7 +90,7 @@ def worker_ours(args) -> dict:
     config.model.dim = args.dim
     config.train.epochs = 1
     config.train.checkpoint_every = 10**9  # only the final checkpoint
-    config.eval.synthetic = False
+    config.eval.default_suite = False
     config.log.progress = False
     started = time.time()
     corpus = prepare_corpus(config.data, progress=False)

@@ -3,7 +3,7 @@
     python benchmarks/word2vec_roofline.py                       # 100 M tokens, dim 300
     python benchmarks/word2vec_roofline.py --tokens 2M --dim 100 --out /tmp/roof.md  # a smoke run
 
-Trains this project's skip-gram (`research.train.loop.fit`: negative 5, window 5, sample 1e-3,
+Trains this project's skip-gram (`research.train.word2vec.fit`: negative 5, window 5, sample 1e-3,
 one epoch, one device, only the final checkpoint) on a corpus of --tokens tokens and reports its
 speed against what the device's memory bandwidth allows, and against BlazingText's published
 figure. Three subprocesses, so that each peak RSS is its own: prepare (generate the corpus, build
@@ -140,7 +140,7 @@ def make_config(args: argparse.Namespace) -> Any:
     config.train.seed = args.seed
     config.train.devices = 1  # one device: the roofline is one device's bandwidth
     config.train.checkpoint_every = 10**9  # only the final checkpoint
-    config.eval.synthetic = False
+    config.eval.default_suite = False
     config.log.progress = False
     for assignment in args.set or []:
         apply_override(config, assignment)
@@ -278,7 +278,7 @@ def host_pipeline_rate(
     """(blocks, seconds) of the host pipeline alone: subsampling, blocks and halos stacked into
     the train step's groups, in one thread, as the train loop's prefetch thread builds them.
     Training cannot run faster than this, whatever the device."""
-    from research.train.loop import block_groups
+    from research.data.blocks import block_groups
 
     group = config.train.steps_per_dispatch * config.train.parallel_blocks
     blocks, started = 0, time.perf_counter()
@@ -295,7 +295,7 @@ def worker_train(args: argparse.Namespace) -> dict:
 
     from research import config as config_lib
     from research.data import windows
-    from research.train.loop import fit
+    from research.train.word2vec import fit
 
     info = device_info()
     config = make_config(args)

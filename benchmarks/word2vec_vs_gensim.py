@@ -54,7 +54,7 @@ def evaluate(words, vectors, counts, wordsim: str, analogy: str) -> dict[str, fl
 def worker_ours(args) -> dict:
     from research.config import Config
     from research.data.corpus import prepare_corpus
-    from research.train.loop import fit
+    from research.train.word2vec import fit
 
     config = Config(name=f"bench_{args.kind}")
     config.data.source = args.corpus
@@ -66,7 +66,7 @@ def worker_ours(args) -> dict:
     config.model.dim = args.dim
     config.train.epochs = args.epochs
     config.train.seed = args.seed
-    config.eval.synthetic = False
+    config.eval.default_suite = False
     config.log.progress = False
     for assignment in args.set or []:
         from research.config import apply_override

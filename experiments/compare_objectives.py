@@ -9,16 +9,18 @@ TF-IDF and averaged-word2vec baselines with the same evaluators, and writes comp
 comparison.csv (mean ± std over seeds, best per column in bold), plots/compare_metrics.png and
 plots/training_curves.png. Larger: --set encoder.model.size=mini --set encoder.train.steps=5000;
 a real corpus: --set encoder.data.source=PATH (the synthetic gold files then do not apply; pass
---set encoder.eval.wic=... --set encoder.eval.sts=...). One W&B group per comparison with
---set log.wandb=true.
+--set encoder.evals.NAME.kind=KIND --set encoder.evals.NAME.path=FILE). One W&B group per
+comparison with --set log.wandb=true.
 """
 
-from research.compare import CompareConfig
+from research.compare import CompareConfig, run_comparison
+
+run = run_comparison  # launch.py calls it instead of a model family's trainer
 
 
 def get_config() -> CompareConfig:
     config = CompareConfig(name="compare_objectives")
-    config.seeds = "0,1,2"
+    config.seeds = [0, 1, 2]
     config.encoder.model.size = "tiny"
     config.encoder.train.steps = 300
     config.encoder.train.batch_size = 32

@@ -47,26 +47,28 @@ HEADLINE = [
 @dataclasses.dataclass
 class CompareConfig:
     name: str = "compare_objectives"
-    objectives: str = "mlm,next_token,contrastive,multi_abstraction,multi_abstraction+mlm"
-    seeds: str = "0,1,2"
-    baselines: str = "tfidf,word2vec"  # any of: tfidf, word2vec
+    objectives: list[str] = dataclasses.field(
+        default_factory=lambda: [
+            "mlm",
+            "next_token",
+            "contrastive",
+            "multi_abstraction",
+            "multi_abstraction+mlm",
+        ]
+    )  # objective.kind of each compared encoder
+    seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
+    baselines: list[str] = dataclasses.field(
+        default_factory=lambda: ["tfidf", "word2vec"]
+    )  # any of: tfidf, word2vec
     encoder: EncoderRunConfig = dataclasses.field(default_factory=EncoderRunConfig)
     word2vec: Config = dataclasses.field(default_factory=Config)
     log: LogConfig = dataclasses.field(default_factory=LogConfig)
 
 
-def _list(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
-
-
 def seeds_of(config: CompareConfig) -> list[int]:
-    try:
-        seeds = [int(s) for s in _list(config.seeds)]
-    except ValueError:
-        raise UserError(f"seeds={config.seeds!r}: expected comma-separated integers") from None
-    if not seeds:
-        raise UserError("seeds is empty; give at least one, e.g. --set seeds=0,1,2")
-    return seeds
+    if not config.seeds:
+        raise UserError("seeds is empty; give at least one, e.g. --set seeds=[0,1,2]")
+    return list(config.seeds)
 
 
 def encoder_run_config(config: CompareConfig, objective: str, seed: int) -> EncoderRunConfig:
@@ -84,12 +86,12 @@ def _finished_results(workdir: Path) -> dict[str, float] | None:
 
 
 def run_encoder(run: EncoderRunConfig, workdir: Path) -> dict[str, float]:
-    from research.train import encoder_loop
+    from research.train import encoder as encoder_trainer
 
     done = _finished_results(workdir)
     if done is not None:
         return done
-    return encoder_loop.train_and_evaluate(run, workdir)
+    return encoder_trainer.train_and_evaluate(run, workdir)
 
 
 def run_baseline(
@@ -99,7 +101,7 @@ def run_baseline(
     from research.baselines import AveragedWordVectors, TfidfEncoder
     from research.data.sequences import prepare_sequences
     from research.eval import run_evaluators
-    from research.train import encoder_loop
+    from research.train import encoder as encoder_trainer
 
     done = _finished_results(workdir)
     if done is not None:
@@ -113,7 +115,7 @@ def run_baseline(
         vocab_size=encoder.data.vocab_size,
         progress=False,
     )
-    evaluators = encoder_loop.build_evaluators(encoder, data, workdir / "plots")[0]
+    evaluators = encoder_trainer.build_evaluators(encoder, data, workdir / "plots")[0]
     corpus_file = Path(data.world_files["corpus"]) if data.world_files else None
     extra: dict[str, float] = {}
     if baseline == "tfidf":
@@ -278,7 +280,7 @@ def run_comparison(config: CompareConfig, workdir: str | Path) -> dict:
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    objectives = _list(config.objectives)
+    objectives = list(config.objectives)
     for objective in objectives:
         objective_weights(dataclasses.replace(config.encoder.objective, kind=objective))
     seeds = seeds_of(config)
@@ -286,7 +288,7 @@ def run_comparison(config: CompareConfig, workdir: str | Path) -> dict:
     started = time.time()
     per_method: dict[str, list[dict]] = {}
     run_dirs: dict[str, list[Path]] = {}
-    total = len(objectives) * len(seeds) + len(_list(config.baselines)) * len(seeds)
+    total = len(objectives) * len(seeds) + len(list(config.baselines)) * len(seeds)
     done = 0
     for objective in objectives:
         for seed in seeds:
@@ -296,7 +298,7 @@ def run_comparison(config: CompareConfig, workdir: str | Path) -> dict:
             results = run_encoder(encoder_run_config(config, objective, seed), directory)
             per_method.setdefault(objective, []).append(add_best_level(results))
             run_dirs.setdefault(objective, []).append(directory)
-    for baseline in _list(config.baselines):
+    for baseline in list(config.baselines):
         for seed in seeds:
             directory = workdir / "runs" / f"baseline_{baseline}" / f"seed{seed}"
             done += 1

@@ -83,11 +83,14 @@ class TrainConfig:
 
 @dataclasses.dataclass
 class EvalConfig:
-    wordsim: str = ""  # path to a word-pair score TSV (WordSim-353 format); "" = none
-    analogy: str = ""  # path to an analogy file (questions-words .txt or .tsv); "" = none
-    neighbours: str = ""  # comma-separated query words for the nearest-neighbour table
-    restrict_vocab: int = 30000  # analogy search space, as gensim
-    synthetic: bool = True  # evaluate on the synthetic world's gold files when source=synthetic
+    # The data source's default suite: on the synthetic world its analogy and similarity gold
+    # files; on any source the nearest-neighbour table. Benchmarks by path go in `evals`.
+    default_suite: bool = True
+    # Query words of the nearest-neighbour table; [] = the plot pairs' words (or a fixed list).
+    neighbours: list[str] = dataclasses.field(default_factory=list)
+
+
+Evals = dict[str, dict[str, Any]]  # {name: {"kind": registered evaluator kind, **options}}
 
 
 @dataclasses.dataclass
@@ -105,6 +108,9 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+    # Evaluators beyond the default suite, e.g. --set evals.ws353.kind=word_similarity
+    # --set evals.ws353.path=wordsim353.tsv (kinds and options: research/eval/__init__.py).
+    evals: Evals = dataclasses.field(default_factory=dict)
     log: LogConfig = dataclasses.field(default_factory=LogConfig)
 
 
@@ -141,15 +147,23 @@ def valid_keys(config: Any, prefix: str = "") -> list[str]:
     return keys
 
 
-def _parse_value(key: str, text: str, annotation: Any) -> Any:
+# Override syntax (the only parser of config values; fields are typed, never mini-languages):
+#   scalars       train.epochs=5, log.wandb=true, model.kind=cbow (a Literal's choices)
+#   lists         objective.levels=[token,span] (brackets optional: token,span; [] = empty)
+#   mappings      objective.weights={mlm: 1, contrastive: 0.5} or mlm=1,contrastive=0.5,
+#                 one entry: objective.weights.contrastive=0.5
+#   evaluators    evals.sts.kind=sentence_similarity --set evals.sts.path=FILE (an entry is
+#                 created by its first key), evals.sts={"kind": "...", "path": "..."} (JSON),
+#                 evals.sts= (removes it), evals={} (removes all)
+
+
+def _scalar(key: str, text: str, annotation: Any) -> Any:
     origin = typing.get_origin(annotation)
     if origin is Literal:
         choices = typing.get_args(annotation)
         if text not in choices:
             raise UserError(f"--set {key}={text}: expected one of {', '.join(choices)}")
         return text
-    if origin in (typing.Union, types.UnionType):
-        raise TypeError(f"config field {key} has a union type; give it one concrete type")
     if annotation is bool:
         lowered = text.lower()
         if lowered in ("true", "1", "yes", "on"):
@@ -169,7 +183,88 @@ def _parse_value(key: str, text: str, annotation: Any) -> Any:
             raise UserError(f"--set {key}={text}: expected a number") from None
     if annotation is str:
         return text
+    if annotation is Any:
+        return _json_or_text(text)
     raise TypeError(f"config field {key} has unsupported type {annotation!r}")
+
+
+def _json_or_text(text: str) -> Any:
+    """An option value without a declared type: a JSON scalar (30000, 0.5, true, null) or, when
+    it is not one, the text itself (a path, a name)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if not isinstance(value, (list, dict)) else text
+
+
+def _items(key: str, text: str, opening: str, closing: str) -> list[str]:
+    text = text.strip()
+    if text.startswith(opening):
+        if not text.endswith(closing):
+            raise UserError(f"--set {key}={text}: a {opening} without its {closing}")
+        text = text[1:-1]
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _parse_value(key: str, text: str, annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"config field {key} has a union type; give it one concrete type")
+    if origin is list:
+        (item_type,) = typing.get_args(annotation)
+        return [_scalar(key, item, item_type) for item in _items(key, text, "[", "]")]
+    if origin is dict:
+        key_type, value_type = typing.get_args(annotation)
+        if typing.get_origin(value_type) is dict or value_type is dict:
+            try:
+                value = json.loads(text or "{}")
+            except ValueError:
+                value = None
+            if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                raise UserError(
+                    f"--set {key}={text}: expected a JSON object of objects, e.g. "
+                    '{"sts": {"kind": "sentence_similarity", "path": "sts-test.csv"}}, or set '
+                    f"one entry's option: --set {key}.NAME.OPTION=VALUE"
+                )
+            return value
+        mapping = {}
+        for item in _items(key, text, "{", "}"):
+            name, sep, value = item.partition("=") if "=" in item else item.partition(":")
+            if not sep or not name.strip():
+                raise UserError(
+                    f"--set {key}={text}: {item!r} is not NAME=VALUE; expected e.g. "
+                    f"{key}=a=1,b=0.5 or {key}={{a: 1, b: 0.5}}"
+                )
+            mapping[_scalar(key, name.strip(), key_type)] = _scalar(
+                f"{key}.{name.strip()}", value.strip(), value_type
+            )
+        return mapping
+    return _scalar(key, text, annotation)
+
+
+def _unknown_key(config: Any, key: str) -> UserError:
+    return UserError(f"unknown config key {key!r}; valid keys: {', '.join(valid_keys(config))}")
+
+
+def _set_in_mapping(
+    config: Any, key: str, mapping: dict, path: list[str], text: str, annotation: Any
+) -> None:
+    """`key` addresses an entry (or an entry's option) of a mapping field."""
+    _, value_type = typing.get_args(annotation)
+    nested = typing.get_origin(value_type) is dict or value_type is dict
+    if len(path) == 1:
+        if nested and text == "":
+            mapping.pop(path[0], None)
+        elif nested:
+            entry = _parse_value(key, json.dumps({path[0]: None})[:-5] + text + "}", annotation)
+            mapping[path[0]] = entry[path[0]]
+        else:
+            mapping[path[0]] = _scalar(key, text, value_type)
+        return
+    if not nested or len(path) != 2:
+        raise _unknown_key(config, key)
+    mapping.setdefault(path[0], {})[path[1]] = _json_or_text(text)
 
 
 def apply_override(config: Any, assignment: str) -> None:
@@ -177,20 +272,30 @@ def apply_override(config: Any, assignment: str) -> None:
     if "=" not in assignment:
         raise UserError(f"--set {assignment}: expected KEY=VALUE, e.g. --set train.epochs=5")
     key, text = assignment.split("=", 1)
-    key = key.strip()
-    *parents, leaf = key.split(".")
+    key, text = key.strip(), text.strip()
+    parts = key.split(".")
     target = config
-    for part in parents:
-        child = getattr(target, part, None) if dataclasses.is_dataclass(target) else None
-        if child is None or not dataclasses.is_dataclass(child):
-            target = None
-            break
-        target = child
-    fields = {f.name for f in dataclasses.fields(target)} if target is not None else set()
-    if target is None or leaf not in fields or dataclasses.is_dataclass(getattr(target, leaf)):
-        raise UserError(f"unknown config key {key!r}; valid keys: {', '.join(valid_keys(config))}")
-    annotation = typing.get_type_hints(type(target))[leaf]
-    setattr(target, leaf, _parse_value(key, text.strip(), annotation))
+    for i, part in enumerate(parts):
+        if not dataclasses.is_dataclass(target):
+            raise _unknown_key(config, key)
+        fields = {f.name for f in dataclasses.fields(target)}
+        if part not in fields:
+            raise _unknown_key(config, key)
+        value = getattr(target, part)
+        last = i == len(parts) - 1
+        if dataclasses.is_dataclass(value):
+            if last:
+                raise _unknown_key(config, key)
+            target = value
+            continue
+        annotation = typing.get_type_hints(type(target))[part]
+        if last:
+            setattr(target, part, _parse_value(key, text, annotation))
+        elif typing.get_origin(annotation) is dict:
+            _set_in_mapping(config, key, value, parts[i + 1 :], text, annotation)
+        else:
+            raise _unknown_key(config, key)
+        return
 
 
 def apply_overrides(config: Any, assignments: list[str]) -> Any:
@@ -230,21 +335,24 @@ class EncoderModelConfig:
 class ObjectiveConfig:
     # "mlm", "next_token", "contrastive", "multi_abstraction", or a sum such as "mlm+contrastive"
     kind: str = "mlm"
-    weights: str = ""  # e.g. "mlm=1,contrastive=0.5"; unspecified terms weigh 1
+    weights: dict[str, float] = dataclasses.field(default_factory=dict)  # unnamed terms weigh 1
     mask_rate: float = 0.15  # mlm tokens; multi_abstraction: tokens covered by masked spans
     temperature: float = 0.05  # contrastive, and multi_abstraction's InfoNCE terms
     positives: Literal["neighbour", "dropout"] = "neighbour"  # cpt-text or SimCSE
     # multi_abstraction (objectives/multilevel.py, DESIGN.md "The multi-abstraction head")
-    levels: str = "token,span,sentence,document"  # which levels the head predicts
-    level_weights: str = ""  # e.g. "token=1,document=0.5"; unspecified levels weigh 1
+    levels: list[str] = dataclasses.field(
+        default_factory=lambda: ["token", "span", "sentence", "document"]
+    )  # which levels the head predicts
+    level_weights: dict[str, float] = dataclasses.field(default_factory=dict)  # unnamed: 1
     span_length: int = 3  # tokens per masked span (and per span-level item)
     target_layers: int = 2  # target = layer-normalised mean of the EMA encoder's top k layers
     ema_start: float = 0.999  # EMA decay tau at step 0, linear to ema_end at train.steps
     ema_end: float = 0.9999
     regression: Literal["cosine", "smooth_l1"] = "cosine"  # per-level loss to the target
     nce_weight: float = 0.1  # in-batch InfoNCE per level, against collapse
-    matryoshka: str = ""  # e.g. "token=64,document=16": that level uses its first n dims
-    contexts: str = ""  # named FiLM spaces; "" = the synthetic world's topics (if any)
+    # e.g. {token: 64, document: 16}: that level uses only its first n dims
+    matryoshka: dict[str, int] = dataclasses.field(default_factory=dict)
+    contexts: list[str] = dataclasses.field(default_factory=list)  # [] = the world's topics
     context_weight: float = 0.5  # context-conditioned contrastive term; 0 = off
 
 
@@ -273,12 +381,9 @@ class EncoderTrainConfig:
 
 @dataclasses.dataclass
 class EncoderEvalConfig:
-    synthetic: bool = True  # evaluate on the synthetic world's gold files
-    wic: str = ""  # WiC-style pairs TSV (e.g. wordnet_wic_pairs.tsv)
-    sts: str = ""  # STS Benchmark file, or hf:NAME[:CONFIG[:SPLIT]]
-    retrieval: str = ""  # query/target TSV
-    retrieval_query_column: str = "query"
-    retrieval_target_column: str = "target"
+    # The data source's default suite: on the synthetic world its sense pairs, STS, retrieval,
+    # polysemy and level-probe gold files. Benchmarks by path go in `evals`.
+    default_suite: bool = True
     top_layers: int = 1  # token embeddings = mean of the top k layers' states
     polysemy_lemma: str = ""  # word for plots/polysemy.png; "" = the one with most examples
     # Level probes on the synthetic world: K-fold cross-validation over all items (K >= 2), or
@@ -294,32 +399,32 @@ class EncoderRunConfig:
     objective: ObjectiveConfig = dataclasses.field(default_factory=ObjectiveConfig)
     train: EncoderTrainConfig = dataclasses.field(default_factory=EncoderTrainConfig)
     eval: EncoderEvalConfig = dataclasses.field(default_factory=EncoderEvalConfig)
+    # Evaluators beyond the default suite, e.g. --set evals.stsb.kind=sentence_similarity
+    # --set evals.stsb.path=sts-test.csv (kinds and options: research/eval/__init__.py).
+    evals: Evals = dataclasses.field(default_factory=dict)
     log: LogConfig = dataclasses.field(default_factory=LogConfig)
 
 
+def objective_terms(objective: ObjectiveConfig) -> list[str]:
+    """The terms of `kind`, the name of a sum such as "mlm+contrastive"."""
+    return [t.strip() for t in objective.kind.split("+") if t.strip()]
+
+
 def objective_weights(objective: ObjectiveConfig) -> dict[str, float]:
-    """{term: weight} from `kind` ("mlm+contrastive") and `weights` ("contrastive=0.5")."""
-    valid = ("mlm", "next_token", "contrastive", "multi_abstraction")
-    terms = [t.strip() for t in objective.kind.split("+") if t.strip()]
-    unknown = [t for t in terms if t not in valid]
-    if not terms or unknown:
+    """{term: weight}: the terms of `kind`, each weighing 1 unless `weights` names it."""
+    terms = objective_terms(objective)
+    if not terms or len(set(terms)) != len(terms):
         raise UserError(
-            f"objective.kind={objective.kind!r}: expected terms from {', '.join(valid)} "
-            "joined by +, e.g. mlm+contrastive"
+            f"objective.kind={objective.kind!r}: expected distinct objective names joined by +, "
+            "e.g. mlm+contrastive"
         )
-    weights = dict.fromkeys(terms, 1.0)
-    for item in filter(None, (w.strip() for w in objective.weights.split(","))):
-        term, _, value = item.partition("=")
-        if term.strip() not in weights:
-            raise UserError(
-                f"objective.weights names {term.strip()!r}, not a term of "
-                f"objective.kind={objective.kind!r}"
-            )
-        try:
-            weights[term.strip()] = float(value)
-        except ValueError:
-            raise UserError(f"objective.weights: {item!r} is not TERM=NUMBER") from None
-    return weights
+    unknown = sorted(set(objective.weights) - set(terms))
+    if unknown:
+        raise UserError(
+            f"objective.weights names {', '.join(unknown)}, not a term of "
+            f"objective.kind={objective.kind!r}"
+        )
+    return {term: float(objective.weights.get(term, 1.0)) for term in terms}
 
 
 def shared_negatives(config: Config) -> int:

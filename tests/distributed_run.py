@@ -32,7 +32,7 @@ def get_config() -> Config:
     config.train.parallel_blocks = 8
     config.train.log_every = 32
     config.train.checkpoint_every = 1_000_000  # only the final checkpoint
-    config.eval.synthetic = False
+    config.eval.default_suite = False
     config.log.progress = False
     return config
 
@@ -53,7 +53,7 @@ def encoder_config(word2vec: Config) -> EncoderRunConfig:
     config.train.log_every = 3
     config.train.checkpoint_every = 1_000_000
     config.train.devices = word2vec.train.devices
-    config.eval.synthetic = False
+    config.eval.default_suite = False
     config.log.progress = False
     return config
 
@@ -73,7 +73,8 @@ def interrupt_process_one_at(step: int) -> None:
 
 
 def run(config: Config, workdir: str | Path) -> None:
-    from research.train import encoder_loop, loop
+    from research.train import encoder as encoder_loop
+    from research.train import word2vec as loop
 
     workdir = Path(workdir)
     interrupt_at = int(os.environ.get(INTERRUPT_ENV, "0"))

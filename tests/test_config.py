@@ -57,8 +57,8 @@ def test_unknown_key_error_lists_every_valid_key():
         "train.batch_size",
         "train.seed",
         "log.wandb",
-        "eval.wordsim",
-        "eval.analogy",
+        "evals",
+        "eval.neighbours",
     ]:
         assert key in str(error.value)
 

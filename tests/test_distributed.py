@@ -24,7 +24,8 @@ from research import distributed
 from research.data import corpus as corpus_lib
 from research.data.sequences import prepare_sequences
 from research.errors import UserError
-from research.train import encoder_loop, loop
+from research.train import encoder as encoder_loop
+from research.train import word2vec as loop
 
 RUN = "tests/distributed_run.py"
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from research import config as config_lib
 from research.config import EncoderRunConfig
 from research.embed import load_encoder
 from research.errors import UserError
-from research.train import encoder_loop
+from research.train import encoder as encoder_loop
 from tests.step_hooks import after_dispatch, send_sigint
 
 
@@ -140,7 +140,7 @@ def test_loading_a_word_run_or_nothing_is_refused(tmp_path):
 
 
 def test_bad_objective_is_a_one_line_error(tmp_path):
-    with pytest.raises(UserError, match="expected terms from mlm, next_token, contrastive"):
+    with pytest.raises(UserError, match="unknown objective .glove.; registered: mlm, next_token, contrastive"):
         encoder_loop.train_and_evaluate(tiny_config(**{"objective.kind": "mlm+glove"}), tmp_path)
     with pytest.raises(UserError, match="needs model.dropout > 0"):
         encoder_loop.train_and_evaluate(

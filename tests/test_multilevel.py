@@ -13,13 +13,17 @@ from flax import nnx
 
 from research import config as config_lib
 from research.config import EncoderRunConfig
+from research.data import text_batches
 from research.data import tokenizer as tok
 from research.embed import EncoderEmbedder, load_encoder
 from research.errors import UserError
 from research.io.checkpoint import Checkpointer
-from research.models.text_model import TextModel
-from research.objectives import ema, multilevel
-from research.train import encoder_loop, encoder_step
+from research.models import pooling
+from research.objectives import ema, masking, multilevel
+from research.objectives import registry as objective_registry
+from research.objectives.registry import text_model
+from research.train import encoder as encoder_loop
+from research.train import encoder_step
 from tests.step_hooks import after_dispatch, send_sigint
 
 LEVELS = ("token", "span", "sentence", "document")
@@ -39,7 +43,7 @@ def tiny_config(**overrides) -> EncoderRunConfig:
     config.train.warmup_steps = 5
     config.train.log_every = 5
     config.train.checkpoint_every = 10
-    config.eval.synthetic = False
+    config.eval.default_suite = False
     config.log.progress = False
     config_lib.apply_overrides(config, [f"{k}={v}" for k, v in overrides.items()])
     return config
@@ -162,13 +166,13 @@ def test_level_pooling_matches_hand_computed_means():
     target = jax.random.normal(jax.random.PRNGKey(1), (1, 10, 3))
     s, t = np.asarray(student[0]), np.asarray(target[0])
 
-    means, counts = multilevel.segment_means(student, sentence_ids, 4)
+    means, counts = pooling.segment_means(student, sentence_ids, 4)
     np.testing.assert_allclose(means[0, 0], s[1:3].mean(0), rtol=1e-6)
     np.testing.assert_allclose(means[0, 1], s[4:7].mean(0), rtol=1e-6)
     np.testing.assert_array_equal(counts[0], [2, 3, 0, 0])
     np.testing.assert_array_equal(means[0, 2:], 0)
 
-    members = multilevel.window_members(maskable, sentence_ids, 3)
+    members = pooling.window_members(maskable, sentence_ids, 3)
     # A span never crosses a [SEP]: from 1 it holds {1, 2}; from 6 only {6}.
     np.testing.assert_array_equal(members[0, 1], [True, True, False])
     np.testing.assert_array_equal(members[0, 4], [True, True, True])
@@ -194,7 +198,7 @@ def test_level_pooling_matches_hand_computed_means():
     np.testing.assert_allclose(ti[5], t[5:7].mean(0), rtol=1e-6)  # {5, 6}: 7 is [SEP]
     np.testing.assert_allclose(si[5], s[5:7].mean(0), rtol=1e-6)
     si, ti, w = multilevel.level_items("sentence", student, target, **common)
-    assert w.shape == (multilevel.max_segments(10),)
+    assert w.shape == (pooling.max_segments(10),)
     np.testing.assert_array_equal(np.flatnonzero(w), [0, 1])
     np.testing.assert_allclose(ti[1], t[4:7].mean(0), rtol=1e-6)
     np.testing.assert_allclose(si[0], s[1:3].mean(0), rtol=1e-6)
@@ -210,7 +214,7 @@ def test_mask_spans_covers_the_rate_in_contiguous_in_sentence_spans():
     sentence_ids[:, ::8] = -1  # one special token in front of every sentence
     tokens = np.where(sentence_ids >= 0, 50, tok.SEP).astype(np.int32)
     maskable = jnp.asarray(sentence_ids >= 0)
-    inputs, masked, starts, members = multilevel.mask_spans(
+    inputs, masked, starts, members = masking.mask_spans(
         jax.random.PRNGKey(0),
         jnp.asarray(tokens),
         maskable,
@@ -320,7 +324,7 @@ def test_collapse_monitor_fires_on_a_constant_encoder():
 
 def test_context_conditioning_acts_only_through_its_context():
     config = tiny_config(**{"objective.contexts": "water,finance,music"})
-    model = TextModel(config, 100, rngs=nnx.Rngs(params=0))
+    model = text_model(config, 100, rngs=nnx.Rngs(params=0))
     e = jax.random.normal(jax.random.PRNGKey(0), (5, 64))
     for c in range(3):  # identity at init: every context equals the unconditioned embedding
         np.testing.assert_array_equal(model.contextualize(e, jnp.full(5, c)), e)
@@ -393,8 +397,8 @@ def test_short_run_trains(reference_run):
             assert math.isfinite(rows[-1][f"{level}_{name}"]), (level, name)
     assert "context_nce" in rows[-1] and "ema_decay" in rows[-1]
     config = json.loads((reference_run / "config.json").read_text())
-    # contexts "" resolve to the synthetic world's topics, recorded in config.json
-    assert config["objective"]["contexts"].split(",")[:2] == ["water", "finance"]
+    # contexts [] resolve to the synthetic world's topics, recorded in config.json
+    assert config["objective"]["contexts"][:2] == ["water", "finance"]
 
 
 def test_interrupted_run_resumes_exactly(reference_run, tmp_path, monkeypatch):
@@ -441,13 +445,13 @@ def test_identity_contexts_and_models_without_the_head(reference_run):
     tokenizer = tok.load_tokenizer(reference_run / "tokenizer.json")
     vocab = tokenizer.get_vocab_size()
     texts = ["the bank of the river", "a loan"]
-    fresh = TextModel(
+    fresh = text_model(
         tiny_config(**{"objective.contexts": "water,finance"}), vocab, rngs=nnx.Rngs(params=0)
     )
     embedder = EncoderEmbedder(fresh, tokenizer, max_len=64)
     plain = embedder.embed_sentences(texts)
     np.testing.assert_allclose(embedder.embed_in_context(texts, "water"), plain, rtol=1e-6)
-    mlm = TextModel(tiny_config(**{"objective.kind": "mlm"}), vocab, rngs=nnx.Rngs(params=0))
+    mlm = text_model(tiny_config(**{"objective.kind": "mlm"}), vocab, rngs=nnx.Rngs(params=0))
     embedder = EncoderEmbedder(mlm, tokenizer, max_len=64)
     assert embedder.levels == ("sentence",) and embedder.contexts == ()
     np.testing.assert_allclose(
@@ -462,7 +466,7 @@ def test_identity_contexts_and_models_without_the_head(reference_run):
 def test_matryoshka_levels_use_their_leading_dims(reference_run):
     tokenizer = tok.load_tokenizer(reference_run / "tokenizer.json")
     config = tiny_config(**{"objective.matryoshka": "token=16,document=8"})
-    model = TextModel(config, tokenizer.get_vocab_size(), rngs=nnx.Rngs(params=0))
+    model = text_model(config, tokenizer.get_vocab_size(), rngs=nnx.Rngs(params=0))
     embedder = EncoderEmbedder(model, tokenizer, max_len=64)
     assert embedder.embed_level(["a b"], "token").shape == (1, 16)
     assert embedder.embed_level(["a b"], "document").shape == (1, 8)
@@ -485,12 +489,15 @@ def test_batches_share_mlm_rows_and_carry_ids_and_contexts(reference_run):
     data = prepare_sequences(
         config.data, max_len=64, sentence_len=32, vocab_size=800, progress=False
     )
-    contexts = encoder_loop.sentence_contexts(data, config)
+    contexts = encoder_loop.contexts_for(data, config)
     anchors = data.neighbour_anchors()
-    batch = encoder_loop.batch_for_step(data, config, 3, anchors, contexts)
+    fields = objective_registry.batch_fields(config)
+    batch = text_batches.batch_for_step(data, config, 3, anchors, fields, contexts)
     mlm_only = tiny_config(**{"objective.kind": "mlm"})
+    mlm_fields = objective_registry.batch_fields(mlm_only)
     np.testing.assert_array_equal(
-        batch["tokens"], encoder_loop.batch_for_step(data, mlm_only, 3, anchors)["tokens"]
+        batch["tokens"],
+        text_batches.batch_for_step(data, mlm_only, 3, anchors, mlm_fields)["tokens"],
     )
     assert batch["sentence_ids"].shape == batch["document_ids"].shape == (8, 64)
     assert ((batch["sentence_ids"] >= 0) == (batch["tokens"] >= multilevel.FIRST_WORD_ID)).all()

@@ -23,7 +23,8 @@ from research.embed import load_encoder
 from research.errors import UserError
 from research.io.checkpoint import Checkpointer
 from research.objectives import negative_sampling
-from research.train import encoder_loop, loop
+from research.train import encoder as encoder_loop
+from research.train import word2vec as loop
 from research.train.nonfinite import TrainingDiverged
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +37,7 @@ WORD2VEC_SETTINGS = {
     "train.steps_per_dispatch": 4,
     "train.log_every": 8,
     "train.checkpoint_every": 16,
-    "eval.synthetic": False,  # the evaluators are tested elsewhere; here only the weights count
+    "eval.default_suite": False,  # the evaluators are tested elsewhere; here only the weights count
     "log.progress": False,
 }
 ENCODER_SETTINGS = {
@@ -51,7 +52,7 @@ ENCODER_SETTINGS = {
     "train.warmup_steps": 5,
     "train.log_every": 5,
     "train.checkpoint_every": 5,
-    "eval.synthetic": False,
+    "eval.default_suite": False,
     "log.progress": False,
 }
 

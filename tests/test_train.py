@@ -14,7 +14,9 @@ from research.config import Config
 from research.data import corpus as corpus_lib
 from research.data import windows
 from research.errors import UserError
-from research.train import loop, word2vec_step
+from research.train.nonfinite import TrainingDiverged
+from research.train import word2vec as loop
+from research.train import word2vec_step
 from tests.step_hooks import after_dispatch, send_sigint
 
 
@@ -240,7 +242,7 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
 
 def test_nan_loss_stops_with_the_step_range(tmp_path):
     config = small_config(**{"train.learning_rate": 1e6, "train.row_hit_cap": 0})
-    with pytest.raises(loop.TrainingDiverged, match=r"the loss became (nan|inf) between steps"):
+    with pytest.raises(TrainingDiverged, match=r"the loss became (nan|inf) between steps"):
         loop.train_and_evaluate(config, tmp_path)
     assert not (tmp_path / "results.json").exists()
 
@@ -248,7 +250,9 @@ def test_nan_loss_stops_with_the_step_range(tmp_path):
 def test_bad_benchmark_file_fails_before_training(tmp_path):
     bad = tmp_path / "ws.tsv"
     bad.write_text("word1\tword2\tscore\ncat\tdog\tnot-a-number\n")
-    config = small_config(**{"eval.wordsim": str(bad)})
+    config = small_config(
+        **{"evals.ws.kind": "word_similarity", "evals.ws.path": str(bad)}
+    )
     with pytest.raises(UserError, match="ws.tsv"):
         loop.train_and_evaluate(config, tmp_path / "run")
     assert not (tmp_path / "run" / "checkpoints").exists()
@@ -293,7 +297,7 @@ def test_every_experiment_builds_a_valid_config():
 
     from research.compare import CompareConfig
     from research.config import EncoderRunConfig
-    from research.train import encoder_loop
+    from research.train import encoder as encoder_loop
 
     for path in sorted(pathlib.Path("experiments").glob("*.py")):
         module = launch.load_experiment(str(path))
@@ -305,7 +309,7 @@ def test_every_experiment_builds_a_valid_config():
             encoder_loop.validate(config)
         else:
             assert isinstance(config, CompareConfig)
-            for objective in config.objectives.split(","):
+            for objective in config.objectives:
                 encoder_loop.validate(
                     dataclasses.replace(
                         config.encoder,

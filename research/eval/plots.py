@@ -10,6 +10,7 @@ Importing this module loads matplotlib, so evaluators import it inside the funct
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -179,3 +180,24 @@ def plot_probe_matrix(matrix: dict, path: str | Path, title: str = "") -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_loss(workdir: Path) -> None:
+    """plots/loss.png: the training loss and learning rate from metrics.jsonl."""
+    path = workdir / "metrics.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if r.get("loss") is not None]
+    if not rows:
+        return
+    steps = [r["step"] for r in rows]
+    fig, loss_axis = plt.subplots(figsize=(6, 3.5))
+    loss_axis.plot(steps, [r["loss"] for r in rows], color="tab:blue")
+    loss_axis.set_xlabel("step")
+    loss_axis.set_ylabel("loss per pair", color="tab:blue")
+    lr_axis = loss_axis.twinx()
+    lr_axis.plot(steps, [r["learning_rate"] for r in rows], color="tab:orange", alpha=0.6)
+    lr_axis.set_ylabel("learning rate", color="tab:orange")
+    fig.tight_layout()
+    (workdir / "plots").mkdir(exist_ok=True)
+    fig.savefig(workdir / "plots" / "loss.png", dpi=120)
+    plt.close(fig)

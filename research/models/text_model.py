@@ -1,67 +1,61 @@
-"""The encoder with the heads its objectives need, built from an experiment config."""
+"""The encoder with the heads its objectives need (the objective registry decides which)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from research.config import EncoderRunConfig, objective_weights
 from research.data import tokenizer as tok
 from research.models.encoder import Encoder, EncoderConfig
 from research.models.heads import MLMHead, ProjectionHead, pool
 from research.models.multilevel_head import ContextFiLM, MultiLevelHead
-from research.objectives import multilevel
-
-
-def encoder_config(config: EncoderRunConfig, vocab_size: int) -> EncoderConfig:
-    return EncoderConfig.from_size(
-        config.model.size,
-        vocab_size,
-        max_len=max(config.data.max_len, config.data.sentence_len),
-        dropout=config.model.dropout,
-        positions=config.model.positions,
-        dtype=config.model.dtype,
-    )
+from research.models.pooling import segment_means, window_means, window_members
 
 
 class TextModel(nnx.Module):
-    """Encoder + a tied LM head (mlm, next_token) + a projection head (contrastive) + the
-    multi-abstraction head and context table (multi_abstraction).
+    """Encoder + a tied LM head (`lm`: mlm, next_token) + a projection head (`projection`:
+    contrastive) + the multi-abstraction head and context table (`levels`).
 
-    Heads exist only for the objectives in the config, so a checkpoint holds exactly what was
-    trained. Sentence embeddings for evaluation are the pooled last layer, before the projection
-    (as SimCSE evaluates): the projection serves the loss, the encoder serves the user.
-    `levels` names the strata `level_embedding` serves: the head's levels, or ("sentence",)
-    (the pooled last layer) without the head.
+    Heads exist only when asked for, so a checkpoint holds exactly what was trained. Sentence
+    embeddings for evaluation are the pooled last layer, before the projection (as SimCSE
+    evaluates): the projection serves the loss, the encoder serves the user. `levels` names the
+    strata `level_embedding` serves: the head's levels, or ("sentence",) (the pooled last layer)
+    without the head. `matryoshka` {level: n}: that level uses only its first n dims.
     """
 
-    def __init__(self, config: EncoderRunConfig, vocab_size: int, *, rngs: nnx.Rngs):
-        self.settings = encoder_config(config, vocab_size)
-        terms = objective_weights(config.objective)
-        dtype = self.settings.compute_dtype
-        dim = self.settings.dim
-        self.encoder = Encoder(self.settings, rngs=rngs)
+    def __init__(
+        self,
+        settings: EncoderConfig,
+        *,
+        heads: Iterable[str],
+        pooling: str = "mean",
+        span_length: int = 3,
+        levels: tuple[str, ...] = ("sentence",),
+        matryoshka: Mapping[str, int] | None = None,
+        contexts: tuple[str, ...] = (),
+        rngs: nnx.Rngs,
+    ):
+        heads = set(heads)
+        self.settings = settings
+        dtype = settings.compute_dtype
+        dim = settings.dim
+        self.encoder = Encoder(settings, rngs=rngs)
         self.lm_head = (
-            MLMHead(dim, vocab_size, dtype=dtype, rngs=rngs)
-            if {"mlm", "next_token"} & set(terms)
-            else None
+            MLMHead(dim, settings.vocab_size, dtype=dtype, rngs=rngs) if "lm" in heads else None
         )
         self.projection = (
-            ProjectionHead(dim, dim, dtype=dtype, rngs=rngs) if "contrastive" in terms else None
+            ProjectionHead(dim, dim, dtype=dtype, rngs=rngs) if "projection" in heads else None
         )
-        self.pooling = config.model.pooling
-        self.span_length = config.objective.span_length
-        multi = "multi_abstraction" in terms
-        objective = config.objective
-        self.levels: tuple[str, ...] = (
-            multilevel.parse_levels(objective) if multi else ("sentence",)
-        )
-        # (level, n) pairs: a level that uses only its first n dims (a tuple: graph-static data)
-        self.matryoshka = (
-            tuple(multilevel.parse_matryoshka(objective, dim).items()) if multi else ()
-        )
-        self.contexts = multilevel.parse_contexts(objective) if multi else ()
+        self.pooling = pooling
+        self.span_length = span_length
+        multi = "levels" in heads
+        self.levels: tuple[str, ...] = tuple(levels) if multi else ("sentence",)
+        # (level, n) pairs: a tuple, so it is graph-static data
+        self.matryoshka = tuple((matryoshka or {}).items()) if multi else ()
+        self.contexts = tuple(contexts) if multi else ()
         self.level_head = (
             MultiLevelHead(dim, self.levels, dtype=dtype, rngs=rngs) if multi else None
         )
@@ -99,13 +93,13 @@ class TextModel(nnx.Module):
         words = padding_mask & (tokens >= len(tok.SPECIAL_TOKENS))
         weights = words.astype(jnp.float32)
         if level in ("sentence", "document"):
-            pooled, _ = multilevel.segment_means(states, jnp.where(words, 0, -1), 1)
+            pooled, _ = segment_means(states, jnp.where(words, 0, -1), 1)
             out = self.level_head(pooled[:, 0], level)
         else:
             if level == "span":
                 segments = jnp.where(words, 0, -1)
-                members = multilevel.window_members(words, segments, self.span_length)
-                states = multilevel.window_means(states, members)
+                members = window_members(words, segments, self.span_length)
+                states = window_means(states, members)
             predictions = self.level_head(states, level)
             out = jnp.einsum("bld,bl->bd", predictions, weights)
             out = out / jnp.maximum(weights.sum(-1, keepdims=True), 1.0)

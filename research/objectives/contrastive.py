@@ -37,3 +37,20 @@ def info_nce(
         loss_t, accuracy_t = direction(logits.T)
         loss, accuracy = (loss + loss_t) / 2, (accuracy + accuracy_t) / 2
     return loss, accuracy
+
+
+def contrastive_term(model, config, batch: dict, key: jax.Array, target_encoder=None):
+    """The registered `contrastive` objective: InfoNCE between two views of batch["anchors"]:
+    SimCSE's same sentences under other dropout, or cpt-text's next sentence
+    (batch["positives"])."""
+    from research.data import tokenizer as tok
+
+    view_a, view_b = jax.random.split(key, 5)[3:]
+    anchors = batch["anchors"]
+    positives = anchors if config.objective.positives == "dropout" else batch["positives"]
+    a = model.sentence_embedding(anchors, anchors != tok.PAD, deterministic=False, rngs=view_a)
+    b = model.sentence_embedding(positives, positives != tok.PAD, deterministic=False, rngs=view_b)
+    loss, accuracy = info_nce(
+        model.projection(a), model.projection(b), config.objective.temperature
+    )
+    return loss, {"contrastive_accuracy": accuracy}

@@ -74,3 +74,30 @@ def masked_positions(weights: jax.Array, max_predictions: int) -> tuple[jax.Arra
     chosen = weights > 0
     order = jnp.argsort(~chosen, axis=-1, stable=True)[:, :max_predictions]
     return order, jnp.take_along_axis(chosen, order, axis=-1)
+
+
+def mlm_term(model, config, batch: dict, key: jax.Array, target_encoder=None):
+    """The registered `mlm` objective: (loss, metrics) of BERT's MLM on batch["tokens"]."""
+    from research.data import tokenizer as tok
+
+    tokens = batch["tokens"]
+    padding = tokens != tok.PAD
+    mask_key, mlm_key, *_ = jax.random.split(key, 5)
+    rate = config.objective.mask_rate
+    max_predictions = default_max_predictions(tokens.shape[1], rate)
+    inputs, targets, weights = mask_tokens(
+        mask_key,
+        tokens,
+        tokens >= len(tok.SPECIAL_TOKENS),  # special tokens are never masked
+        mask_id=tok.MASK,
+        vocab_size=model.settings.vocab_size,
+        rate=rate,
+        max_predictions=max_predictions,
+    )
+    states = model.encoder(inputs, padding, deterministic=False, rngs=mlm_key)
+    positions, scored = masked_positions(weights, max_predictions)
+    picked = jnp.take_along_axis(states[-1], positions[..., None], axis=1)
+    loss, accuracy = mlm_loss(
+        model.lm_logits(picked), jnp.take_along_axis(targets, positions, axis=1), scored
+    )
+    return loss, {"mlm_accuracy": accuracy}

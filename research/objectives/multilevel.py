@@ -1,5 +1,5 @@
 """The multi-abstraction objective: predict an EMA target's states at several levels, plus
-context-conditioned (FiLM) contrastive spaces. DESIGN.md, "The multi-abstraction head".
+context-conditioned (FiLM) contrastive spaces. The README's "The multi-abstraction head" section.
 
 Per step, on packed sequences with per-token sentence and document ids (-1 on specials/padding):
 
@@ -35,7 +35,9 @@ import optax
 from research.data import tokenizer as tok
 from research.errors import UserError
 from research.models.multilevel_head import LEVELS
+from research.models.pooling import max_segments, segment_means, window_means
 from research.objectives.ema import layer_norm, target_encoder_states
+from research.objectives.masking import mask_spans
 
 FIRST_WORD_ID = len(tok.SPECIAL_TOKENS)  # ids below are special tokens, never masked
 # In-batch InfoNCE compares every item with every other; above this many valid items per level
@@ -44,73 +46,57 @@ NCE_MAX_ITEMS = 1024
 
 
 # ------------------------------------------------------------------------------------------------
-# Config parsing (ObjectiveConfig's string fields)
+# Settings (ObjectiveConfig's typed fields, checked before anything is built)
 # ------------------------------------------------------------------------------------------------
 
 
-def _pairs(text: str, field: str) -> list[tuple[str, str]]:
-    out = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"objective.{field}: {item!r} is not NAME=VALUE")
-        out.append((name.strip(), value.strip()))
-    return out
-
-
-def parse_levels(objective) -> tuple[str, ...]:
-    levels = tuple(lv.strip() for lv in objective.levels.split(",") if lv.strip())
-    unknown = [lv for lv in levels if lv not in LEVELS]
-    if not levels or unknown or len(set(levels)) != len(levels):
+def levels(objective) -> tuple[str, ...]:
+    chosen = tuple(objective.levels)
+    unknown = [lv for lv in chosen if lv not in LEVELS]
+    if not chosen or unknown or len(set(chosen)) != len(chosen):
         raise UserError(
-            f"objective.levels={objective.levels!r}: expected distinct levels from "
-            f"{', '.join(LEVELS)}, comma-separated"
+            f"objective.levels={list(chosen)}: expected distinct levels from {', '.join(LEVELS)}, "
+            "e.g. --set objective.levels=[token,sentence]"
         )
-    return levels
+    return chosen
 
 
-def parse_level_weights(objective) -> dict[str, float]:
+def level_weights(objective) -> dict[str, float]:
     """{level: weight}; levels not named in `level_weights` weigh 1."""
-    levels = parse_levels(objective)
-    weights = dict.fromkeys(levels, 1.0)
-    for name, value in _pairs(objective.level_weights, "level_weights"):
-        if name not in weights:
-            raise UserError(f"objective.level_weights names {name!r}, not one of levels {levels}")
-        try:
-            weights[name] = float(value)
-        except ValueError:
-            raise UserError(f"objective.level_weights: {name}={value} is not a number") from None
+    chosen = levels(objective)
+    unknown = sorted(set(objective.level_weights) - set(chosen))
+    if unknown:
+        raise UserError(f"objective.level_weights names {unknown[0]!r}, not one of levels {chosen}")
+    weights = {level: float(objective.level_weights.get(level, 1.0)) for level in chosen}
     if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
         raise UserError("objective.level_weights must be non-negative with a positive sum")
     return weights
 
 
-def parse_matryoshka(objective, dim: int) -> dict[str, int]:
+def matryoshka(objective, dim: int) -> dict[str, int]:
     """{level: n}: that level's loss (and embedding) uses only the first n dimensions."""
-    levels = parse_levels(objective)
-    sizes = {}
-    for name, value in _pairs(objective.matryoshka, "matryoshka"):
-        if name not in levels:
-            raise UserError(f"objective.matryoshka names {name!r}, not one of levels {levels}")
-        if not value.isdigit() or not 1 <= int(value) <= dim:
-            raise UserError(f"objective.matryoshka: {name}={value} must be in 1..{dim}")
-        sizes[name] = int(value)
-    return sizes
+    chosen = levels(objective)
+    for name, size in objective.matryoshka.items():
+        if name not in chosen:
+            raise UserError(f"objective.matryoshka names {name!r}, not one of levels {chosen}")
+        if not 1 <= size <= dim:
+            raise UserError(f"objective.matryoshka: {name}={size} must be in 1..{dim}")
+    return dict(objective.matryoshka)
 
 
-def parse_contexts(objective) -> tuple[str, ...]:
-    contexts = tuple(c.strip() for c in objective.contexts.split(",") if c.strip())
-    if len(set(contexts)) != len(contexts):
-        raise UserError(f"objective.contexts={objective.contexts!r} repeats a name")
-    return contexts
+def contexts(objective) -> tuple[str, ...]:
+    names = tuple(objective.contexts)
+    if len(set(names)) != len(names):
+        raise UserError(f"objective.contexts={list(names)} repeats a name")
+    return names
 
 
 def validate(objective, dim: int | None = None) -> None:
     """Loud, early checks of the multi-abstraction settings (called before anything is built)."""
-    parse_level_weights(objective)
-    parse_contexts(objective)
+    level_weights(objective)
+    contexts(objective)
     if dim is not None:
-        parse_matryoshka(objective, dim)
+        matryoshka(objective, dim)
     checks = [
         (objective.span_length >= 1, "objective.span_length must be at least 1"),
         (objective.target_layers >= 1, "objective.target_layers must be at least 1"),
@@ -127,94 +113,8 @@ def validate(objective, dim: int | None = None) -> None:
 
 
 # ------------------------------------------------------------------------------------------------
-# Span masking and fixed-shape pooling
+# Items per level
 # ------------------------------------------------------------------------------------------------
-
-
-def _shift(x: jax.Array, k: int) -> jax.Array:
-    """Along axis 1: out[:, i] = x[:, i + k] (k > 0 looks ahead, k < 0 back), zero-filled."""
-    if k == 0:
-        return x
-    pad = [(0, 0)] * x.ndim
-    if k > 0:
-        pad[1] = (0, k)
-        return jnp.pad(x[:, k:], pad)
-    pad[1] = (-k, 0)
-    return jnp.pad(x[:, :k], pad)
-
-
-def window_members(maskable: jax.Array, segment_ids: jax.Array, n: int) -> jax.Array:
-    """(B, L, n) bool: member [b, i, k] says token i + k belongs to the span starting at i.
-
-    A span is the next n maskable tokens of the start's own segment (sentence): it never crosses
-    a sentence boundary or a special token, so it can be shorter than n at a sentence's end.
-    """
-    members = [_shift(maskable, k) & (_shift(segment_ids, k) == segment_ids) for k in range(n)]
-    return jnp.stack(members, axis=-1) & maskable[..., None]
-
-
-def window_means(x: jax.Array, members: jax.Array) -> jax.Array:
-    """(B, L, D) -> (B, L, D) float32: at each i, the mean of x over the span starting at i."""
-    x = x.astype(jnp.float32)
-    n = members.shape[-1]
-    m = members.astype(jnp.float32)
-    total = sum(_shift(x, k) * m[..., k, None] for k in range(n))
-    return total / jnp.maximum(m.sum(-1), 1.0)[..., None]
-
-
-def segment_means(
-    x: jax.Array, segment_ids: jax.Array, num_segments: int
-) -> tuple[jax.Array, jax.Array]:
-    """Per-sequence segment means: x (B, L, D), ids (B, L) in [0, S) or -1 (ignored).
-
-    Returns (means (B, S, D) float32, counts (B, S)); a segment with no tokens has mean 0 and
-    count 0. One-hot sums keep the shapes static (S is a static bound; ids >= S are ignored).
-    """
-    onehot = jax.nn.one_hot(segment_ids, num_segments, dtype=jnp.float32)  # -1 -> all zeros
-    total = jnp.einsum("bls,bld->bsd", onehot, x.astype(jnp.float32))
-    counts = onehot.sum(1)
-    return total / jnp.maximum(counts, 1.0)[..., None], counts
-
-
-def mask_spans(
-    key: jax.Array,
-    tokens: jax.Array,
-    maskable: jax.Array,
-    segment_ids: jax.Array,
-    *,
-    mask_id: int,
-    vocab_size: int,
-    rate: float,
-    span_length: int,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Span masking. Returns (inputs, masked (B, L) bool, starts (B, L) bool, members (B, L, n)).
-
-    Each maskable token starts a span independently with probability p = 1 - (1 - rate)^(1/n),
-    so a token away from sentence ends is covered by at least one of the n spans that could
-    reach it with probability `rate` (spans may overlap and merge; data2vec and SpanBERT-style
-    geometric spans are alternatives). Covered tokens are replaced as mask_tokens does: [MASK]
-    80%, a random token 10%, unchanged 10%, drawn per token.
-    """
-    n = span_length
-    start_key, kind_key, random_key = jax.random.split(key, 3)
-    p = 1.0 - (1.0 - rate) ** (1.0 / n)
-    starts = maskable & jax.random.bernoulli(start_key, p, tokens.shape)
-    members = window_members(maskable, segment_ids, n)
-    covered = members & starts[..., None]
-    masked = jnp.zeros_like(maskable)
-    for k in range(n):
-        masked = masked | _shift(covered[..., k], -k)
-    kind = jax.random.uniform(kind_key, tokens.shape)
-    random_tokens = jax.random.randint(random_key, tokens.shape, 0, vocab_size, tokens.dtype)
-    inputs = jnp.where(masked & (kind < 0.8), jnp.asarray(mask_id, tokens.dtype), tokens)
-    inputs = jnp.where(masked & (kind >= 0.8) & (kind < 0.9), random_tokens, inputs)
-    return inputs, masked, starts, members
-
-
-def max_segments(length: int) -> int:
-    """Static bound on sentences (and documents) per packed sequence: [CLS] then each sentence
-    takes at least one token and its [SEP], so there are at most (L - 1) // 2 of them."""
-    return max((length - 1) // 2, 1)
 
 
 def level_items(
@@ -359,7 +259,7 @@ def context_info_nce(
     documents of topic c. Row i is an anchor from a document of topic c_i, read in context c_i:
     query = FiLM(anchor_i, c_i). Its candidates are every row's positive read in the *same*
     context, FiLM(positive_j, c_i), so each comparison happens inside one context's space. Its
-    positive is another sentence of topic c_i (encoder_loop.context_batch); the other rows'
+    positive is another sentence of topic c_i (text_batches.context_batch); the other rows'
     positives of topic c_i are c-similar too, so they are removed from its negatives; the rest
     (sentences of other topics) are the negatives. A sentence read in a context that is not its
     topic has no c-similar partner under this relation, so it is never an anchor: in context c
@@ -420,7 +320,7 @@ def multi_abstraction_loss(
     )
     student = model.encoder(inputs, padding, deterministic=False, rngs=student_key)[-1]
     target = target_encoder_states(target_encoder, tokens, padding, objective.target_layers)
-    level_weights = parse_level_weights(objective)
+    weights = level_weights(objective)
     metrics = {"masked_fraction": masked.sum() / jnp.maximum(maskable.sum(), 1)}
     total = jnp.zeros((), jnp.float32)
     for i, level in enumerate(model.levels):
@@ -446,11 +346,9 @@ def multi_abstraction_loss(
             temperature=objective.temperature,
             key=jax.random.fold_in(nce_key, i),
         )
-        total = total + level_weights[level] * (
-            parts["regression"] + objective.nce_weight * parts["nce"]
-        )
+        total = total + weights[level] * (parts["regression"] + objective.nce_weight * parts["nce"])
         metrics.update({f"{level}_{name}": value for name, value in parts.items()})
-    total = total / sum(level_weights.values())
+    total = total / sum(weights.values())
     if model.context_film is not None and objective.context_weight > 0 and "context_ids" in batch:
         anchors, positives = batch["context_anchors"], batch["context_positives"]
         a = model.sentence_embedding(anchors, anchors != tok.PAD, deterministic=False, rngs=view_a)
@@ -468,3 +366,9 @@ def multi_abstraction_loss(
         metrics["context_nce"] = context_loss
         total = total + objective.context_weight * context_loss
     return total, metrics
+
+
+def multi_abstraction_term(model, config, batch: dict, key: jax.Array, target_encoder=None):
+    """The registered `multi_abstraction` objective. Its own key stream (fold_in(key, 1)), so
+    adding it to a sum leaves the other objectives' randomness unchanged."""
+    return multi_abstraction_loss(model, target_encoder, config, batch, jax.random.fold_in(key, 1))

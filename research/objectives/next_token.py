@@ -18,3 +18,15 @@ def next_token_loss(
     """
     weights = padding_mask[:, :-1] & padding_mask[:, 1:]
     return mlm_loss(logits[:, :-1], tokens[:, 1:], weights)
+
+
+def next_token_term(model, config, batch: dict, key: jax.Array, target_encoder=None):
+    """The registered `next_token` objective: causal LM on batch["tokens"]."""
+    from research.data import tokenizer as tok
+
+    tokens = batch["tokens"]
+    padding = tokens != tok.PAD
+    causal_key = jax.random.split(key, 5)[2]
+    states = model.encoder(tokens, padding, causal=True, deterministic=False, rngs=causal_key)
+    loss, accuracy = next_token_loss(model.lm_logits(states[-1]), tokens, padding)
+    return loss, {"next_token_accuracy": accuracy}

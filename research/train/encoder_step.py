@@ -1,14 +1,15 @@
 """The encoder's train state, optimizer and jitted train step (state donated).
 
-Functional NNX (STYLE §5): the model is split once; the step merges, differentiates the weighted
-sum of the configured objectives with respect to the parameters, applies AdamW and returns the
-new state. Masking and dropout keys come from fold_in(key, step), so a resumed run repeats the
-original's randomness exactly.
+Functional NNX: the model is split once; the step merges, differentiates the weighted sum of the
+configured objectives (the objective registry) with respect to the parameters, applies the
+optimizer and returns the new state. Masking and dropout keys come from fold_in(key, step), so a
+resumed run repeats the original's randomness exactly.
 
-With multi_abstraction the state also holds `target_params`, the EMA copy of the encoder's
-parameters (objectives/ema.py): the loss reads them (never differentiated: they are not an
-argument of the gradient, and the targets are also under stop_gradient), and after the optimizer
-step they move towards the new encoder parameters with the scheduled decay tau(step).
+With an objective that has an EMA target (multi_abstraction) the state also holds
+`target_params`, the EMA copy of the encoder's parameters (objectives/ema.py): the loss reads
+them (never differentiated: they are not an argument of the gradient, and the targets are also
+under stop_gradient), and after the optimizer step they move towards the new encoder parameters
+with the scheduled decay tau(step).
 """
 
 from __future__ import annotations
@@ -23,46 +24,58 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from research import distributed
-from research.config import EncoderRunConfig, objective_weights
-from research.data import tokenizer as tok
+from research.config import EncoderRunConfig
 from research.models.text_model import TextModel
-from research.objectives import ema, multilevel
-from research.objectives.contrastive import info_nce
-from research.objectives.mlm import (
-    default_max_predictions,
-    mask_tokens,
-    masked_positions,
-    mlm_loss,
-)
-from research.objectives.next_token import next_token_loss
+from research.objectives import ema, weighted_sum
+from research.objectives import registry as objectives
 from research.train.nonfinite import skip_counts, with_skipping
 
 TrainState = dict[str, Any]
-FIRST_WORD_ID = len(tok.SPECIAL_TOKENS)  # ids below are special tokens, never masked
+OptimizerFn = Callable[[EncoderRunConfig, optax.Schedule], optax.GradientTransformation]
+ScheduleFn = Callable[[EncoderRunConfig, int], optax.Schedule]
 
 
-def make_optimizer(config: EncoderRunConfig) -> tuple[optax.GradientTransformation, optax.Schedule]:
+def default_schedule(config: EncoderRunConfig, total_steps: int) -> optax.Schedule:
+    """Linear warmup to train.learning_rate, cosine decay to a tenth of it at the last step."""
     train = config.train
-    schedule = optax.warmup_cosine_decay_schedule(
+    return optax.warmup_cosine_decay_schedule(
         init_value=0.0,
         peak_value=train.learning_rate,
-        warmup_steps=min(train.warmup_steps, max(train.steps - 1, 1)),
-        decay_steps=max(train.steps, 2),
+        warmup_steps=min(train.warmup_steps, max(total_steps - 1, 1)),
+        decay_steps=max(total_steps, 2),
         end_value=train.learning_rate * 0.1,
     )
 
-    def decay_mask(params):  # no weight decay on biases and LayerNorm scales
+
+def default_optimizer(
+    config: EncoderRunConfig, schedule: optax.Schedule
+) -> optax.GradientTransformation:
+    """Global-norm clipping at 1, then AdamW with no weight decay on biases and LayerNorm scales."""
+
+    def decay_mask(params):
         return jax.tree.map(lambda p: p.ndim > 1, params)
 
-    tx = optax.chain(
+    return optax.chain(
         optax.clip_by_global_norm(1.0),
-        optax.adamw(schedule, weight_decay=train.weight_decay, mask=decay_mask),
+        optax.adamw(schedule, weight_decay=config.train.weight_decay, mask=decay_mask),
     )
-    return with_skipping(tx, train.skip_nonfinite), schedule
+
+
+def make_optimizer(
+    config: EncoderRunConfig,
+    optimizer: OptimizerFn | None = None,
+    schedule: ScheduleFn | None = None,
+) -> tuple[optax.GradientTransformation, optax.Schedule]:
+    """(tx, schedule): an experiment's `optimizer(config, schedule)` and `schedule(config,
+    total_steps)`, or the defaults; wrapped to skip non-finite updates when
+    train.skip_nonfinite > 0."""
+    lr_schedule = (schedule or default_schedule)(config, config.train.steps)
+    tx = (optimizer or default_optimizer)(config, lr_schedule)
+    return with_skipping(tx, config.train.skip_nonfinite), lr_schedule
 
 
 def init_state(config: EncoderRunConfig, vocab_size: int, tx) -> tuple[nnx.GraphDef, TrainState]:
-    model = TextModel(config, vocab_size, rngs=nnx.Rngs(params=config.train.seed))
+    model = objectives.text_model(config, vocab_size, rngs=nnx.Rngs(params=config.train.seed))
     graphdef, params = nnx.split(model)
     state = {
         "params": params,
@@ -70,7 +83,7 @@ def init_state(config: EncoderRunConfig, vocab_size: int, tx) -> tuple[nnx.Graph
         "step": jnp.zeros((), jnp.int32),
         "key": jax.random.PRNGKey(config.train.seed),
     }
-    if "multi_abstraction" in objective_weights(config.objective):
+    if objectives.needs_ema_target(config):
         # A copy, not an alias: the train step donates the state's buffers.
         state["target_params"] = jax.tree.map(jnp.copy, params["encoder"])
     return graphdef, state
@@ -83,62 +96,22 @@ def objective_losses(
     key: jax.Array,
     target_encoder=None,
 ) -> tuple[dict[str, jax.Array], dict[str, jax.Array]]:
-    """Each configured objective's loss on `batch`, plus accuracies for logging.
+    """Each configured objective's loss on `batch`, plus its metrics (accuracies, monitors).
 
-    target_encoder: the EMA encoder (multi_abstraction only).
+    Every objective gets the step's key and derives its own streams from it, so adding one to a
+    sum leaves the others' randomness unchanged. target_encoder: the EMA encoder, or None.
     """
-    terms = objective_weights(config.objective)
-    mask_key, mlm_key, causal_key, view_a, view_b = jax.random.split(key, 5)
     losses, metrics = {}, {}
-    if "mlm" in terms or "next_token" in terms:
-        tokens = batch["tokens"]
-        padding = tokens != tok.PAD
-    if "mlm" in terms:
-        max_predictions = default_max_predictions(tokens.shape[1], config.objective.mask_rate)
-        inputs, targets, weights = mask_tokens(
-            mask_key,
-            tokens,
-            tokens >= FIRST_WORD_ID,
-            mask_id=tok.MASK,
-            vocab_size=model.settings.vocab_size,
-            rate=config.objective.mask_rate,
-            max_predictions=max_predictions,
-        )
-        states = model.encoder(inputs, padding, deterministic=False, rngs=mlm_key)
-        positions, scored = masked_positions(weights, max_predictions)
-        picked = jnp.take_along_axis(states[-1], positions[..., None], axis=1)
-        losses["mlm"], metrics["mlm_accuracy"] = mlm_loss(
-            model.lm_logits(picked), jnp.take_along_axis(targets, positions, axis=1), scored
-        )
-    if "next_token" in terms:
-        states = model.encoder(tokens, padding, causal=True, deterministic=False, rngs=causal_key)
-        losses["next_token"], metrics["next_token_accuracy"] = next_token_loss(
-            model.lm_logits(states[-1]), tokens, padding
-        )
-    if "contrastive" in terms:
-        anchors = batch["anchors"]
-        # SimCSE: the same sentences twice, different dropout; cpt-text: the next sentence.
-        positives = anchors if config.objective.positives == "dropout" else batch["positives"]
-        a = model.sentence_embedding(anchors, anchors != tok.PAD, deterministic=False, rngs=view_a)
-        b = model.sentence_embedding(
-            positives, positives != tok.PAD, deterministic=False, rngs=view_b
-        )
-        losses["contrastive"], metrics["contrastive_accuracy"] = info_nce(
-            model.projection(a), model.projection(b), config.objective.temperature
-        )
-    if "multi_abstraction" in terms:
-        # Its own key stream, so adding it leaves the other objectives' randomness unchanged.
-        losses["multi_abstraction"], extra = multilevel.multi_abstraction_loss(
-            model, target_encoder, config, batch, jax.random.fold_in(key, 1)
-        )
+    for name, (objective, _) in objectives.configured(config).items():
+        losses[name], extra = objective.loss(model, config, batch, key, target_encoder)
         metrics.update(extra)
     return losses, metrics
 
 
 def make_loss_fn(config: EncoderRunConfig, graphdef: nnx.GraphDef) -> Callable:
     """loss_fn(params, target_params, batch, key) -> (total, metrics); target_params is None
-    unless the objective has multi_abstraction."""
-    weights = objective_weights(config.objective)
+    unless an objective keeps an EMA target."""
+    weights = {name: weight for name, (_, weight) in objectives.configured(config).items()}
 
     def loss_fn(params, target_params, batch, key):
         model = nnx.merge(graphdef, params)
@@ -147,9 +120,8 @@ def make_loss_fn(config: EncoderRunConfig, graphdef: nnx.GraphDef) -> Callable:
             encoder_graphdef = nnx.graphdef(model.encoder)
             target_encoder = nnx.merge(encoder_graphdef, target_params)
         losses, metrics = objective_losses(model, config, batch, key, target_encoder)
-        total = sum(weights[name] * loss for name, loss in losses.items())
         metrics.update({f"{name}_loss": loss for name, loss in losses.items()})
-        return total, metrics
+        return weighted_sum(losses, weights), metrics
 
     return loss_fn
 

@@ -2,7 +2,7 @@
 
 The step differentiates the block loss with respect to the *gathered rows* only and scatter-adds
 the row updates into the tables: a dense gradient over a V × D table would cost O(V·D) per step
-and dominate everything (PERF_NOTES.md). Optax supplies word2vec's linearly decaying learning rate
+and dominate everything. Optax supplies word2vec's linearly decaying learning rate
 and the SGD update; plain SGD keeps no per-parameter state, so nothing dense is stored either.
 """
 
@@ -21,6 +21,7 @@ from jax.sharding import Mesh
 from research import config as config_lib
 from research import distributed
 from research.config import Config
+from research.errors import UserError
 from research.models import Word2Vec
 from research.objectives import negative_sampling as ns
 from research.train.nonfinite import skip_counts, with_skipping
@@ -38,11 +39,36 @@ def learning_rate_schedule(config: Config, total_steps: int) -> optax.Schedule:
     )
 
 
+def default_optimizer(config: Config, schedule: optax.Schedule) -> optax.GradientTransformation:
+    return optax.sgd(schedule)
+
+
 def make_optimizer(
-    config: Config, total_steps: int
+    config: Config,
+    total_steps: int,
+    optimizer: Callable | None = None,
+    schedule: Callable | None = None,
 ) -> tuple[optax.GradientTransformation, optax.Schedule]:
-    schedule = learning_rate_schedule(config, total_steps)
-    return with_skipping(optax.sgd(schedule), config.train.skip_nonfinite), schedule
+    """(tx, schedule): an experiment's `optimizer(config, schedule)` and `schedule(config,
+    total_steps)`, or word2vec's SGD with its linear decay.
+
+    The step applies `tx` to the gathered rows' gradients of each block, not to whole tables, so
+    the transformation must keep no per-parameter state (SGD, a clipped or scaled SGD): a state
+    shaped like one block's rows would be meaningless. That is checked here.
+    """
+    lr_schedule = (schedule or learning_rate_schedule)(config, total_steps)
+    tx = (optimizer or default_optimizer)(config, lr_schedule)
+    probe = {"rows": jax.ShapeDtypeStruct((2, 2), jnp.float32)}
+    stateful = [
+        leaf.shape for leaf in jax.tree.leaves(jax.eval_shape(tx.init, probe)) if leaf.ndim > 0
+    ]
+    if stateful:
+        raise UserError(
+            "the experiment's optimizer keeps per-parameter state (arrays shaped "
+            f"{stateful[0]}); word2vec updates gathered rows, so use a stateless transformation "
+            "such as optax.sgd"
+        )
+    return with_skipping(tx, config.train.skip_nonfinite), lr_schedule
 
 
 def init_state(
@@ -85,7 +111,7 @@ def scatter_row_updates(
 def state_shardings(state: TrainState, mesh: Mesh, shard_tables: bool) -> TrainState:
     """Replicated state, or with `shard_tables` the embedding tables split along the vocabulary
     over the data axis (for tables too large for one device; the vocabulary size must divide by
-    the mesh size, which `loop.fit` checks)."""
+    the mesh size, which `train.word2vec.check_mesh` checks)."""
     shardings = jax.tree.map(lambda _: distributed.replicated(mesh), state)
     if shard_tables:
         table = distributed.split_along(mesh, 0, 2)

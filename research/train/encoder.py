@@ -1,0 +1,292 @@
+"""The transformer encoder family: `train_and_evaluate` for any registered objective or sum
+(mlm, next_token, contrastive, multi_abstraction, ...).
+
+What is particular to the encoder lives here: its data (packed sequences and a sentence table,
+research/data/sequences.py), its batches (research/data/text_batches.py), its evaluators and
+report. The state and jitted step are in train/encoder_step.py, the step loop in train/loop.py
+and the run contract (config.json, run.json, resume checks) in train/workdir.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import jax
+import numpy as np
+from flax import nnx
+from jax.sharding import Mesh
+
+from research import distributed
+from research.config import EncoderRunConfig
+from research.data import tokenizer as tok
+from research.data import windows
+from research.data.sequences import SequenceData, prepare_sequences
+from research.data.text_batches import (
+    SentenceContexts,
+    batch_for_step,
+    sentence_contexts,
+    world_topics,
+)
+from research.errors import UserError
+from research.eval import evaluators_from_config, run_evaluators
+from research.eval.plots import plot_loss
+from research.eval.report import write_results
+from research.eval.suites import encoder_suite
+from research.io.checkpoint import Checkpointer
+from research.io.writers import create_writers, git_commit
+from research.models.embedder import EncoderEmbedder
+from research.models.encoder import count_params
+from research.objectives import multilevel
+from research.objectives import registry as objectives
+from research.objectives.registry import PACKED_FIELDS, PAIR_FIELDS
+from research.train import encoder_step, loop
+from research.train import workdir as run_files
+
+# Batch entries that hold token ids (counted for tokens_per_sec).
+TOKEN_KEYS = ("tokens", "anchors", "positives", "context_anchors", "context_positives")
+
+
+def validate(config: EncoderRunConfig) -> None:
+    objectives.configured(config)
+    checks = [
+        (config.train.steps >= 1, "train.steps must be at least 1"),
+        (config.train.batch_size >= 1, "train.batch_size must be at least 1"),
+        (
+            config.train.sentence_batch_size >= 2,
+            "train.sentence_batch_size must be at least 2 (in-batch negatives)",
+        ),
+        (config.train.learning_rate > 0, "train.learning_rate must be positive"),
+        (config.data.max_len >= 8, "data.max_len must be at least 8"),
+        (config.data.sentence_len >= 4, "data.sentence_len must be at least 4"),
+        (0 < config.objective.mask_rate < 1, "objective.mask_rate must be in (0, 1)"),
+        (config.objective.temperature > 0, "objective.temperature must be positive"),
+        (0 <= config.model.dropout < 1, "model.dropout must be in [0, 1)"),
+        (config.eval.top_layers >= 1, "eval.top_layers must be at least 1"),
+        (config.train.devices >= 0, "train.devices must be >= 0 (0 = all devices)"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UserError(message)
+    objectives.validate(config)
+
+
+def check_mesh(config: EncoderRunConfig, mesh: Mesh | None) -> None:
+    """Every batch the objectives draw must split evenly over the data mesh's devices."""
+    devices = distributed.mesh_size(mesh)
+    fields = objectives.batch_fields(config)
+    sizes = []
+    if fields & set(PACKED_FIELDS):
+        sizes.append(("train.batch_size", config.train.batch_size))
+    if fields & (set(PAIR_FIELDS) | {"context_ids"}):
+        sizes.append(("train.sentence_batch_size", config.train.sentence_batch_size))
+    for key, size in sizes:
+        if size % devices:
+            raise UserError(
+                f"{key}={size} must be a multiple of the {devices} devices of the data mesh: "
+                f"set {key}={devices * -(-size // devices)}, or train.devices=1 for one device"
+            )
+
+
+def uses_contexts(config: EncoderRunConfig) -> bool:
+    return "levels" in objectives.heads(config)
+
+
+def resolve_contexts(config: EncoderRunConfig) -> EncoderRunConfig:
+    """The config with objective.contexts filled in: [] means the synthetic world's topics.
+
+    Resolved before config.json is written, so a run records (and load_encoder rebuilds) the
+    exact context table it trained.
+    """
+    objective = config.objective
+    if not uses_contexts(config) or objective.contexts or config.data.source != "synthetic":
+        return config
+    from research.data.corpus import resolve_data_source
+
+    topics = world_topics(resolve_data_source(config.data)[1])
+    return dataclasses.replace(config, objective=dataclasses.replace(objective, contexts=topics))
+
+
+def contexts_for(data: SequenceData, config: EncoderRunConfig) -> SentenceContexts | None:
+    """Per-sentence contexts for the context term, or None when the term is off."""
+    names = multilevel.contexts(config.objective)
+    if not uses_contexts(config) or not names or config.objective.context_weight == 0:
+        return None
+    return sentence_contexts(data, names)
+
+
+def prepare_data(config: EncoderRunConfig, main: bool) -> SequenceData:
+    return distributed.main_process_first(
+        "token data",
+        lambda: prepare_sequences(
+            config.data,
+            max_len=config.data.max_len,
+            sentence_len=config.data.sentence_len,
+            vocab_size=config.data.vocab_size,
+            progress=config.log.progress and main,
+        ),
+    )
+
+
+def neighbour_anchors(config: EncoderRunConfig, data: SequenceData) -> np.ndarray:
+    anchors = data.neighbour_anchors()
+    if (
+        config.objective.positives == "neighbour"
+        and "anchors" in objectives.batch_fields(config)
+        and len(anchors) < 2
+    ):
+        raise UserError(
+            "the corpus has no documents with two or more sentences, so there are no "
+            "neighbouring-sentence positives; use objective.positives=dropout"
+        )
+    return anchors
+
+
+def build_evaluators(config: EncoderRunConfig, data: SequenceData, plot_dir: Path | None = None):
+    """The data source's default suite (unless eval.default_suite=false) and config.evals,
+    built (their files checked) before training. Returns (evaluators, polysemy file or None)."""
+    suite, polysemy_file = {}, None
+    if config.eval.default_suite:
+        suite, polysemy_file = encoder_suite(data.world_files, config.eval, plot_dir)
+    return evaluators_from_config({**suite, **config.evals}), polysemy_file
+
+
+def train_and_evaluate(
+    config: EncoderRunConfig,
+    workdir: str | Path,
+    *,
+    optimizer: Callable | None = None,
+    schedule: Callable | None = None,
+) -> dict[str, float]:
+    """Train the encoder as configured (or resume), evaluate it, write every artefact.
+
+    optimizer(config, schedule) -> optax.GradientTransformation and schedule(config) -> an
+    optax schedule replace the defaults (AdamW with warmup-cosine); experiment files define them.
+    """
+    validate(config)
+    mesh = distributed.data_mesh(config.train.devices)
+    check_mesh(config, mesh)
+    config = distributed.main_process_first("contexts", lambda: resolve_contexts(config))
+    main = distributed.is_main_process()  # process 0 writes the run's files and prints
+    workdir, config_changes = run_files.open_run(workdir, config)
+    data = prepare_data(config, main)
+    fingerprint = run_files.tokenizer_fingerprint(
+        (data.path / "tokenizer.json").read_bytes(), data.meta["tokens"]
+    )
+    run_files.check_resume_data(workdir, fingerprint, "tokeniser or token data")
+    if main:
+        shutil.copy(data.path / "tokenizer.json", workdir / "tokenizer.json")
+    anchors = neighbour_anchors(config, data)
+    contexts = contexts_for(data, config)
+    evaluators, polysemy_file = build_evaluators(config, data, workdir / "plots")
+
+    tx, lr_schedule = encoder_step.make_optimizer(config, optimizer, schedule)
+    init = lambda: encoder_step.init_state(config, data.vocab_size, tx)  # noqa: E731
+    graphdef, abstract = jax.eval_shape(init)
+    params_count = count_params(nnx.merge(graphdef, abstract["params"]))
+    run_files.write_run_info(
+        workdir,
+        fingerprint,
+        config_changes,
+        data=data.meta,
+        vocab_size=data.vocab_size,
+        parameters=params_count,
+    )
+    if main:
+        print(
+            f"encoder {config.model.size}: {params_count:,} parameters, vocabulary "
+            f"{data.vocab_size}, {len(data.packed_tokens)} sequences of {config.data.max_len}",
+            file=sys.stderr,
+        )
+    fields = objectives.batch_fields(config)
+
+    def batches(start: int) -> Iterator[loop.Work]:
+        for step in range(start, config.train.steps):
+            batch = batch_for_step(data, config, step, anchors, fields, contexts)
+            tokens = sum(int((batch[k] != tok.PAD).sum()) for k in TOKEN_KEYS if k in batch)
+            yield loop.Work(batch, 1, tokens)
+
+    trainer = loop.Trainer(
+        init=init,
+        make_step=lambda graphdef, shardings: encoder_step.make_train_step(
+            config, graphdef, tx, lr_schedule, mesh=mesh, shardings=shardings
+        ),
+        batches=lambda start: windows.prefetch(batches(start)),
+        summarise=lambda fetched, _: loop.mean_metrics(fetched, config.train.skip_nonfinite),
+        total=config.train.steps,
+        log_every=config.train.log_every,
+        checkpoint_every=config.train.checkpoint_every,
+        skip_nonfinite=config.train.skip_nonfinite,
+        learning_rate=config.train.learning_rate,
+        shardings_for=None
+        if mesh is None
+        else lambda abstract: jax.tree.map(lambda _: distributed.replicated(mesh), abstract),
+        units="tokens",
+        progress=config.log.progress,
+    )
+    writer = create_writers(workdir, config)
+    checkpointer = Checkpointer(workdir / "checkpoints")
+    try:
+        graphdef, state, _ = loop.train(trainer, checkpointer, writer)
+        if not main:
+            return {}  # process 0 evaluates and writes the results
+        params = state["params"] if mesh is None else distributed.to_local(state["params"])
+        embedder = EncoderEmbedder(
+            nnx.merge(graphdef, params),
+            data.tokenizer,
+            max_len=config.data.max_len,
+            pooling=config.model.pooling,
+            top_layers=config.eval.top_layers,
+        )
+        results = evaluate_and_report(
+            config, workdir, embedder, evaluators, polysemy_file, data, params_count
+        )
+        writer.summary(results)
+    finally:
+        writer.close()
+        checkpointer.close()
+    return results
+
+
+def evaluate_and_report(
+    config: EncoderRunConfig,
+    workdir: Path,
+    embedder: EncoderEmbedder,
+    evaluators: list,
+    polysemy_file: Path | None,
+    data: SequenceData,
+    params_count: int,
+) -> dict[str, float]:
+    results, extra = run_evaluators(evaluators, embedder)
+    if polysemy_file is not None:
+        from research.eval.polysemy import plot_polysemy
+
+        plot_polysemy(
+            embedder,
+            polysemy_file,
+            config.eval.polysemy_lemma or None,
+            workdir / "plots" / "polysemy.png",
+        )
+    plot_loss(workdir)
+    weights = {name: weight for name, (_, weight) in objectives.configured(config).items()}
+    provenance = {
+        "experiment": config.name,
+        "objective": f"{config.objective.kind} (weights {weights})",
+        "model": f"{config.model.size} encoder, {params_count:,} parameters, "
+        f"{config.model.positions} positions, {config.model.dtype}",
+        "data": data.meta.get("source_description"),
+        "tokens / sequences / sentences": (
+            f"{data.meta['tokens']} / {data.meta['sequences']} / {data.meta['sentences']}"
+        ),
+        "steps / batch": f"{config.train.steps} / {config.train.batch_size} sequences, "
+        f"{config.train.sentence_batch_size} sentence pairs",
+        "seed": config.train.seed,
+        "embedding": f"{config.model.pooling} pooling of the last layer; tokens: mean of top "
+        f"{config.eval.top_layers} layer(s); {embedder.report()}",
+        "git commit": git_commit(),
+    }
+    print(write_results(workdir, results, provenance, extra))
+    return results

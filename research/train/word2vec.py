@@ -1,0 +1,321 @@
+"""The word2vec family (skip-gram and CBOW with negative sampling): `train_and_evaluate` from a
+config to evaluated, exported vectors.
+
+What is particular to word2vec lives here: its corpus (research/data/corpus.py), its blocks
+(research/data/windows.py, research/data/blocks.py), its evaluators and report. The state and
+jitted step are in train/word2vec_step.py, the step loop in train/loop.py and the run contract
+(config.json, run.json, resume checks) in train/workdir.py. One jitted call processes
+`steps_per_dispatch` blocks (lax.scan); metrics stay on the device until a log boundary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from jax.sharding import Mesh
+
+from research import distributed
+from research.config import Config
+from research.data import corpus as corpus_lib
+from research.data import windows
+from research.data.blocks import block_groups, parallel_groups, position_of
+from research.errors import UserError
+from research.eval import evaluators_from_config, run_evaluators
+from research.eval.plots import pairs_from_analogy_file, plot_analogy_pairs, plot_loss
+from research.eval.report import write_results
+from research.eval.suites import word_vectors_suite
+from research.eval.vectors import WordVectors
+from research.io.checkpoint import Checkpointer
+from research.io.writers import MultiWriter, create_writers, git_commit
+from research.train import loop, word2vec_step
+from research.train import workdir as run_files
+
+CLASSIC_PAIRS = [
+    ("man", "woman"),
+    ("king", "queen"),
+    ("he", "she"),
+    ("boy", "girl"),
+    ("father", "mother"),
+    ("brother", "sister"),
+    ("son", "daughter"),
+]
+DEFAULT_PROBE_WORDS = ["king", "woman", "france", "computer", "water", "good", "run"]
+
+
+def validate(config: Config) -> None:
+    """Catch impossible settings before anything is loaded or compiled."""
+    checks = [
+        (config.model.dim > 0, "model.dim must be positive"),
+        (config.data.window >= 1, "data.window must be at least 1"),
+        (config.data.negatives >= 1, "data.negatives must be at least 1"),
+        (config.data.min_count >= 1, "data.min_count must be at least 1"),
+        (config.data.sample >= 0, "data.sample must be >= 0 (0 turns subsampling off)"),
+        (config.train.epochs >= 1, "train.epochs must be at least 1"),
+        (config.train.learning_rate > 0, "train.learning_rate must be positive"),
+        (config.train.chunk_size >= 1, "train.chunk_size must be at least 1"),
+        (config.train.shared_negatives >= 0, "train.shared_negatives must be >= 0 (0 = by kind)"),
+        (config.train.steps_per_dispatch >= 1, "train.steps_per_dispatch must be at least 1"),
+        (config.train.parallel_blocks >= 1, "train.parallel_blocks must be at least 1"),
+        (config.train.devices >= 0, "train.devices must be >= 0 (0 = all devices)"),
+        (config.train.log_every >= 1, "train.log_every must be at least 1"),
+        (config.train.checkpoint_every >= 1, "train.checkpoint_every must be at least 1"),
+        (
+            config.train.batch_size > 0 and config.train.batch_size % config.train.chunk_size == 0,
+            f"train.batch_size={config.train.batch_size} must be a positive multiple of "
+            f"train.chunk_size={config.train.chunk_size}",
+        ),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UserError(message)
+
+
+def check_mesh(config: Config, mesh: Mesh | None, vocab_size: int | None = None) -> None:
+    """The data mesh must split train.parallel_blocks (and with train.shard_tables the
+    vocabulary) evenly."""
+    devices = distributed.mesh_size(mesh)
+    parallel = config.train.parallel_blocks
+    if parallel % devices:
+        raise UserError(
+            f"train.parallel_blocks={parallel} must be a multiple of the {devices} devices of the "
+            f"data mesh: set train.parallel_blocks={devices * -(-parallel // devices)}, or "
+            "train.devices=1 for one device"
+        )
+    if config.train.shard_tables and vocab_size is not None and vocab_size % devices:
+        raise UserError(
+            f"train.shard_tables splits the vocabulary of {vocab_size} words over {devices} "
+            f"devices, which needs a multiple of {devices}: set "
+            f"data.max_vocab={vocab_size - vocab_size % devices}"
+        )
+
+
+@dataclasses.dataclass
+class TrainedRun:
+    vectors: WordVectors
+    corpus: corpus_lib.WordCorpus
+    world_files: dict
+    steps: int
+    train_seconds: float  # wall time of the training loop of this invocation, compile included
+
+
+def train_and_evaluate(
+    config: Config,
+    workdir: str | Path,
+    *,
+    optimizer: Callable | None = None,
+    schedule: Callable | None = None,
+) -> dict[str, float]:
+    """Train word2vec as configured, evaluate it, and write every artefact into `workdir`.
+
+    optimizer(config, schedule) and schedule(config, total_steps) replace word2vec's SGD and
+    linear decay (experiment files define them; the optimizer must be stateless per row)."""
+    validate(config)
+    writer = None
+    workdir, config_changes = run_files.open_run(workdir, config)
+    writer = create_writers(workdir, config)
+    try:
+        run = fit(
+            config,
+            workdir,
+            writer,
+            optimizer=optimizer,
+            schedule=schedule,
+            config_changes=config_changes,
+        )
+        if not distributed.is_main_process():
+            return {}  # process 0 evaluates and writes the results
+        results = evaluate_and_report(config, workdir, run)
+        writer.summary(results)
+    finally:
+        writer.close()
+    return results
+
+
+def build_evaluators(config: Config, world_files: dict, vectors: WordVectors | None) -> list:
+    """The default suite (unless eval.default_suite=false), config.evals, and the nearest-
+    neighbour table (without vectors, its query words are left to defaults)."""
+    suite = word_vectors_suite(world_files) if config.eval.default_suite else {}
+    words = list(config.eval.neighbours)
+    if not words and vectors is not None:
+        words = [w for pair in _plot_pairs(config, world_files, vectors)[:3] for w in pair]
+        words = words or DEFAULT_PROBE_WORDS
+    neighbours = {"neighbours": {"kind": "nearest_neighbours", "words": words}}
+    return evaluators_from_config({**suite, **config.evals, **neighbours})
+
+
+def fit(
+    config: Config,
+    workdir: str | Path,
+    writer: MultiWriter | None = None,
+    *,
+    optimizer: Callable | None = None,
+    schedule: Callable | None = None,
+    config_changes: list[str] | None = None,
+) -> TrainedRun:
+    """Train (or resume) word2vec in `workdir`; the evaluators are built first so that a bad
+    benchmark file is reported before any training time is spent."""
+    validate(config)
+    if config_changes is None:
+        workdir, config_changes = run_files.open_run(workdir, config)
+    workdir = Path(workdir)
+    mesh = distributed.data_mesh(config.train.devices)
+    check_mesh(config, mesh)
+    corpus = distributed.main_process_first(
+        "word2vec corpus",
+        lambda: corpus_lib.prepare_corpus(config.data, progress=config.log.progress),
+    )
+    check_mesh(config, mesh, corpus.vocab_size)
+    fingerprint = run_files.vocabulary_fingerprint(list(corpus.words), corpus.counts)
+    run_files.check_resume_data(workdir, fingerprint, "vocabulary")
+    world_files = corpus_lib.resolve_data_source(config.data)[1]
+    build_evaluators(config, world_files, None)  # fail now on a bad benchmark file
+    keep = windows.keep_probabilities(corpus.counts, config.data.sample)
+    stream = windows.BlockStream(
+        corpus.tokens,
+        corpus.doc_offsets,
+        keep,
+        batch_size=config.train.batch_size,
+        window=config.data.window,
+        seed=config.train.seed,
+    )
+    blocks_per_epoch = [stream.blocks_in_epoch(e) for e in range(config.train.epochs)]
+    total_blocks = sum(blocks_per_epoch)
+    if total_blocks == 0:
+        kept = int((corpus.counts * keep).sum())
+        raise UserError(
+            f"the corpus keeps about {kept} tokens per epoch after subsampling, fewer than one "
+            f"block of train.batch_size={config.train.batch_size}; lower train.batch_size or "
+            "use a larger corpus"
+        )
+
+    # One optimizer step per train.parallel_blocks blocks.
+    parallel = config.train.parallel_blocks
+    sgd_steps = -(-total_blocks // parallel)
+    tx, lr_schedule = word2vec_step.make_optimizer(config, sgd_steps, optimizer, schedule)
+    run_files.write_run_info(
+        workdir,
+        fingerprint,
+        config_changes,
+        corpus=corpus.meta,
+        total_steps=total_blocks,
+        blocks_per_epoch=blocks_per_epoch,
+    )
+    words_per_block = config.train.batch_size
+    group = config.train.steps_per_dispatch * parallel
+
+    def make_step(graphdef, shardings):
+        step = word2vec_step.make_train_step(
+            config,
+            graphdef,
+            tx,
+            lr_schedule,
+            windows.noise_distribution(corpus.counts),
+            mesh=mesh,
+            shardings=shardings,
+        )
+        return lambda state, blocks: step(state, *blocks)
+
+    def batches(start: int):
+        groups = block_groups(stream, blocks_per_epoch, start, group)
+        for ids, docs, real in parallel_groups(groups, parallel, mesh):
+            yield loop.Work((ids, docs), real, real * words_per_block)
+
+    def summarise(fetched: list[dict], block: int) -> tuple[dict, float]:
+        pairs = sum(float(m["pairs"]) for m in fetched)
+        loss = sum(float(m["loss"]) * float(m["pairs"]) for m in fetched) / max(pairs, 1.0)
+        metrics = {
+            "loss": loss if pairs > 0 else math.nan,
+            "learning_rate": float(fetched[-1]["learning_rate"]),
+            "epoch": position_of(block, blocks_per_epoch)["epoch"],
+        }
+        for counter in ("skipped_steps", "consecutive_skipped"):
+            if counter in fetched[-1]:
+                metrics[counter] = int(fetched[-1][counter])
+        return metrics, loss
+
+    trainer = loop.Trainer(
+        init=lambda: word2vec_step.init_state(config, corpus.vocab_size, tx),
+        make_step=make_step,
+        batches=lambda start: windows.prefetch(batches(start)),
+        summarise=summarise,
+        total=total_blocks,
+        log_every=config.train.log_every,
+        checkpoint_every=config.train.checkpoint_every,
+        skip_nonfinite=config.train.skip_nonfinite,
+        learning_rate=config.train.learning_rate,
+        position=lambda block: position_of(block, blocks_per_epoch),
+        start_of=lambda position: int(position["block"]),
+        shardings_for=None
+        if mesh is None
+        else lambda abstract: word2vec_step.state_shardings(
+            abstract, mesh, config.train.shard_tables
+        ),
+        units="words",
+        progress=config.log.progress,
+        progress_unit="word",
+        units_per_count=words_per_block,
+    )
+    owns_writer = writer is None
+    if owns_writer:
+        writer = create_writers(workdir, config, wandb=False)
+    checkpointer = Checkpointer(workdir / "checkpoints")
+    started = time.time()
+    try:
+        _, state, _ = loop.train(trainer, checkpointer, writer)
+        train_seconds = time.time() - started
+        vectors = WordVectors(
+            list(corpus.words),
+            np.asarray(distributed.to_local(state["params"]["input_embeddings"][...])),
+            corpus.counts,
+        )
+    finally:
+        if owns_writer:
+            writer.close()
+        checkpointer.close()
+    return TrainedRun(vectors, corpus, world_files, total_blocks, train_seconds)
+
+
+def _plot_pairs(config: Config, world_files: dict, vectors: WordVectors) -> list[tuple[str, str]]:
+    if world_files:
+        manifest = json.loads(Path(world_files["manifest"]).read_text())
+        pairs = [tuple(p) for p in manifest.get("plot_pairs", [])]
+        if pairs:
+            return pairs
+    for entry in config.evals.values():  # the first analogy benchmark that yields pairs
+        if entry.get("kind") == "analogy" and entry.get("path"):
+            pairs = pairs_from_analogy_file(entry["path"], vectors)
+            if pairs:
+                return pairs
+    return [p for p in CLASSIC_PAIRS if p[0] in vectors and p[1] in vectors]
+
+
+def evaluate_and_report(config: Config, workdir: Path, run: TrainedRun) -> dict[str, float]:
+    """Run the configured evaluators and write results.json, results.md, vectors and the plot."""
+    vectors, world_files, corpus, steps = run.vectors, run.world_files, run.corpus, run.steps
+    evaluators = build_evaluators(config, world_files, vectors)
+    results, extra = run_evaluators(evaluators, vectors)
+    vectors.save_word2vec_text(workdir / "vectors.txt")
+    pairs = _plot_pairs(config, world_files, vectors)
+    plot_analogy_pairs(vectors, pairs, workdir / "plots" / "analogy_pca.png")
+    plot_loss(workdir)
+    provenance = {
+        "experiment": config.name,
+        "model": f"{config.model.kind}, dim {config.model.dim}",
+        "data": corpus.meta.get("source_description", config.data.source),
+        "tokens (in vocabulary)": corpus.num_tokens,
+        "vocabulary": corpus.vocab_size,
+        "window / negatives / sample": (
+            f"{config.data.window} / {config.data.negatives} / {config.data.sample}"
+        ),
+        "epochs / steps / batch": f"{config.train.epochs} / {steps} / {config.train.batch_size}",
+        "seed": config.train.seed,
+        "git commit": git_commit(),
+    }
+    print(write_results(workdir, results, provenance, extra))
+    return results
