@@ -36,9 +36,8 @@ class ModelConfig:
     kind: Literal["skipgram", "cbow"] = "skipgram"
     dim: int = 100
     # Storage of the two tables. bfloat16 halves their memory and the bytes each step moves
-    # (blocks still compute in float32). On the 14.7 M-token benchmark (skip-gram, 5 epochs, one
-    # seed) WS-353 0.647 vs 0.640 and analogy 0.319 vs 0.328 against float32, but XLA:CPU ran
-    # it 6x slower: it is meant for accelerators. Vectors are exported as float32 either way.
+    # (blocks still compute in float32); meant for accelerators, XLA:CPU runs it far slower
+    # (BENCHMARKS.md). Vectors are exported as float32 either way.
     table_dtype: Literal["float32", "bfloat16"] = "float32"
 
 
@@ -50,8 +49,7 @@ class TrainConfig:
     batch_size: int = 1024
     chunk_size: int = 32  # centre tokens that share one window matrix and one set of negatives
     # Negatives drawn per chunk, reweighted to `negatives` per pair; 0 = by model kind: 32 for
-    # skip-gram, 16 for CBOW (measured on the 14.7 M-token benchmark: CBOW 0.89x gensim at 32,
-    # 1.10x at 16 with WS-353 and analogy at gensim's level, 1.22x at 8 but analogy -3.6 points).
+    # skip-gram, 16 for CBOW (chosen by speed at equal quality; BENCHMARKS.md has the figures).
     shared_negatives: int = 0
     # Rows hit more than this many times in one block have their summed update scaled down to
     # it (see train/word2vec_step.py: stale summed updates diverge for frequent words); 0 = off.
@@ -339,7 +337,7 @@ class ObjectiveConfig:
     mask_rate: float = 0.15  # mlm tokens; multi_abstraction: tokens covered by masked spans
     temperature: float = 0.05  # contrastive, and multi_abstraction's InfoNCE terms
     positives: Literal["neighbour", "dropout"] = "neighbour"  # cpt-text or SimCSE
-    # multi_abstraction (objectives/multilevel.py, DESIGN.md "The multi-abstraction head")
+    # multi_abstraction (objectives/multilevel.py; the README's "The multi-abstraction head")
     levels: list[str] = dataclasses.field(
         default_factory=lambda: ["token", "span", "sentence", "document"]
     )  # which levels the head predicts
@@ -374,8 +372,8 @@ class EncoderTrainConfig:
     allow_config_change: bool = False  # as TrainConfig.allow_config_change
     # XLA:CPU op schedule of the train step (ignored on GPU/TPU). "memory" orders ops one after
     # another so each GEMM gets every core; XLA's default, "concurrency", runs independent ops
-    # side by side. On 2 cores "memory" was 5-9 % faster per step (BENCHMARKS.md); on a many-core
-    # CPU, measure both.
+    # side by side. "memory" was faster on 2 cores (BENCHMARKS.md); on a many-core CPU, measure
+    # both.
     cpu_scheduler: Literal["memory", "concurrency"] = "memory"
 
 

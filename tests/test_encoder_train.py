@@ -140,7 +140,9 @@ def test_loading_a_word_run_or_nothing_is_refused(tmp_path):
 
 
 def test_bad_objective_is_a_one_line_error(tmp_path):
-    with pytest.raises(UserError, match="unknown objective .glove.; registered: mlm, next_token, contrastive"):
+    with pytest.raises(
+        UserError, match="unknown objective .glove.; registered: mlm, next_token, contrastive"
+    ):
         encoder_loop.train_and_evaluate(tiny_config(**{"objective.kind": "mlm+glove"}), tmp_path)
     with pytest.raises(UserError, match="needs model.dropout > 0"):
         encoder_loop.train_and_evaluate(

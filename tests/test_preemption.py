@@ -308,17 +308,17 @@ def test_too_many_consecutive_bad_steps_stop_a_skipping_run(tmp_path):
 
 
 def test_encoder_skips_nan_batches_when_asked(tmp_path, monkeypatch):
-    from research.train import encoder_step
+    from research.objectives import mlm
     from tests.test_encoder_train import tiny_config
 
-    original = encoder_step.mlm_loss
+    original = mlm.mlm_loss
 
     def loss(logits, targets, weights):  # NaN on about a quarter of the batches
         value, accuracy = original(logits, targets, weights)
         bad = jnp.sum(jnp.where(weights > 0, targets, 0)) % 4 == 0
         return value * jnp.where(bad, jnp.nan, 1.0), accuracy
 
-    monkeypatch.setattr(encoder_step, "mlm_loss", loss)
+    monkeypatch.setattr(mlm, "mlm_loss", loss)
     with pytest.raises(TrainingDiverged, match=r"the loss became nan between steps \d+ and \d+"):
         encoder_loop.train_and_evaluate(tiny_config(), tmp_path / "stop")
     encoder_loop.train_and_evaluate(tiny_config(**{"train.skip_nonfinite": 30}), tmp_path / "skip")

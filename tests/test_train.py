@@ -14,9 +14,9 @@ from research.config import Config
 from research.data import corpus as corpus_lib
 from research.data import windows
 from research.errors import UserError
-from research.train.nonfinite import TrainingDiverged
 from research.train import word2vec as loop
 from research.train import word2vec_step
+from research.train.nonfinite import TrainingDiverged
 from tests.step_hooks import after_dispatch, send_sigint
 
 
@@ -250,9 +250,7 @@ def test_nan_loss_stops_with_the_step_range(tmp_path):
 def test_bad_benchmark_file_fails_before_training(tmp_path):
     bad = tmp_path / "ws.tsv"
     bad.write_text("word1\tword2\tscore\ncat\tdog\tnot-a-number\n")
-    config = small_config(
-        **{"evals.ws.kind": "word_similarity", "evals.ws.path": str(bad)}
-    )
+    config = small_config(**{"evals.ws.kind": "word_similarity", "evals.ws.path": str(bad)})
     with pytest.raises(UserError, match="ws.tsv"):
         loop.train_and_evaluate(config, tmp_path / "run")
     assert not (tmp_path / "run" / "checkpoints").exists()

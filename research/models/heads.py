@@ -2,7 +2,7 @@
 
 The MLM head does not hold a reference to the encoder's embedding module; the table is passed to
 each call (`head(states, encoder.token_embed.embedding[...])`). A shared submodule would tie the
-weights too, but only in NNX graph mode; tree mode (planned default, STYLE §4) copies shared
+weights too, but only in NNX graph mode; tree mode (planned as NNX's default) copies shared
 references. An explicit argument ties them in either mode and keeps the gradient flowing to the
 one table.
 """

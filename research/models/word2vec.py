@@ -14,8 +14,8 @@ def uniform_rows(
     """(rows, dim) float32 uniform in [low, high); row r is drawn from fold_in(key, r).
 
     One `jax.random.uniform` over the whole table makes XLA hold threefry's counters and bits
-    for all of it: 3.4 GB of scratch for 1 M x 300, twice the final 1.2 GB table (measured: peak
-    RSS 4.8 GB vs 2.5 GB drawn in blocks of rows). Keying each row by its index also makes the
+    for all of it, several times the final table for a large vocabulary (BENCHMARKS.md has the
+    peak memory of both ways). Keying each row by its index also makes the
     first N rows the same whatever the vocabulary size.
     """
 

@@ -6,7 +6,7 @@ cut into G chunks of c centres; chunk g sees the c + 2·window tokens around it.
 batched matrix product and the dynamic window is applied as a mask. Each chunk shares n negatives
 drawn from the unigram^0.75 distribution; a centre's negative term is weighted by K·pairs/n, so its
 expected gradient equals word2vec's K negatives per positive pair. All work becomes matrix
-products, which is what XLA does fast (see ../shared/PERF_NOTES.md).
+products, which is what XLA does fast.
 
 The loss functions below take gathered rows and return (sum of losses, number of pairs). Summed,
 not averaged: word2vec's SGD applies the gradient of every pair at the full learning rate.

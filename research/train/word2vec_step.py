@@ -97,8 +97,8 @@ def scatter_row_updates(
 
     word2vec applies each pair's update in sequence, so a row hit m times takes m small steps,
     each seeing the previous ones. Summing m updates computed from one stale snapshot is one step
-    m times larger, which overshoots for frequent words: measured on a 1 M-token corpus, the loss
-    reaches inf within an epoch at 16,384 tokens per block. Scaling a row's summed update by
+    m times larger, which overshoots for frequent words (with large blocks the loss diverges
+    within an epoch; BENCHMARKS.md). Scaling a row's summed update by
     min(1, hit_cap / m) bounds every step; rows hit at most `hit_cap` times in a block (all but the
     most frequent words) get exactly word2vec's update. hit_cap <= 0 turns the bound off.
     """
