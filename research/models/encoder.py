@@ -11,7 +11,8 @@ tricks; the final LayerNorm is what makes the last state comparable in scale to 
 
 Dropout randomness (Flax NNX 0.12.8). The model stores no RNG state: every `nnx.Dropout` is built
 without `rngs`, so `nnx.split(model)` yields only `Param`s and a jitted functional train step
-(split once, merged inside the step) carries no RNG counters in its state. Randomness is passed per call instead:
+(split once, merged inside the step) carries no RNG counters in its state. Randomness is passed
+per call instead:
 
     states = model(tokens, mask, deterministic=False, rngs=nnx.Rngs(dropout=key))
     # or simply rngs=key (a jax key), which is wrapped into nnx.Rngs(dropout=key) here
