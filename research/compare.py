@@ -123,7 +123,7 @@ def run_baseline(
             raise UserError("the tfidf baseline needs the synthetic world's corpus")
         model = TfidfEncoder(corpus_file.read_text().splitlines())
     elif baseline == "word2vec":
-        from research.train import loop as word_loop
+        from research.train import word2vec as word_trainer
 
         word_config = copy.deepcopy(config.word2vec)
         word_config.data.source = encoder.data.source
@@ -131,11 +131,11 @@ def run_baseline(
         word_config.data.synthetic_seed = encoder.data.synthetic_seed
         word_config.train.seed = seed
         word_config.log = dataclasses.replace(config.log, wandb=False)
-        trained = word_loop.fit(word_config, workdir / "word2vec")
+        trained = word_trainer.fit(word_config, workdir / "word2vec")
         model = AveragedWordVectors(trained.vectors)
         word_evaluators = [
             e
-            for e in word_loop.build_evaluators(word_config, trained.world_files, trained.vectors)
+            for e in word_trainer.build_evaluators(word_config, trained.world_files, trained.vectors)
             if e.name == "synthetic_similarity"
         ]
         extra, _ = run_evaluators(word_evaluators, trained.vectors)

@@ -14,6 +14,7 @@ one chunk whatever the corpus size.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -45,6 +46,7 @@ class WordCorpus:
     tokens: np.ndarray  # (N,) int32, memory-mapped
     doc_offsets: np.ndarray  # (D + 1,) int64
     meta: dict
+    world_files: dict = dataclasses.field(default_factory=dict)  # the synthetic world's gold files
 
     @property
     def vocab_size(self) -> int:
@@ -96,7 +98,7 @@ def prepare_corpus(
     The build streams: `chunk_documents` documents at a time are normalised and their ids
     appended to disk, so memory holds the vocabulary and one chunk, never the corpus.
     """
-    source, _ = resolve_data_source(config)
+    source, world_files = resolve_data_source(config)
     settings = {
         "format": CORPUS_FORMAT_VERSION,
         "normaliser": text.NORMALISER_VERSION,
@@ -116,10 +118,10 @@ def prepare_corpus(
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         _replace_dir(tmp, directory)
-    return load_corpus(directory)
+    return load_corpus(directory, world_files)
 
 
-def load_corpus(directory: Path) -> WordCorpus:
+def load_corpus(directory: Path, world_files: dict | None = None) -> WordCorpus:
     vocab = json.loads((directory / "vocab.json").read_text())
     return WordCorpus(
         path=directory,
@@ -128,6 +130,7 @@ def load_corpus(directory: Path) -> WordCorpus:
         tokens=np.load(directory / "tokens.npy", mmap_mode="r"),
         doc_offsets=np.load(directory / "doc_offsets.npy", mmap_mode="r"),
         meta=json.loads((directory / "meta.json").read_text()),
+        world_files=world_files or {},
     )
 
 

@@ -116,18 +116,10 @@ def train_and_evaluate(
     optimizer(config, schedule) and schedule(config, total_steps) replace word2vec's SGD and
     linear decay (experiment files define them; the optimizer must be stateless per row)."""
     validate(config)
-    writer = None
     workdir, config_changes = run_files.open_run(workdir, config)
     writer = create_writers(workdir, config)
     try:
-        run = fit(
-            config,
-            workdir,
-            writer,
-            optimizer=optimizer,
-            schedule=schedule,
-            config_changes=config_changes,
-        )
+        run = _fit(config, workdir, writer, config_changes, optimizer, schedule)
         if not distributed.is_main_process():
             return {}  # process 0 evaluates and writes the results
         results = evaluate_and_report(config, workdir, run)
@@ -152,18 +144,30 @@ def build_evaluators(config: Config, world_files: dict, vectors: WordVectors | N
 def fit(
     config: Config,
     workdir: str | Path,
-    writer: MultiWriter | None = None,
     *,
     optimizer: Callable | None = None,
     schedule: Callable | None = None,
-    config_changes: list[str] | None = None,
 ) -> TrainedRun:
-    """Train (or resume) word2vec in `workdir`; the evaluators are built first so that a bad
-    benchmark file is reported before any training time is spent."""
+    """Train (or resume) word2vec in `workdir` without evaluating (benchmarks time this)."""
     validate(config)
-    if config_changes is None:
-        workdir, config_changes = run_files.open_run(workdir, config)
-    workdir = Path(workdir)
+    workdir, config_changes = run_files.open_run(workdir, config)
+    writer = create_writers(workdir, config, wandb=False)
+    try:
+        return _fit(config, workdir, writer, config_changes, optimizer, schedule)
+    finally:
+        writer.close()
+
+
+def _fit(
+    config: Config,
+    workdir: Path,
+    writer: MultiWriter,
+    config_changes: list[str],
+    optimizer: Callable | None,
+    schedule: Callable | None,
+) -> TrainedRun:
+    """The evaluators are built first, so that a bad benchmark file is reported before any
+    training time is spent."""
     mesh = distributed.data_mesh(config.train.devices)
     check_mesh(config, mesh)
     corpus = distributed.main_process_first(
@@ -173,7 +177,7 @@ def fit(
     check_mesh(config, mesh, corpus.vocab_size)
     fingerprint = run_files.vocabulary_fingerprint(list(corpus.words), corpus.counts)
     run_files.check_resume_data(workdir, fingerprint, "vocabulary")
-    world_files = corpus_lib.resolve_data_source(config.data)[1]
+    world_files = corpus.world_files
     build_evaluators(config, world_files, None)  # fail now on a bad benchmark file
     keep = windows.keep_probabilities(corpus.counts, config.data.sample)
     stream = windows.BlockStream(
@@ -261,9 +265,6 @@ def fit(
         progress_unit="word",
         units_per_count=words_per_block,
     )
-    owns_writer = writer is None
-    if owns_writer:
-        writer = create_writers(workdir, config, wandb=False)
     checkpointer = Checkpointer(workdir / "checkpoints")
     started = time.time()
     try:
@@ -275,8 +276,6 @@ def fit(
             corpus.counts,
         )
     finally:
-        if owns_writer:
-            writer.close()
         checkpointer.close()
     return TrainedRun(vectors, corpus, world_files, total_blocks, train_seconds)
 
