@@ -7,7 +7,8 @@ Expected on the synthetic world: word-sense accuracy (WiC-style pairs, threshold
 well above the word-overlap baseline printed beside it; STS Spearman and retrieval recall are
 reported too. Writes results.{json,md}, plots/polysemy.png and plots/loss.png.
 Any corpus: --set data.source=PATH (sentences split at . ! ?); real benchmarks with
---set eval.wic=wordnet_wic_pairs.tsv --set eval.sts=sts-test.csv.
+--set evals.wic.kind=word_sense --set evals.wic.path=wordnet_wic_pairs.tsv
+--set evals.stsb.kind=sentence_similarity --set evals.stsb.path=sts-test.csv.
 """
 
 from research.config import EncoderRunConfig

@@ -9,8 +9,9 @@ table and written to runs/word2vec/results.{json,md}, with vectors.txt and plots
 On a real corpus, with gensim's defaults and the standard benchmarks (see README for where to get
 them):
     python launch.py experiments/word2vec.py --workdir runs/w2v_corpus \\
-        --set data.source=corpus.txt --set eval.wordsim=wordsim353.tsv \\
-        --set eval.analogy=questions-words.txt
+        --set data.source=corpus.txt \\
+        --set evals.ws353.kind=word_similarity --set evals.ws353.path=wordsim353.tsv \\
+        --set evals.google.kind=analogy --set evals.google.path=questions-words.txt
 Use --set model.kind=cbow for CBOW.
 """
 

@@ -135,7 +135,9 @@ def run_baseline(
         model = AveragedWordVectors(trained.vectors)
         word_evaluators = [
             e
-            for e in word_trainer.build_evaluators(word_config, trained.world_files, trained.vectors)
+            for e in word_trainer.build_evaluators(
+                word_config, trained.world_files, trained.vectors
+            )
             if e.name == "synthetic_similarity"
         ]
         extra, _ = run_evaluators(word_evaluators, trained.vectors)

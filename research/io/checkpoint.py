@@ -176,12 +176,28 @@ class Checkpointer:
                     "tokeniser or optimizer setting; use a new --workdir"
                 )
         abstract = abstract_state(like, shardings)
+        restored = self._restore_checked(step, abstract, with_position=True)
+        return restored.state, restored.position
+
+    def restore_params(self, step: int, like_params: Any) -> Any:
+        """Only the `params` subtree of checkpoint `step`, restored into `like_params`' shapes
+        (abstract or concrete) on the first local device, CRC-checked like `restore`. For using
+        a trained model: the optimizer state and anything else in the state are not read."""
+        abstract = {"params": abstract_state(like_params)}
+        return self._restore_checked(step, abstract, with_position=False).state["params"]
+
+    def _restore_checked(self, step: int, abstract: Any, *, with_position: bool) -> Any:
+        """Restore `abstract` (all of the saved state, or with_position=False a part of it) and
+        check the CRC-32 of every restored array the checkpoint recorded."""
         items = {
             "state": ocp.args.PyTreeRestore(
-                abstract, restore_args=ocp.checkpoint_utils.construct_restore_args(abstract)
-            ),
-            "position": ocp.args.JsonRestore(),
+                abstract,
+                restore_args=ocp.checkpoint_utils.construct_restore_args(abstract),
+                partial_restore=not with_position,
+            )
         }
+        if with_position:
+            items["position"] = ocp.args.JsonRestore()
         has_integrity = (self.directory / str(step) / "integrity").exists()
         if has_integrity:
             items["integrity"] = ocp.args.JsonRestore()
@@ -195,34 +211,7 @@ class Checkpointer:
             bad = sorted(k for k in expected if k in actual and actual[k] != expected[k])
             if bad:
                 raise self._corrupt(step, f"checksum mismatch in {', '.join(bad[:3])}")
-        return restored.state, restored.position
-
-    def restore_params(self, step: int, like_params: Any) -> Any:
-        """Only the `params` subtree of checkpoint `step`, restored into `like_params`' shapes
-        (abstract or concrete) on the first local device, CRC-checked like `restore`. For using
-        a trained model: the optimizer state and anything else in the state are not read."""
-        abstract = {"params": abstract_state(like_params)}
-        items = {
-            "state": ocp.args.PyTreeRestore(
-                abstract,
-                restore_args=ocp.checkpoint_utils.construct_restore_args(abstract),
-                partial_restore=True,
-            )
-        }
-        has_integrity = (self.directory / str(step) / "integrity").exists()
-        if has_integrity:
-            items["integrity"] = ocp.args.JsonRestore()
-        try:
-            restored = self._manager.restore(step, args=ocp.args.Composite(**items))
-        except Exception as error:  # orbax/tensorstore raise bare Exception on unreadable data
-            raise self._corrupt(step, _first_line(error)) from error
-        if has_integrity:
-            expected = restored.integrity.get("crc32", {})
-            actual = state_checksums(restored.state)
-            bad = sorted(k for k in actual if k in expected and actual[k] != expected[k])
-            if bad:
-                raise self._corrupt(step, f"checksum mismatch in {', '.join(bad[:3])}")
-        return restored.state["params"]
+        return restored
 
     def close(self) -> None:
         self._manager.wait_until_finished()
