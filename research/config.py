@@ -196,6 +196,13 @@ def _json_or_text(text: str) -> Any:
     return value if not isinstance(value, (list, dict)) else text
 
 
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def _items(key: str, text: str, opening: str, closing: str) -> list[str]:
     text = text.strip()
     if text.startswith(opening):
@@ -255,8 +262,13 @@ def _set_in_mapping(
         if nested and text == "":
             mapping.pop(path[0], None)
         elif nested:
-            entry = _parse_value(key, json.dumps({path[0]: None})[:-5] + text + "}", annotation)
-            mapping[path[0]] = entry[path[0]]
+            entry = _json(text)
+            if not isinstance(entry, dict):
+                raise UserError(
+                    f'--set {key}={text}: expected a JSON object, e.g. {{"kind": "analogy", '
+                    f'"path": "questions-words.txt"}}, or one option: --set {key}.OPTION=VALUE'
+                )
+            mapping[path[0]] = entry
         else:
             mapping[path[0]] = _scalar(key, text, value_type)
         return

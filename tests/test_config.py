@@ -67,3 +67,71 @@ def test_round_trip_through_json_dict():
     config = config_lib.apply_overrides(Config(), ["model.dim=7", "data.source=x.txt"])
     rebuilt = config_lib.from_dict(Config, config_lib.to_dict(config))
     assert rebuilt == config
+
+
+def test_lists_and_mappings_are_typed_values():
+    from research.config import EncoderRunConfig
+
+    config = config_lib.apply_overrides(
+        EncoderRunConfig(),
+        [
+            "objective.levels=[token,span]",
+            "objective.contexts=water, finance",
+            "objective.weights={mlm: 1, contrastive: 0.5}",
+            "objective.level_weights=token=2,span=0.5",
+            "objective.matryoshka.token=16",
+        ],
+    )
+    assert config.objective.levels == ["token", "span"]
+    assert config.objective.contexts == ["water", "finance"]
+    assert config.objective.weights == {"mlm": 1.0, "contrastive": 0.5}
+    assert config.objective.level_weights == {"token": 2.0, "span": 0.5}
+    assert config.objective.matryoshka == {"token": 16}
+    config_lib.apply_override(config, "objective.levels=[]")
+    assert config.objective.levels == []
+
+
+def test_evals_entries_are_built_by_their_keys():
+    config = config_lib.apply_overrides(
+        Config(),
+        [
+            "evals.ws.kind=word_similarity",
+            "evals.ws.path=data/ws353.tsv",
+            "evals.google.kind=analogy",
+            "evals.google.path=questions-words.txt",
+            "evals.google.restrict_vocab=30000",
+            'evals.rg={"kind": "word_similarity", "path": "rg65.tsv"}',
+        ],
+    )
+    assert config.evals == {
+        "ws": {"kind": "word_similarity", "path": "data/ws353.tsv"},
+        "google": {"kind": "analogy", "path": "questions-words.txt", "restrict_vocab": 30000},
+        "rg": {"kind": "word_similarity", "path": "rg65.tsv"},
+    }
+    config_lib.apply_override(config, "evals.rg=")
+    assert set(config.evals) == {"ws", "google"}
+    config_lib.apply_override(config, "evals={}")
+    assert config.evals == {}
+    rebuilt = config_lib.from_dict(Config, config_lib.to_dict(config))
+    assert rebuilt == config
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("objective.weights=mlm", "'mlm' is not NAME=VALUE"),
+        ("objective.weights=mlm=lots", "--set objective.weights.mlm=lots: expected a number"),
+        ("objective.matryoshka.token=big", "expected an integer"),
+        ("objective.levels=[token", "a [ without its ]"),
+        ("evals=[1]", "expected a JSON object of objects"),
+        ("evals.ws.kind.x=1", "unknown config key 'evals.ws.kind.x'"),
+        ("objective.levels.token=1", "unknown config key 'objective.levels.token'"),
+    ],
+)
+def test_bad_list_and_mapping_overrides_are_one_line_errors(assignment, message):
+    from research.config import EncoderRunConfig
+
+    with pytest.raises(UserError) as error:
+        config_lib.apply_override(EncoderRunConfig(), assignment)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
