@@ -162,7 +162,7 @@ def wic_pairs(
     """n pairs (label, sense1, sense2, sentence1, sentence2) of `lemma`, half of each label.
 
     Same-sense sentences share topic words more often, so raw pairs would let word overlap
-    guess the label (~0.59 accuracy). Candidates of both labels are binned by Jaccard overlap
+    guess the label well above chance. Candidates of both labels are binned by Jaccard overlap
     and by whether they share a template, and an equal number of each label is kept per bin:
     the two labels' overlap histograms (and template-sharing rates) then agree.
     """
