@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from research.cli import positive_int
 from research.errors import UserError
 from research.eval.vectors import WordVectors
 
@@ -108,16 +109,6 @@ def format_table(heading: str, rows: Sequence[tuple[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m research.query",
@@ -125,10 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("run_dir", help="the run's --workdir (holds vectors.txt)")
     parser.add_argument("query", help="a word, or an expression such as 'king - man + woman'")
-    parser.add_argument("--topn", type=_positive_int, default=10, help="answers to show")
+    parser.add_argument("--topn", type=positive_int, default=10, help="answers to show")
     parser.add_argument(
         "--restrict-vocab",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="search only the N most frequent words (default: all)",
     )

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from research.cli import positive_int
 from research.errors import UserError
 from research.eval.encoder_api import TextEncoder, cosine_matrix, embed_sentences
 from research.eval.vectors import unit_rows
@@ -287,16 +288,6 @@ def draw_map(
 # ----------------------------------------------------------------------------- command line
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m research.search",
@@ -312,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--query", action="append", default=[], help="a search query (repeat for several)"
     )
-    parser.add_argument("--top", type=_positive_int, default=5, help="hits shown per query")
+    parser.add_argument("--top", type=positive_int, default=5, help="hits shown per query")
     parser.add_argument("--map", default=None, help="write a 2-D map of the collection here")
     parser.add_argument(
         "--annotate", type=int, default=15, help="texts written next to their point on the map"

@@ -7,6 +7,7 @@ from pathlib import Path
 # research.<top> -> layer; a higher number may import a lower one, never the reverse.
 LAYERS = {
     "errors": 0,
+    "cli": 0,
     "textfile": 0,
     "distributed": 0,
     "config": 1,

@@ -11,6 +11,7 @@ import pytest
 import launch
 from research import config as config_lib
 from research.config import Config
+from research.data import blocks as blocks_lib
 from research.data import corpus as corpus_lib
 from research.data import windows
 from research.errors import UserError
@@ -47,17 +48,9 @@ def zipf_corpus(path) -> str:
 
 def first_groups(config: Config, count: int):
     corpus = corpus_lib.prepare_corpus(config.data, progress=False)
-    keep = windows.keep_probabilities(corpus.counts, config.data.sample)
-    stream = windows.BlockStream(
-        corpus.tokens,
-        corpus.doc_offsets,
-        keep,
-        batch_size=config.train.batch_size,
-        window=config.data.window,
-        seed=config.train.seed,
-    )
+    stream = blocks_lib.block_stream(corpus, config)
     blocks = [stream.blocks_in_epoch(0)]
-    groups = loop.block_groups(stream, blocks, 0, config.train.steps_per_dispatch)
+    groups = blocks_lib.block_groups(stream, blocks, 0, config.train.steps_per_dispatch)
     return corpus, [next(groups) for _ in range(count)]
 
 

@@ -10,7 +10,21 @@ import numpy as np
 from jax.sharding import Mesh
 
 from research import distributed
+from research.config import Config
 from research.data import windows
+from research.data.corpus import WordCorpus
+
+
+def block_stream(corpus: WordCorpus, config: Config) -> windows.BlockStream:
+    """The corpus's subsampled blocks of train.batch_size centres, as configured."""
+    return windows.BlockStream(
+        corpus.tokens,
+        corpus.doc_offsets,
+        windows.keep_probabilities(corpus.counts, config.data.sample),
+        batch_size=config.train.batch_size,
+        window=config.data.window,
+        seed=config.train.seed,
+    )
 
 
 def block_groups(

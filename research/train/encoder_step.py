@@ -28,6 +28,7 @@ from research.config import EncoderRunConfig
 from research.models.text_model import TextModel
 from research.objectives import ema, weighted_sum
 from research.objectives import registry as objectives
+from research.train.loop import fresh_state
 from research.train.nonfinite import skip_counts, with_skipping
 
 TrainState = dict[str, Any]
@@ -77,12 +78,7 @@ def make_optimizer(
 def init_state(config: EncoderRunConfig, vocab_size: int, tx) -> tuple[nnx.GraphDef, TrainState]:
     model = objectives.text_model(config, vocab_size, rngs=nnx.Rngs(params=config.train.seed))
     graphdef, params = nnx.split(model)
-    state = {
-        "params": params,
-        "opt_state": tx.init(params),
-        "step": jnp.zeros((), jnp.int32),
-        "key": jax.random.PRNGKey(config.train.seed),
-    }
+    state = fresh_state(params, tx, config.train.seed)
     if objectives.needs_ema_target(config):
         # A copy, not an alias: the train step donates the state's buffers.
         state["target_params"] = jax.tree.map(jnp.copy, params["encoder"])

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from research import distributed
@@ -147,6 +148,17 @@ def run_steps(
         stop.restore()
         if progress is not None:
             progress.close()
+
+
+def fresh_state(params: Any, tx: Any, seed: int) -> dict[str, Any]:
+    """The train state every family starts from: parameters, optimizer state, step 0 and the
+    base key that each step folds its step number into."""
+    return {
+        "params": params,
+        "opt_state": tx.init(params),
+        "step": jnp.zeros((), jnp.int32),
+        "key": jax.random.PRNGKey(seed),
+    }
 
 
 @dataclasses.dataclass(frozen=True)

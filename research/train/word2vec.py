@@ -24,7 +24,7 @@ from research import distributed
 from research.config import Config
 from research.data import corpus as corpus_lib
 from research.data import windows
-from research.data.blocks import block_groups, parallel_groups, position_of
+from research.data.blocks import block_groups, block_stream, parallel_groups, position_of
 from research.errors import UserError
 from research.eval import evaluators_from_config, run_evaluators
 from research.eval.plots import pairs_from_analogy_file, plot_analogy_pairs, plot_loss
@@ -179,19 +179,11 @@ def _fit(
     run_files.check_resume_data(workdir, fingerprint, "vocabulary")
     world_files = corpus.world_files
     build_evaluators(config, world_files, None)  # fail now on a bad benchmark file
-    keep = windows.keep_probabilities(corpus.counts, config.data.sample)
-    stream = windows.BlockStream(
-        corpus.tokens,
-        corpus.doc_offsets,
-        keep,
-        batch_size=config.train.batch_size,
-        window=config.data.window,
-        seed=config.train.seed,
-    )
+    stream = block_stream(corpus, config)
     blocks_per_epoch = [stream.blocks_in_epoch(e) for e in range(config.train.epochs)]
     total_blocks = sum(blocks_per_epoch)
     if total_blocks == 0:
-        kept = int((corpus.counts * keep).sum())
+        kept = int((corpus.counts * stream.keep_prob).sum())
         raise UserError(
             f"the corpus keeps about {kept} tokens per epoch after subsampling, fewer than one "
             f"block of train.batch_size={config.train.batch_size}; lower train.batch_size or "

@@ -24,6 +24,7 @@ from research.config import Config
 from research.errors import UserError
 from research.models import Word2Vec
 from research.objectives import negative_sampling as ns
+from research.train.loop import fresh_state
 from research.train.nonfinite import skip_counts, with_skipping
 
 # {"params": nnx.State, "opt_state": optax state, "step": int32, "key": uint32[2]}
@@ -81,12 +82,7 @@ def init_state(
         rngs=nnx.Rngs(params=config.train.seed),
     )
     graphdef, params = nnx.split(model)
-    state = {
-        "params": params,
-        "opt_state": tx.init(params),
-        "step": jnp.zeros((), jnp.int32),
-        "key": jax.random.PRNGKey(config.train.seed),
-    }
+    state = fresh_state(params, tx, config.train.seed)
     return graphdef, state
 
 
