@@ -14,9 +14,9 @@ from research.config import Config
 from research.data import corpus as corpus_lib
 from research.data import windows
 from research.errors import UserError
-from research.train.nonfinite import TrainingDiverged
 from research.train import word2vec as loop
 from research.train import word2vec_step
+from research.train.nonfinite import TrainingDiverged
 from tests.step_hooks import after_dispatch, send_sigint
 
 
@@ -192,8 +192,16 @@ def final_params(workdir):
     return run.vectors.vectors
 
 
-def test_ctrl_c_saves_and_the_same_command_resumes_identically(tmp_path, monkeypatch):
-    reference = final_params(tmp_path / "reference")
+@pytest.fixture(scope="module")
+def reference_params(tmp_path_factory):
+    """The uninterrupted small_config() run, shared by the resume tests."""
+    return final_params(tmp_path_factory.mktemp("word2vec_reference"))
+
+
+def test_ctrl_c_saves_and_the_same_command_resumes_identically(
+    reference_params, tmp_path, monkeypatch
+):
+    reference = reference_params
     with monkeypatch.context() as patch:
         patch.setattr(
             word2vec_step,
@@ -217,8 +225,10 @@ def test_ctrl_c_saves_and_the_same_command_resumes_identically(tmp_path, monkeyp
     np.testing.assert_array_equal(resumed, reference)
 
 
-def test_crash_resumes_from_last_periodic_checkpoint(tmp_path, monkeypatch, capsys):
-    reference = final_params(tmp_path / "reference")
+def test_crash_resumes_from_last_periodic_checkpoint(
+    reference_params, tmp_path, monkeypatch, capsys
+):
+    reference = reference_params
 
     def crash():
         raise RuntimeError("simulated kill")
@@ -250,9 +260,7 @@ def test_nan_loss_stops_with_the_step_range(tmp_path):
 def test_bad_benchmark_file_fails_before_training(tmp_path):
     bad = tmp_path / "ws.tsv"
     bad.write_text("word1\tword2\tscore\ncat\tdog\tnot-a-number\n")
-    config = small_config(
-        **{"evals.ws.kind": "word_similarity", "evals.ws.path": str(bad)}
-    )
+    config = small_config(**{"evals.ws.kind": "word_similarity", "evals.ws.path": str(bad)})
     with pytest.raises(UserError, match="ws.tsv"):
         loop.train_and_evaluate(config, tmp_path / "run")
     assert not (tmp_path / "run" / "checkpoints").exists()
