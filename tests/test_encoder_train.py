@@ -42,9 +42,12 @@ def tiny_config(**overrides) -> EncoderRunConfig:
         ("mlm+contrastive", "dropout"),
     ],
 )
-def test_every_objective_trains(tmp_path, kind, positives):
+def test_every_objective_trains(request, tmp_path, kind, positives):
     config = tiny_config(**{"objective.kind": kind, "objective.positives": positives})
-    results = encoder_loop.train_and_evaluate(config, tmp_path)
+    if config == tiny_config():  # mlm + neighbour is the default run: read the shared one
+        tmp_path, results = request.getfixturevalue("trained_run_and_results")
+    else:
+        results = encoder_loop.train_and_evaluate(config, tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").open()]
     assert [r["step"] for r in rows] == [10, 20, 30]
     assert all(math.isfinite(r["loss"]) for r in rows)
@@ -65,11 +68,12 @@ def test_every_objective_trains(tmp_path, kind, positives):
     assert isinstance(results, dict)
 
 
-def test_interrupted_run_resumes_to_identical_weights(tmp_path, monkeypatch):
-
+def test_interrupted_run_resumes_to_identical_weights(
+    trained_run_and_results, tmp_path, monkeypatch
+):
     from research.train import encoder_step
 
-    reference = encoder_loop.train_and_evaluate(tiny_config(), tmp_path / "ref")
+    reference_dir, reference = trained_run_and_results  # the same config, run uninterrupted
     with monkeypatch.context() as patch:
         patch.setattr(
             encoder_step,
@@ -80,16 +84,23 @@ def test_interrupted_run_resumes_to_identical_weights(tmp_path, monkeypatch):
             encoder_loop.train_and_evaluate(tiny_config(), tmp_path / "run")
     resumed = encoder_loop.train_and_evaluate(tiny_config(), tmp_path / "run")
     assert resumed == reference
-    a = load_encoder(tmp_path / "ref").embed_sentences(["the king walked", "a river bank"])
+    a = load_encoder(reference_dir).embed_sentences(["the king walked", "a river bank"])
     b = load_encoder(tmp_path / "run").embed_sentences(["the king walked", "a river bank"])
     np.testing.assert_array_equal(a, b)
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
+def trained_run_and_results(tmp_path_factory):
+    """One tiny_config() run (mlm, neighbour positives, default eval suite) and its results,
+    shared by the tests that only read it (copy it before writing to it)."""
     workdir = tmp_path_factory.mktemp("encoder_run")
-    encoder_loop.train_and_evaluate(tiny_config(), workdir)
-    return workdir
+    results = encoder_loop.train_and_evaluate(tiny_config(), workdir)
+    return workdir, results
+
+
+@pytest.fixture(scope="module")
+def trained_run(trained_run_and_results):
+    return trained_run_and_results[0]
 
 
 def test_embedding_api_shapes_and_determinism(trained_run):
@@ -123,7 +134,8 @@ def test_mismatched_tokeniser_refuses_to_load(trained_run, tmp_path):
 
     copy = tmp_path / "copy"
     shutil.copytree(trained_run, copy)
-    other = tiny_config(**{"data.vocab_size": 300, "train.steps": 1})
+    # Only its tokeniser is used: no evaluation.
+    other = tiny_config(**{"data.vocab_size": 300, "train.steps": 1, "eval.default_suite": False})
     other_dir = tmp_path / "other"
     encoder_loop.train_and_evaluate(other, other_dir)
     shutil.copy(other_dir / "tokenizer.json", copy / "tokenizer.json")

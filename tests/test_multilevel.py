@@ -301,7 +301,8 @@ def test_level_loss_subsamples_large_levels_for_the_nce():
 
 def test_collapse_monitor_fires_on_a_constant_encoder():
     config, _, _, graphdef, state = step_parts()
-    loss_fn = encoder_step.make_loss_fn(config, graphdef)
+    # Jitted: one compile costs a fraction of running the model op by op, twice.
+    loss_fn = jax.jit(encoder_step.make_loss_fn(config, graphdef))
     _, healthy = loss_fn(state["params"], state["target_params"], fake_batch(), state["key"])
     params = jax.tree.map(lambda x: x, state["params"])
     params["encoder"] = jax.tree.map(jnp.zeros_like, params["encoder"])  # every state = 0
@@ -474,7 +475,7 @@ def test_matryoshka_levels_use_their_leading_dims(reference_run):
     # The loss runs with the truncated levels too.
     tx, schedule = encoder_step.make_optimizer(config)
     graphdef, state = encoder_step.init_state(config, 100, tx)
-    loss, metrics = encoder_step.make_loss_fn(config, graphdef)(
+    loss, metrics = jax.jit(encoder_step.make_loss_fn(config, graphdef))(
         state["params"], state["target_params"], fake_batch(contexts=1), state["key"]
     )
     assert math.isfinite(float(loss)) and "token_regression" in metrics

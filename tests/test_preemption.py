@@ -101,15 +101,58 @@ def run_to_completion(command: list[str]) -> str:
     return finished.stderr
 
 
+def prepare_token_caches(experiment: str, settings: dict) -> None:
+    """Build the run's token caches here first, so that two runs started together read them
+    rather than race to build them (as tests/test_distributed.py does)."""
+    import launch
+    from research import config as config_lib
+    from research.config import EncoderRunConfig
+    from research.data import corpus as corpus_lib
+    from research.data.sequences import prepare_sequences
+
+    module = launch.load_experiment(str(ROOT / experiment))
+    config = config_lib.apply_overrides(
+        module.get_config(), [f"{k}={v}" for k, v in settings.items()]
+    )
+    if isinstance(config, EncoderRunConfig):
+        data = config.data
+        prepare_sequences(
+            data,
+            max_len=data.max_len,
+            sentence_len=data.sentence_len,
+            vocab_size=data.vocab_size,
+            progress=False,
+        )
+    else:
+        corpus_lib.prepare_corpus(config.data, progress=False)
+
+
+def start_in_background(command: list[str]) -> subprocess.Popen:
+    """The uninterrupted reference run, started alongside the run to kill: each process spends
+    much of its time on one core (imports, tracing, compiles), so two overlap well on two."""
+    return subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_to_completion(process: subprocess.Popen) -> None:
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+
+
 def test_word2vec_killed_at_a_random_step_resumes_to_identical_vectors(tmp_path):
     experiment = "experiments/word2vec.py"
     reference = tmp_path / "reference"
-    run_to_completion(launch_command(experiment, reference, WORD2VEC_SETTINGS))
+    prepare_token_caches(experiment, WORD2VEC_SETTINGS)
+    reference_run = start_in_background(launch_command(experiment, reference, WORD2VEC_SETTINGS))
     killed = tmp_path / "killed"
     step = int(np.random.default_rng(6).integers(16, 200))  # the kill follows its checkpoint
-    steps = kill_once_checkpointed(
-        launch_command(experiment, killed, WORD2VEC_SETTINGS), killed, step
-    )
+    try:
+        steps = kill_once_checkpointed(
+            launch_command(experiment, killed, WORD2VEC_SETTINGS), killed, step
+        )
+    finally:
+        wait_to_completion(reference_run)
     assert not (killed / "vectors.txt").exists()  # killed mid-run, not after it
     err = run_to_completion(launch_command(experiment, killed, WORD2VEC_SETTINGS))
     assert f"resuming from step {steps[-1]} of" in err
@@ -119,12 +162,16 @@ def test_word2vec_killed_at_a_random_step_resumes_to_identical_vectors(tmp_path)
 def test_encoder_killed_at_a_random_step_resumes_to_identical_weights(tmp_path):
     experiment = "experiments/encoder_mlm.py"
     reference = tmp_path / "reference"
-    run_to_completion(launch_command(experiment, reference, ENCODER_SETTINGS))
+    prepare_token_caches(experiment, ENCODER_SETTINGS)
+    reference_run = start_in_background(launch_command(experiment, reference, ENCODER_SETTINGS))
     killed = tmp_path / "killed"
     step = int(np.random.default_rng(7).integers(5, 30))
-    steps = kill_once_checkpointed(
-        launch_command(experiment, killed, ENCODER_SETTINGS), killed, step
-    )
+    try:
+        steps = kill_once_checkpointed(
+            launch_command(experiment, killed, ENCODER_SETTINGS), killed, step
+        )
+    finally:
+        wait_to_completion(reference_run)
     assert steps[-1] < ENCODER_SETTINGS["train.steps"]
     err = run_to_completion(launch_command(experiment, killed, ENCODER_SETTINGS))
     assert f"resuming from step {steps[-1]} of" in err
@@ -319,9 +366,11 @@ def test_encoder_skips_nan_batches_when_asked(tmp_path, monkeypatch):
         return value * jnp.where(bad, jnp.nan, 1.0), accuracy
 
     monkeypatch.setattr(mlm, "mlm_loss", loss)
+    settings = {"eval.default_suite": False}  # only the training metrics are asserted
     with pytest.raises(TrainingDiverged, match=r"the loss became nan between steps \d+ and \d+"):
-        encoder_loop.train_and_evaluate(tiny_config(), tmp_path / "stop")
-    encoder_loop.train_and_evaluate(tiny_config(**{"train.skip_nonfinite": 30}), tmp_path / "skip")
+        encoder_loop.train_and_evaluate(tiny_config(**settings), tmp_path / "stop")
+    skipping = tiny_config(**{**settings, "train.skip_nonfinite": 30})
+    encoder_loop.train_and_evaluate(skipping, tmp_path / "skip")
     rows = [json.loads(x) for x in (tmp_path / "skip" / "metrics.jsonl").read_text().splitlines()]
     assert 0 < rows[-1]["skipped_steps"] < 30
     assert all(row["loss"] is None or np.isfinite(row["loss"]) for row in rows)

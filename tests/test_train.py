@@ -185,8 +185,16 @@ def final_params(workdir):
     return run.vectors.vectors
 
 
-def test_ctrl_c_saves_and_the_same_command_resumes_identically(tmp_path, monkeypatch):
-    reference = final_params(tmp_path / "reference")
+@pytest.fixture(scope="module")
+def reference_params(tmp_path_factory):
+    """The uninterrupted small_config() run, shared by the resume tests."""
+    return final_params(tmp_path_factory.mktemp("word2vec_reference"))
+
+
+def test_ctrl_c_saves_and_the_same_command_resumes_identically(
+    reference_params, tmp_path, monkeypatch
+):
+    reference = reference_params
     with monkeypatch.context() as patch:
         patch.setattr(
             word2vec_step,
@@ -210,8 +218,10 @@ def test_ctrl_c_saves_and_the_same_command_resumes_identically(tmp_path, monkeyp
     np.testing.assert_array_equal(resumed, reference)
 
 
-def test_crash_resumes_from_last_periodic_checkpoint(tmp_path, monkeypatch, capsys):
-    reference = final_params(tmp_path / "reference")
+def test_crash_resumes_from_last_periodic_checkpoint(
+    reference_params, tmp_path, monkeypatch, capsys
+):
+    reference = reference_params
 
     def crash():
         raise RuntimeError("simulated kill")
