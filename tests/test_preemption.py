@@ -261,11 +261,13 @@ def test_a_truncated_checkpoint_is_a_one_line_error(tmp_path):
 
 def test_a_checkpoint_of_another_vocabulary_is_refused_with_the_shapes(tmp_path):
     saved_checkpoints(tmp_path).close()
+    checkpointer = Checkpointer(tmp_path)
     with pytest.raises(
         UserError,
         match=r"different train state \(params.table: \(50, 16\) float32 -> \(60, 16\) float32\)",
     ):
-        Checkpointer(tmp_path).restore(20, small_state(rows=60))
+        checkpointer.restore(20, small_state(rows=60))
+    checkpointer.close()
 
 
 def test_a_half_written_checkpoint_is_ignored(tmp_path):
