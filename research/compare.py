@@ -21,6 +21,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,16 @@ class CompareConfig:
             "multi_abstraction",
             "multi_abstraction+mlm",
         ]
-    )  # objective.kind of each compared encoder
+    )  # objective.kind of each compared encoder (a method named by its objective)
+    # Named variants, each {encoder override: value} applied to `encoder`, e.g.
+    # {"simcse": {"objective.kind": "contrastive", "objective.positives": "dropout"}}; reserved:
+    #   "init_from": another method's name: start from that method's run of the same seed
+    #                (staged training; the parent is trained first)
+    #   "budget":    this method's share of token_budget (default 1)
+    methods: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    # Data tokens each method reads (non-padding ids of every field its objectives read);
+    # steps = budget / the method's measured tokens per step. 0 = encoder.train.steps for all.
+    token_budget: int = 0
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
     baselines: list[str] = dataclasses.field(
         default_factory=lambda: ["tfidf", "word2vec"]
@@ -71,13 +81,97 @@ def seeds_of(config: CompareConfig) -> list[int]:
     return list(config.seeds)
 
 
-def encoder_run_config(config: CompareConfig, objective: str, seed: int) -> EncoderRunConfig:
+RESERVED = ("init_from", "budget")
+
+
+def methods_of(config: CompareConfig) -> dict[str, dict[str, Any]]:
+    """Every compared method as {name: spec}, `objectives` first, parents before their staged
+    children; specs are checked here, before anything trains."""
+    methods = {kind: {"objective.kind": kind} for kind in config.objectives}
+    for name, spec in config.methods.items():
+        if name in methods:
+            raise UserError(f"method {name!r} is named in both objectives and methods; rename it")
+        if not isinstance(spec, dict):
+            raise UserError(f"methods.{name}: expected a mapping of encoder overrides")
+        methods[name] = dict(spec)
+    if not methods:
+        raise UserError("nothing to compare: give objectives=[...] or methods.NAME={...}")
+    for name, spec in methods.items():
+        parent = spec.get("init_from")
+        if parent is not None and (parent not in methods or parent == name):
+            raise UserError(
+                f"methods.{name}.init_from={parent!r}: expected another method's name "
+                f"({', '.join(m for m in methods if m != name)})"
+            )
+        share = spec.get("budget", 1)
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+            raise UserError(f"methods.{name}.budget={share!r}: expected a share in (0, 1]")
+        data_keys = [k for k in spec if k.startswith("data.")]
+        if data_keys:
+            raise UserError(
+                f"methods.{name} sets {', '.join(data_keys)}: compared methods share their data; "
+                f"set encoder.data.* instead"
+            )
+    ordered: dict[str, dict[str, Any]] = {}
+
+    def visit(name: str, seen: tuple[str, ...]) -> None:
+        if name in ordered:
+            return
+        if name in seen:
+            raise UserError(f"methods: init_from cycle {' -> '.join((*seen, name))}")
+        parent = methods[name].get("init_from")
+        if parent is not None:
+            visit(parent, (*seen, name))
+        ordered[name] = methods[name]
+
+    for name in methods:
+        visit(name, ())
+    return ordered
+
+
+def _override_text(value: Any) -> str:
+    """A JSON value as --set text (lists [a,b], mappings a=1,b=2)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ",".join(_override_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return ",".join(f"{k}={_override_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def encoder_run_config(
+    config: CompareConfig, method: str, seed: int, spec: dict[str, Any] | None = None
+) -> EncoderRunConfig:
+    """The encoder config of `method` (an objective kind, or a `methods` entry) at `seed`."""
+    spec = {"objective.kind": method} if spec is None else spec
     run = copy.deepcopy(config.encoder)
-    run.name = f"{config.name}/{objective}/seed{seed}"
-    run.objective.kind = objective
+    run.name = f"{config.name}/{method}/seed{seed}"
+    for key, value in spec.items():
+        if key in RESERVED:
+            continue
+        try:
+            config_lib.apply_override(run, f"{key}={_override_text(value)}")
+        except UserError as err:
+            raise UserError(f"methods.{method}: {err}") from None
     run.train.seed = seed
     run.log = dataclasses.replace(config.log, wandb_group=config.log.wandb_group or config.name)
     return run
+
+
+def budget_steps(
+    config: CompareConfig, runs: dict[str, EncoderRunConfig], specs: dict[str, dict]
+) -> dict[str, tuple[int, float]]:
+    """{method: (steps, tokens per step)} giving each method its share of token_budget."""
+    from research.train import encoder as encoder_trainer
+
+    data = encoder_trainer.prepare_data(config.encoder, main=True)
+    out = {}
+    for name, run in runs.items():
+        per_step = encoder_trainer.tokens_per_step(run, data)
+        share = float(specs[name].get("budget", 1))
+        out[name] = (max(1, math.ceil(config.token_budget * share / per_step)), per_step)
+    return out
 
 
 def _finished_results(workdir: Path) -> dict[str, float] | None:
@@ -176,7 +270,25 @@ def aggregate(per_method: dict[str, list[dict]]) -> dict[str, dict[str, tuple[fl
     return table
 
 
-def comparison_markdown(table: dict, config: CompareConfig, seconds: float) -> str:
+def budget_lines(config: CompareConfig, steps: dict[str, tuple[int, float]]) -> list[str]:
+    """One line per method: its steps and the data tokens they read (staged: plus its parent's)."""
+    if not steps:
+        return []
+    methods = methods_of(config)
+    lines = [f"Token budget {config.token_budget:,} data tokens per method (non-padding ids read):"]
+    for name, (n, per_step) in steps.items():
+        parent = methods[name].get("init_from")
+        after = f", after {parent}" if parent else ""
+        lines.append(f"- {name}: {n} steps × {per_step:,.0f} tokens ≈ {n * per_step:,.0f}{after}")
+    return [*lines, ""]
+
+
+def comparison_markdown(
+    table: dict,
+    config: CompareConfig,
+    seconds: float,
+    steps: dict[str, tuple[int, float]] | None = None,
+) -> str:
     columns = [(k, t) for k, t in HEADLINE if any(k in row for row in table.values())]
     best = {
         k: max((row[k][0] for row in table.values() if k in row), default=None) for k, _ in columns
@@ -186,7 +298,9 @@ def comparison_markdown(table: dict, config: CompareConfig, seconds: float) -> s
         f"# {config.name}",
         "",
         f"Data: {enc.data.source} ({enc.data.synthetic_tokens:,} tokens when synthetic); "
-        f"encoder {enc.model.size}, {enc.train.steps} steps, batch {enc.train.batch_size} "
+        f"encoder {enc.model.size}, "
+        f"{'steps per method below' if steps else f'{enc.train.steps} steps'}, "
+        f"batch {enc.train.batch_size} "
         f"sequences of {enc.data.max_len} / {enc.train.sentence_batch_size} sentence pairs; "
         f"seeds {config.seeds}; wall time {seconds / 60:.1f} min.",
         "Cells: mean ± standard deviation over seeds (n in brackets when fewer than all); best "
@@ -195,6 +309,7 @@ def comparison_markdown(table: dict, config: CompareConfig, seconds: float) -> s
         "of words (a word in context = its sentence's vector) and averaged word2vec (a word in "
         "context = its static vector).",
         "",
+        *budget_lines(config, steps or {}),
         "| method | " + " | ".join(title for _, title in columns) + " |",
         "|---|" + "---|" * len(columns),
     ]
@@ -282,24 +397,40 @@ def run_comparison(config: CompareConfig, workdir: str | Path) -> dict:
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    objectives = list(config.objectives)
-    for objective in objectives:
-        objective_weights(dataclasses.replace(config.encoder.objective, kind=objective))
+    methods = methods_of(config)
     seeds = seeds_of(config)
+    runs = {
+        name: encoder_run_config(config, name, seeds[0], spec) for name, spec in methods.items()
+    }
+    for run in runs.values():
+        objective_weights(run.objective)
+    steps = budget_steps(config, runs, methods) if config.token_budget > 0 else {}
     (workdir / "config.json").write_text(config_lib.to_json(config) + "\n")
     started = time.time()
     per_method: dict[str, list[dict]] = {}
     run_dirs: dict[str, list[Path]] = {}
-    total = len(objectives) * len(seeds) + len(list(config.baselines)) * len(seeds)
+    total = len(methods) * len(seeds) + len(list(config.baselines)) * len(seeds)
     done = 0
-    for objective in objectives:
+
+    def run_dir(method: str, seed: int) -> Path:
+        return workdir / "runs" / method.replace("+", "_plus_") / f"seed{seed}"
+
+    for method, spec in methods.items():
         for seed in seeds:
-            directory = workdir / "runs" / objective.replace("+", "_plus_") / f"seed{seed}"
+            directory = run_dir(method, seed)
+            run = encoder_run_config(config, method, seed, spec)
+            if method in steps:
+                run.train.steps = steps[method][0]
+            if spec.get("init_from") is not None:
+                run.train.init_from = str(run_dir(spec["init_from"], seed))
             done += 1
-            print(f"[{done}/{total}] {objective} seed {seed} -> {directory}", file=sys.stderr)
-            results = run_encoder(encoder_run_config(config, objective, seed), directory)
-            per_method.setdefault(objective, []).append(add_best_level(results))
-            run_dirs.setdefault(objective, []).append(directory)
+            print(
+                f"[{done}/{total}] {method} seed {seed}, {run.train.steps} steps -> {directory}",
+                file=sys.stderr,
+            )
+            results = run_encoder(run, directory)
+            per_method.setdefault(method, []).append(add_best_level(results))
+            run_dirs.setdefault(method, []).append(directory)
     for baseline in list(config.baselines):
         for seed in seeds:
             directory = workdir / "runs" / f"baseline_{baseline}" / f"seed{seed}"
@@ -308,7 +439,7 @@ def run_comparison(config: CompareConfig, workdir: str | Path) -> dict:
             results = run_baseline(config, baseline, seed, directory)
             per_method.setdefault(f"baseline: {baseline}", []).append(add_best_level(results))
     table = aggregate(per_method)
-    markdown = comparison_markdown(table, config, time.time() - started)
+    markdown = comparison_markdown(table, config, time.time() - started, steps)
     (workdir / "comparison.md").write_text(markdown)
     write_csv(table, workdir / "comparison.csv")
     plot_bars(table, workdir / "plots" / "compare_metrics.png")

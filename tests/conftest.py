@@ -15,9 +15,12 @@ os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 # Many tests (and the runs inside one test: seeds, resumes, subprocesses) compile the same tiny
 # programs; JAX's persistent cache lets every later compile of an identical program load it.
 # Per session, so no run of the suite reads another's entries; the variables reach subprocesses.
-_jax_cache = tempfile.mkdtemp(prefix="strata-test-jax-cache-")
-atexit.register(shutil.rmtree, _jax_cache, ignore_errors=True)
-os.environ["JAX_COMPILATION_CACHE_DIR"] = _jax_cache
+# xdist workers inherit the controller's environment, so they share the controller's directory
+# (a program one worker compiled loads in the other); only the process that made it removes it.
+if "STRATA_TEST_JAX_CACHE" not in os.environ:
+    os.environ["STRATA_TEST_JAX_CACHE"] = tempfile.mkdtemp(prefix="strata-test-jax-cache-")
+    atexit.register(shutil.rmtree, os.environ["STRATA_TEST_JAX_CACHE"], ignore_errors=True)
+os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ["STRATA_TEST_JAX_CACHE"]
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 

@@ -27,6 +27,7 @@ import numpy as np
 from research.errors import UserError
 from research.eval.common import EvalResult, benchmark_lines, pearson, spearman
 from research.eval.encoder_api import TextEncoder, embed_sentences, paired_cosine
+from research.eval.geometry import alignment, positive_pairs, uniformity
 
 FORMAT = (
     "STS Benchmark format: tab-separated 'genre file year id score sentence1 sentence2' lines "
@@ -148,6 +149,12 @@ def read_scored_pairs(source: str | Path) -> ScoredPairs:
     return read_sts_file(source)
 
 
+def unique_rows(vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+    """The rows of `vectors` for the first occurrence of each distinct text."""
+    first = {text: i for i, text in reversed(list(enumerate(texts)))}
+    return vectors[sorted(first.values())]
+
+
 @dataclass
 class SentenceSimilarity:
     """Evaluator: Spearman rho (and Pearson r) of sentence-vector cosines against gold scores."""
@@ -164,9 +171,13 @@ class SentenceSimilarity:
         n = len(d.scores)
         vectors = embed_sentences(model, d.sentences1 + d.sentences2)
         cosines = paired_cosine(vectors[:n], vectors[n:]).astype(np.float64)
+        positives = positive_pairs(d.scores)
         metrics: dict[str, float] = {
             "spearman": spearman(d.scores, cosines),
             "pearson": pearson(d.scores, cosines),
             "pairs": n,
+            # SimCSE's geometry of the space (lower is better for both): see eval/geometry.py.
+            "alignment": alignment(vectors[:n][positives], vectors[n:][positives]),
+            "uniformity": uniformity(unique_rows(vectors, d.sentences1 + d.sentences2)),
         }
         return EvalResult(metrics=metrics)

@@ -145,6 +145,20 @@ def neighbour_anchors(config: EncoderRunConfig, data: SequenceData) -> np.ndarra
     return anchors
 
 
+def tokens_per_step(config: EncoderRunConfig, data: SequenceData, samples: int = 16) -> float:
+    """The mean number of data tokens (non-padding ids in every field the objectives read) one
+    step of this config reads, over its first `samples` batches: the unit of a token budget, so
+    objectives that read different fields can be given equal data."""
+    anchors = neighbour_anchors(config, data)
+    contexts = contexts_for(data, config)
+    fields = objectives.batch_fields(config)
+    counts = []
+    for step in range(samples):
+        batch = batch_for_step(data, config, step, anchors, fields, contexts)
+        counts.append(sum(int((batch[k] != tok.PAD).sum()) for k in TOKEN_KEYS if k in batch))
+    return float(np.mean(counts))
+
+
 def build_evaluators(config: EncoderRunConfig, data: SequenceData, plot_dir: Path | None = None):
     """The data source's default suite (unless eval.default_suite=false) and config.evals,
     built (their files checked) before training. Returns (evaluators, polysemy file or None)."""
