@@ -8,7 +8,7 @@ questions whose words are among the 30,000 most frequent. The paper's finding: "
 point, adding more dimensions or adding more training data provides diminishing improvements. So,
 we have to increase both vector dimensionality and the amount of the training data together."
 
-Command (2-core CPU, the default grid: about 45 minutes; README "Reproduction: word2vec scaling"):
+Command (2-core CPU, the default grid: 41 minutes measured; README "Reproduction: word2vec"):
     python launch.py experiments/repro_word2vec_scaling.py --workdir runs/repro_w2v_scaling
 
 Trains skip-gram and CBOW at dims {50, 100, 300} on nested prefixes of {1.8, 3.7, 7.4, 14.7} M
@@ -21,7 +21,9 @@ noise estimate, and writes into the workdir
                              model, beside the paper's Table 2
   common_questions.tsv       the analogy questions every prefix covers (accuracy on a fixed set)
   runs/<model>/dim<d>/tokens<N>/seed<s>/   each cell's own word2vec run (resumable)
-Re-running the same command completes a partial grid: finished cells are read back.
+Re-running the same command completes a partial grid: finished cells are read back (with the
+scores they were given, so a cell finished under another list of prefixes keeps the common-set
+score of that grid's common set).
 
 Protocol differences from the paper (kept to this codebase's word2vec): negative sampling (5
 negatives) instead of hierarchical softmax; frequent-word subsampling 1e-3 (the paper had none);
