@@ -25,6 +25,11 @@ class DataConfig:
     synthetic_seed: int = 0
     min_count: int = 5
     max_vocab: int = 0  # keep at most this many most frequent words; 0 = no limit
+    # Read only the first N words of the source (counted after normalisation, before
+    # min_count), cutting the document that reaches N; the vocabulary is built from that
+    # prefix alone. 0 = the whole source. Nested prefixes train on growing amounts of the same
+    # text (experiments/repro_word2vec_scaling.py).
+    max_tokens: int = 0
     window: int = 5  # maximum distance between centre and context word
     sample: float = 1e-3  # frequent-word subsampling threshold (word2vec's formula); 0 = off
     negatives: int = 5  # negative samples per positive pair

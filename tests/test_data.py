@@ -86,6 +86,33 @@ def test_max_vocab_keeps_the_most_frequent(tmp_path):
     assert corpus.words == ["the", "dog"]
 
 
+def test_max_tokens_reads_a_prefix_with_its_own_vocabulary(tmp_path):
+    source = write_txt(tmp_path / "c.txt")
+    whole = corpus_lib.prepare_corpus(data_config(tmp_path, source), progress=False)
+    # 6 words in the first document, then the prefix ends one word into the third line.
+    prefix = corpus_lib.prepare_corpus(data_config(tmp_path, source, max_tokens=7), progress=False)
+    assert prefix.path != whole.path
+    assert [prefix.words[i] for i in prefix.tokens] == [
+        "the",
+        "cat",
+        "sat",
+        "on",
+        "the",
+        "mat",
+        "a",
+    ]
+    assert list(prefix.doc_offsets) == [0, 6, 7]
+    assert set(prefix.words) == {"the", "cat", "sat", "on", "mat", "a"}
+    assert prefix.meta["raw_tokens"] == 7 and prefix.meta["max_tokens"] == 7
+    # A budget beyond the source reads all of it.
+    beyond = corpus_lib.prepare_corpus(
+        data_config(tmp_path, source, max_tokens=10**6), progress=False
+    )
+    np.testing.assert_array_equal(beyond.tokens, whole.tokens)
+    with pytest.raises(UserError, match="data.max_tokens=-1 must be >= 0"):
+        corpus_lib.prepare_corpus(data_config(tmp_path, source, max_tokens=-1), progress=False)
+
+
 @pytest.mark.parametrize(
     "make_source, message",
     [

@@ -9,7 +9,9 @@ It is written to a temporary directory and renamed into place, so an interrupted
 never leaves a cache that looks complete. Words rarer than `min_count` are dropped before
 windowing, as word2vec and gensim do. Building streams in two passes (count words, then write
 ids a chunk of documents at a time with plain file writes), so memory holds the vocabulary and
-one chunk whatever the corpus size.
+one chunk whatever the corpus size. With `data.max_tokens` both passes stop after the first N
+words of the source (a prefix, cut inside the document that reaches N), so the vocabulary and the
+token ids come from the prefix alone.
 """
 
 from __future__ import annotations
@@ -98,6 +100,10 @@ def prepare_corpus(
     The build streams: `chunk_documents` documents at a time are normalised and their ids
     appended to disk, so memory holds the vocabulary and one chunk, never the corpus.
     """
+    if config.max_tokens < 0:
+        raise UserError(
+            f"data.max_tokens={config.max_tokens} must be >= 0 (0 reads the whole source)"
+        )
     source, world_files = resolve_data_source(config)
     settings = {
         "format": CORPUS_FORMAT_VERSION,
@@ -108,6 +114,8 @@ def prepare_corpus(
         "min_count": config.min_count,
         "max_vocab": config.max_vocab,
     }
+    if config.max_tokens:  # absent when 0, so caches built before the setting keep their key
+        settings["max_tokens"] = config.max_tokens
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
     directory = cache_root(config) / "words" / key
     if not (directory / "meta.json").exists():
@@ -168,6 +176,28 @@ def document_words(document: str) -> Iterator[list[str]]:
             yield words
 
 
+class _Budget:
+    """The words still to read of a `data.max_tokens` prefix (no limit when it is 0)."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit if limit > 0 else None
+
+    @property
+    def spent(self) -> bool:
+        return self.left == 0
+
+    def words(self, document: str) -> Iterator[list[str]]:
+        """`document_words(document)`, cut where the budget runs out."""
+        for words in document_words(document):
+            if self.left is not None:
+                words = words[: self.left]
+                self.left -= len(words)
+            if words:
+                yield words
+            if self.spent:
+                return
+
+
 def _build(
     source, config: DataConfig, out: Path, settings: dict, *, progress: bool, chunk: int
 ) -> None:
@@ -183,14 +213,19 @@ def _build(
 
     counter: Counter = Counter()
     raw_tokens = rows = with_words = 0
+    budget = _Budget(config.max_tokens)
     for batch in batches("counting words"):
-        rows += len(batch)
         for document in batch:
+            if budget.spent:
+                break
+            rows += 1
             before = raw_tokens
-            for words in document_words(document):
+            for words in budget.words(document):
                 counter.update(words)
                 raw_tokens += len(words)
             with_words += raw_tokens > before
+        if budget.spent:
+            break
     if raw_tokens == 0:
         raise UserError(
             f"data.source={config.source!r} holds no words (empty files, or no text in column "
@@ -211,10 +246,13 @@ def _build(
         npy.NpyWriter(out / "doc_offsets.npy", np.int64) as offsets,
     ):
         offsets.append(np.zeros(1, np.int64))
+        budget = _Budget(config.max_tokens)
         for batch in batches("writing token ids"):
-            ids, ends = _encode_batch(batch, index)
+            ids, ends = _encode_batch(batch, index, budget)
             tokens.append(ids)
             offsets.append(tokens.rows - len(ids) + ends)
+            if budget.spent:
+                break
         written, n_documents = tokens.rows, offsets.rows - 1
     if written != total:
         raise RuntimeError(f"wrote {written} token ids but the vocabulary counts {total}")
@@ -236,13 +274,18 @@ def _build(
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
 
 
-def _encode_batch(batch: list[str], index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """(in-vocabulary ids of the batch's documents concatenated, end of each non-empty one)."""
+def _encode_batch(
+    batch: list[str], index: dict[str, int], budget: _Budget
+) -> tuple[np.ndarray, np.ndarray]:
+    """(in-vocabulary ids of the batch's documents concatenated, end of each non-empty one),
+    up to where `budget` runs out."""
     ids: list[int] = []
     ends: list[int] = []
     for document in batch:
+        if budget.spent:
+            break
         before = len(ids)
-        for words in document_words(document):
+        for words in budget.words(document):
             ids.extend(i for i in map(index.get, words) if i is not None)
         if len(ids) > before:
             ends.append(len(ids))
