@@ -7,10 +7,11 @@ Each variant runs in its own process (peak RSS = ru_maxrss, so each peak is its 
 - init: drawing one (rows, dim) float32 uniform table in one `jax.random.uniform` call (threefry
   counters for the whole table) against `research.models.word2vec.uniform_rows` (blocks of rows,
   row r keyed by fold_in(key, r)), each jitted, compile included;
-- save: the two tables (both drawn by `uniform_rows`, so both are incompressible-ish random
-  floats like trained ones) plus step and key saved with `research.io.checkpoint.Checkpointer`
-  as the project does (uncompressed), and with the same manager using Orbax's default zstd
-  compression;
+- save: the two tables (both drawn by `uniform_rows`: random floats that compress about as
+  little as trained ones) plus step and key saved with `research.io.checkpoint.Checkpointer` as
+  the project does (uncompressed), and with the same manager using Orbax's default zstd
+  compression; freed heap is returned to the system after the draw (`malloc_trim`) and the
+  save's own peak is sampled every 20 ms (ru_maxrss still counts the draw);
 - restore: the uncompressed checkpoint read back by `Checkpointer.restore` into
   `jax.eval_shape` of the init function (what a resumed run does), into a freshly drawn state
   (what resumed runs did before), and by Orbax as numpy arrays (no device arrays).
@@ -52,6 +53,37 @@ def _rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024.0
     return float("nan")
+
+
+class _RssSampler:
+    """Highest VmRSS seen while the `with` block runs, sampled every 20 ms: the peak of that
+    phase alone, where ru_maxrss would also count an earlier, higher phase of the process."""
+
+    def __enter__(self) -> _RssSampler:
+        import threading
+
+        self.peak_mb, self._stop = _rss_mb(), threading.Event()
+
+        def sample() -> None:
+            while not self._stop.wait(0.02):
+                self.peak_mb = max(self.peak_mb, _rss_mb())
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, _rss_mb())
+
+
+def _malloc_trim() -> None:
+    """Return freed heap pages to the system (glibc keeps them), so a phase starts from the
+    memory it really holds."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _dir_mb(path: Path) -> float:
@@ -104,8 +136,10 @@ def worker(args) -> dict:
         result["std"] = (sum(q for _, q in sums) / rows.size - mean**2) ** 0.5
     elif variant.startswith("save-"):
         state = jax.block_until_ready(jax.jit(init)())
+        _malloc_trim()
         result["rss_before_mb"] = _rss_mb()
         started = time.time()
+        sampler = _RssSampler().__enter__()
         checkpointer = Checkpointer(directory / variant)
         if variant == "save-zstd":
             import orbax.checkpoint as ocp
@@ -123,6 +157,8 @@ def worker(args) -> dict:
             )
         checkpointer.save(1, state, {"epoch": 0})
         checkpointer.close()
+        sampler.__exit__()
+        result["phase_peak_mb"] = sampler.peak_mb
         result["on_disk_mb"] = _dir_mb(directory / variant)
     elif variant.startswith("restore-"):
         checkpointer = Checkpointer(directory / "save-uncompressed")
@@ -170,6 +206,8 @@ def table(rows: list[dict], args, command: str) -> str:
         detail = []
         if "std" in r:
             detail.append(f"std {r['std']:.6f}")
+        if "phase_peak_mb" in r:
+            detail.append(f"peak during the save {r['phase_peak_mb']:,.0f} MB (sampled)")
         if "on_disk_mb" in r:
             detail.append(f"on disk {r['on_disk_mb']:,.0f} MB")
         if "restored_type" in r:
