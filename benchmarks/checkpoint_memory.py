@@ -7,11 +7,11 @@ Each variant runs in its own process (peak RSS = ru_maxrss, so each peak is its 
 - init: drawing one (rows, dim) float32 uniform table in one `jax.random.uniform` call (threefry
   counters for the whole table) against `research.models.word2vec.uniform_rows` (blocks of rows,
   row r keyed by fold_in(key, r)), each jitted, compile included;
-- save: the two tables (both drawn by `uniform_rows`: random floats that compress about as
-  little as trained ones) plus step and key saved with `research.io.checkpoint.Checkpointer` as
-  the project does (uncompressed), and with the same manager using Orbax's default zstd
-  compression; freed heap is returned to the system after the draw (`malloc_trim`) and the
-  save's own peak is sampled every 20 ms (ru_maxrss still counts the draw);
+- save: two tables of uniform random floats (drawn in numpy a slice at a time, so the heap holds
+  no scratch of the draw; they compress about as little as trained ones) plus step and key,
+  saved with `research.io.checkpoint.Checkpointer` as the project does (uncompressed) and with
+  the same manager using Orbax's default zstd compression; freed heap is returned to the system
+  before the save (`malloc_trim`) and the save's own peak is sampled every 20 ms;
 - restore: the uncompressed checkpoint read back by `Checkpointer.restore` into
   `jax.eval_shape` of the init function (what a resumed run does), into a freshly drawn state
   (what resumed runs did before), and by Orbax as numpy arrays (no device arrays).
@@ -135,7 +135,17 @@ def worker(args) -> dict:
         mean = sum(s for s, _ in sums) / rows.size
         result["std"] = (sum(q for _, q in sums) / rows.size - mean**2) ** 0.5
     elif variant.startswith("save-"):
-        state = jax.block_until_ready(jax.jit(init)())
+        # Drawn in numpy, a slice at a time, so that no scratch of the draw is left in the heap.
+        rng = np.random.default_rng(0)
+
+        def table() -> jax.Array:
+            rows = np.empty((args.rows, args.dim), np.float32)
+            for part in np.array_split(np.arange(args.rows), 64):
+                rows[part[0] : part[-1] + 1] = rng.uniform(-bound, bound, (len(part), args.dim))
+            return jax.device_put(rows)
+
+        state = {"params": {"input": table(), "output": table()}, "step": jnp.int32(0)}
+        state["key"] = key
         _malloc_trim()
         result["rss_before_mb"] = _rss_mb()
         started = time.time()
