@@ -8,7 +8,8 @@ Each variant runs in its own process (peak RSS = ru_maxrss, so each peak is its 
   counters for the whole table) against `research.models.word2vec.uniform_rows` (blocks of rows,
   row r keyed by fold_in(key, r)), each jitted, compile included;
 - save: two tables of uniform random floats (drawn in numpy a slice at a time, so the heap holds
-  no scratch of the draw; they compress about as little as trained ones) plus step and key,
+  no scratch of the draw, then copied by a jitted function so that they are XLA outputs like a
+  trained state's; they compress about as little as trained ones) plus step and key,
   saved with `research.io.checkpoint.Checkpointer` as the project does (uncompressed) and with
   the same manager using Orbax's default zstd compression; freed heap is returned to the system
   before the save (`malloc_trim`) and the save's own peak is sampled every 20 ms;
@@ -135,14 +136,17 @@ def worker(args) -> dict:
         mean = sum(s for s, _ in sums) / rows.size
         result["std"] = (sum(q for _, q in sums) / rows.size - mean**2) ** 0.5
     elif variant.startswith("save-"):
-        # Drawn in numpy, a slice at a time, so that no scratch of the draw is left in the heap.
+        # Drawn in numpy, a slice at a time, so that no scratch of the draw is left in the heap,
+        # then copied by a jitted function: a trained state's arrays are XLA's own outputs, and
+        # the save reads those without a copy (an array put from numpy is copied for the CRC).
         rng = np.random.default_rng(0)
+        copy = jax.jit(lambda x: x + 0.0)
 
         def table() -> jax.Array:
             rows = np.empty((args.rows, args.dim), np.float32)
             for part in np.array_split(np.arange(args.rows), 64):
                 rows[part[0] : part[-1] + 1] = rng.uniform(-bound, bound, (len(part), args.dim))
-            return jax.device_put(rows)
+            return jax.block_until_ready(copy(rows))
 
         state = {"params": {"input": table(), "output": table()}, "step": jnp.int32(0)}
         state["key"] = key
