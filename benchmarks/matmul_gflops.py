@@ -3,7 +3,7 @@
     python benchmarks/matmul_gflops.py --rounds 5
 
 The product is (4096 x 256) . (256 x 1024): batch 32 x seq_len 128 rows through the `mini`
-encoder's first MLP matrix, the largest GEMM of the encoder benchmark's step. Each variant runs
+encoder's first MLP matrix, one of the main GEMMs of the encoder benchmark's step. Each variant runs
 in its own process (XLA flags are read once per process), in alternating order over `--rounds`
 rounds so that load from other processes hits all alike; each round times `--iters` products
 after a warm-up and reports 2·M·K·N / seconds. Variants: `xla` (jax.jit, default flags),
