@@ -8,10 +8,26 @@ files yet.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 Evals = dict[str, dict[str, Any]]
+
+DATA_PREFIX = "data:"  # a path relative to the evaluation data directory (eval.data_dir)
+DATA_DIR_ENV = "STRATA_EVAL_DATA"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def eval_data_dir(setting: str = "") -> Path | None:
+    """The evaluation data directory: `setting` (eval.data_dir) if given, else $STRATA_EVAL_DATA,
+    else ../shared/data beside the repository when it exists, else None."""
+    if setting:
+        return Path(setting).expanduser()
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    beside = REPO.parent / "shared" / "data"
+    return beside if beside.is_dir() else None
 
 
 def word_vectors_suite(world_files: dict) -> Evals:
