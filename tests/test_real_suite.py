@@ -227,3 +227,42 @@ def test_tfidf_takes_its_idf_from_any_iterable_of_training_documents():
     vectors = model.embed_sentences(["cat", "the"])
     assert model.idf[model.index["cat"]] > model.idf[model.index["the"]]
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, rtol=1e-6)
+
+
+def test_word_vector_baselines_share_one_word2vec_run_on_a_real_source(tmp_path):
+    """compare.run_baseline on a text file with the real suite: TF-IDF takes its IDF from the
+    file's lines, word2vec and SIF read the same word2vec run."""
+    from research.compare import CompareConfig, run_baseline
+
+    data_dir = write_data_dir(tmp_path / "data")
+    rng = np.random.default_rng(0)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("".join(" ".join(rng.choice(WORDS, size=12)) + " .\n" for _ in range(1500)))
+    config = config_lib.apply_overrides(
+        CompareConfig(),
+        [
+            f"encoder.data.source={corpus}",
+            "encoder.data.vocab_size=200",
+            "encoder.data.max_len=32",
+            "encoder.data.sentence_len=16",
+            "encoder.evals=real",
+            f"encoder.eval.data_dir={data_dir}",
+            "encoder.evals.hypernym_probes.min_class_items=1",
+            "word2vec.train.epochs=1",
+            "word2vec.train.batch_size=64",
+            "word2vec.model.dim=8",
+            "log.progress=false",
+        ],
+    )
+    shared = tmp_path / "word2vec"
+    results = {
+        name: run_baseline(config, name, 0, tmp_path / name, shared)
+        for name in ("tfidf", "word2vec", "sif")
+    }
+    for name, result in results.items():
+        assert result["stsb_test/pairs"] == len(STS_ROWS), name
+        assert "def2word/mrr" in result and "wordnet_wic/accuracy" in result
+    assert "ws353/spearman" not in results["tfidf"]
+    assert results["word2vec"]["stsb_dev/spearman"] != results["sif"]["stsb_dev/spearman"]
+    assert (shared / "checkpoints").is_dir()
+    assert not (tmp_path / "sif" / "word2vec").exists()
