@@ -1,8 +1,8 @@
 """Compare training objectives on equal footing: same data, encoder size, steps and seeds.
 
 `run_comparison(config, workdir)` trains one encoder per (objective, seed) with the shared
-settings in `config.encoder`, scores the non-neural baselines (TF-IDF bag of words, averaged
-word2vec) with the same evaluators, and writes
+settings in `config.encoder`, scores the baselines (TF-IDF bag of words, averaged word2vec, and
+on request SIF word2vec) with the same evaluators, and writes
   comparison.md / comparison.csv   mean ± standard deviation over seeds, best per column in bold
   plots/compare_metrics.png        one bar chart per metric, error bars = std over seeds
   plots/training_curves.png        loss against step for every run
@@ -83,7 +83,7 @@ class CompareConfig:
     # (SIF-weighted word2vec, first principal component removed). Both word-vector baselines
     # use one word2vec run per seed, trained with `word2vec` on the encoder's data source into
     # runs/word2vec/seed<k> (a finished run is reused).
-    baselines: list[str] = dataclasses.field(default_factory=lambda: ["tfidf", "word2vec", "sif"])
+    baselines: list[str] = dataclasses.field(default_factory=lambda: ["tfidf", "word2vec"])
     encoder: EncoderRunConfig = dataclasses.field(default_factory=EncoderRunConfig)
     word2vec: Config = dataclasses.field(default_factory=Config)
     log: LogConfig = dataclasses.field(default_factory=LogConfig)
