@@ -266,3 +266,18 @@ def test_word_vector_baselines_share_one_word2vec_run_on_a_real_source(tmp_path)
     assert results["word2vec"]["stsb_dev/spearman"] != results["sif"]["stsb_dev/spearman"]
     assert (shared / "checkpoints").is_dir()
     assert not (tmp_path / "sif" / "word2vec").exists()
+
+
+def test_linear_probe_through_the_kernel_matches_the_primal_probe():
+    """More dimensions than items (TF-IDF on WordNet probes): the dual path computes the same
+    iterates as the primal one, up to float32 rounding."""
+    from research.eval.classifiers import fit_linear_probe
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 300)) * (rng.random((40, 300)) < 0.05)
+    y = rng.integers(0, 5, 40)
+    primal = fit_linear_probe(x, y, 5, dual=False, iterations=100)
+    dual = fit_linear_probe(x, y, 5, iterations=100)  # chosen by the shapes
+    np.testing.assert_allclose(dual.weights, primal.weights, atol=1e-4)
+    np.testing.assert_allclose(dual.bias, primal.bias, atol=1e-4)
+    np.testing.assert_array_equal(dual.predict(x), primal.predict(x))
