@@ -1,8 +1,8 @@
 """Compare training objectives on equal footing: same data, encoder size, steps and seeds.
 
 `run_comparison(config, workdir)` trains one encoder per (objective, seed) with the shared
-settings in `config.encoder`, scores the non-neural baselines (TF-IDF bag of words, averaged
-word2vec) with the same evaluators, and writes
+settings in `config.encoder`, scores the baselines (TF-IDF bag of words, averaged word2vec, and
+on request SIF word2vec) with the same evaluators, and writes
   comparison.md / comparison.csv   mean ± standard deviation over seeds, best per column in bold
   plots/compare_metrics.png        one bar chart per metric, error bars = std over seeds
   plots/training_curves.png        loss against step for every run
@@ -16,10 +16,12 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
+import itertools
 import json
 import math
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,27 @@ HEADLINE = [
     ("level_probes/best/depth3/linear", "probe depth3"),
     ("level_probes/best/topic/linear", "probe topic"),
     ("synthetic_similarity/spearman", "word sim ρ"),
+    # The real suite (--set encoder.evals=real; research/eval/suites.py).
+    ("stsb_dev/spearman", "STS-B dev ρ"),
+    ("stsb_test/spearman", "STS-B test ρ"),
+    ("wordnet_wic/accuracy", "WiC acc (dev)"),
+    ("wordnet_wic/roc_auc", "WiC AUC (dev)"),
+    ("def2word/recall@1", "def→word R@1"),
+    ("def2word/recall@10", "def→word R@10"),
+    ("def2word/mrr", "def→word MRR"),
+    ("hypernym_probes/best/depth1/linear", "hypernym depth1"),
+    ("hypernym_probes/best/depth2/linear", "hypernym depth2"),
+    ("hypernym_probes/best/depth3/linear", "hypernym depth3"),
+    ("ws353/spearman", "WS-353 ρ"),
 ]
+PROBE_EVALUATORS = ("level_probes", "hypernym_probes")  # summarised by add_best_level
+# The word-sense evaluators' word-overlap baseline, shown as a row of its own.
+OVERLAP = {
+    f"{name}/{metric}": f"{name}/baseline_overlap_{metric}"
+    for name in ("synthetic_sense", "wordnet_wic")
+    for metric in ("accuracy", "roc_auc")
+}
+SIF_REFERENCE_LINES = 20000  # training-text lines whose SIF averages give the removed component
 
 
 @dataclasses.dataclass
@@ -67,9 +89,11 @@ class CompareConfig:
     # steps = budget / the method's measured tokens per step. 0 = encoder.train.steps for all.
     token_budget: int = 0
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
-    baselines: list[str] = dataclasses.field(
-        default_factory=lambda: ["tfidf", "word2vec"]
-    )  # any of: tfidf, word2vec
+    # Any of: tfidf (IDF from the training documents), word2vec (averaged vectors), sif
+    # (SIF-weighted word2vec, first principal component removed). Both word-vector baselines
+    # use one word2vec run per seed, trained with `word2vec` on the encoder's data source into
+    # runs/word2vec/seed<k> (a finished run is reused).
+    baselines: list[str] = dataclasses.field(default_factory=lambda: ["tfidf", "word2vec"])
     encoder: EncoderRunConfig = dataclasses.field(default_factory=EncoderRunConfig)
     word2vec: Config = dataclasses.field(default_factory=Config)
     log: LogConfig = dataclasses.field(default_factory=LogConfig)
@@ -188,15 +212,54 @@ def run_encoder(run: EncoderRunConfig, workdir: Path) -> dict[str, float]:
     return encoder_trainer.train_and_evaluate(run, workdir)
 
 
+def training_lines(encoder: EncoderRunConfig, data) -> Iterator[str]:
+    """The encoder's training documents: the synthetic world's corpus lines, or the documents of
+    `data.source` (the same text the encoder and the word2vec baselines train on)."""
+    if data.world_files:
+        yield from Path(data.world_files["corpus"]).read_text().splitlines()
+        return
+    from research.data.text import iter_documents, resolve_source
+
+    source = resolve_source(encoder.data.source)
+    for batch in iter_documents(
+        source, text_field=encoder.data.text_field, split=encoder.data.split
+    ):
+        yield from batch
+
+
+def train_word2vec(config: CompareConfig, seed: int, workdir: Path):
+    """word2vec on the encoder's data source (resumable; a finished run is read back)."""
+    from research.train import word2vec as word_trainer
+
+    encoder = config.encoder
+    word_config = copy.deepcopy(config.word2vec)
+    word_config.data.source = encoder.data.source
+    word_config.data.text_field = encoder.data.text_field
+    word_config.data.split = encoder.data.split
+    word_config.data.synthetic_tokens = encoder.data.synthetic_tokens
+    word_config.data.synthetic_seed = encoder.data.synthetic_seed
+    word_config.train.seed = seed
+    word_config.log = dataclasses.replace(config.log, wandb=False)
+    return word_config, word_trainer.fit(word_config, workdir)
+
+
 def run_baseline(
-    config: CompareConfig, baseline: str, seed: int, workdir: Path
+    config: CompareConfig,
+    baseline: str,
+    seed: int,
+    workdir: Path,
+    word2vec_dir: Path | None = None,
 ) -> dict[str, float]:
-    """Score a baseline with the encoders' evaluators (built from the same world files)."""
+    """Score a baseline with the encoders' evaluators (built from the same config). The
+    word-vector baselines train (or reuse) word2vec in `word2vec_dir` (default workdir/word2vec)."""
     from research.baselines import AveragedWordVectors, TfidfEncoder
     from research.data.sequences import prepare_sequences
     from research.eval import run_evaluators
     from research.train import encoder as encoder_trainer
+    from research.train import word2vec as word_trainer
 
+    if baseline not in ("tfidf", "word2vec", "sif"):
+        raise UserError(f"unknown baseline {baseline!r}; choose from tfidf, word2vec, sif")
     done = _finished_results(workdir)
     if done is not None:
         return done
@@ -210,33 +273,31 @@ def run_baseline(
         progress=False,
     )
     evaluators = encoder_trainer.build_evaluators(encoder, data, workdir / "plots")[0]
-    corpus_file = Path(data.world_files["corpus"]) if data.world_files else None
     extra: dict[str, float] = {}
     if baseline == "tfidf":
-        if corpus_file is None:
-            raise UserError("the tfidf baseline needs the synthetic world's corpus")
-        model = TfidfEncoder(corpus_file.read_text().splitlines())
-    elif baseline == "word2vec":
-        from research.train import word2vec as word_trainer
-
-        word_config = copy.deepcopy(config.word2vec)
-        word_config.data.source = encoder.data.source
-        word_config.data.synthetic_tokens = encoder.data.synthetic_tokens
-        word_config.data.synthetic_seed = encoder.data.synthetic_seed
-        word_config.train.seed = seed
-        word_config.log = dataclasses.replace(config.log, wandb=False)
-        trained = word_trainer.fit(word_config, workdir / "word2vec")
-        model = AveragedWordVectors(trained.vectors)
+        model = TfidfEncoder(training_lines(encoder, data))
+    else:
+        word_config, trained = train_word2vec(config, seed, word2vec_dir or workdir / "word2vec")
+        if baseline == "word2vec":
+            model = AveragedWordVectors(trained.vectors)
+        else:
+            lines = (part for doc in training_lines(encoder, data) for part in doc.split("\n"))
+            reference = (line for line in lines if line.strip())
+            model = AveragedWordVectors(
+                trained.vectors,
+                weighting="sif",
+                remove_components=1,
+                reference_texts=itertools.islice(reference, SIF_REFERENCE_LINES),
+            )
+        headline = {key.split("/")[0] for key, _ in HEADLINE}
         word_evaluators = [
             e
             for e in word_trainer.build_evaluators(
                 word_config, trained.world_files, trained.vectors
             )
-            if e.name == "synthetic_similarity"
+            if e.name in headline
         ]
         extra, _ = run_evaluators(word_evaluators, trained.vectors)
-    else:
-        raise UserError(f"unknown baseline {baseline!r}; choose from tfidf, word2vec")
     results, markdown = run_evaluators(evaluators, model)
     results.update(extra)
     finite = {k: (v if math.isfinite(v) else None) for k, v in results.items()}
@@ -245,13 +306,20 @@ def run_baseline(
     return results
 
 
+def overlap_row(results: dict[str, float | None]) -> dict[str, float | None]:
+    """The word-overlap baseline of the word-sense evaluators, under their metrics' keys."""
+    return {
+        key: results[source] for key, source in OVERLAP.items() if results.get(source) is not None
+    }
+
+
 def add_best_level(results: dict[str, float | None]) -> dict[str, float | None]:
     """level_probes/best/<probe>/<measure>: the best level's score, for one table column."""
     best: dict[str, float] = {}
     for key, value in results.items():
         parts = key.split("/")
-        if parts[0] == "level_probes" and len(parts) == 4 and value is not None:
-            column = f"level_probes/best/{parts[2]}/{parts[3]}"
+        if parts[0] in PROBE_EVALUATORS and len(parts) == 4 and value is not None:
+            column = f"{parts[0]}/best/{parts[2]}/{parts[3]}"
             best[column] = max(best.get(column, -math.inf), value)
     return {**results, **best}
 
@@ -306,8 +374,11 @@ def comparison_markdown(
         "Cells: mean ± standard deviation over seeds (n in brackets when fewer than all); best "
         "mean per column in bold. `probe` columns: linear-probe accuracy of the best embedding "
         "level (see each run's results.md for the level × probe matrix). Baselines: TF-IDF bag "
-        "of words (a word in context = its sentence's vector) and averaged word2vec (a word in "
-        "context = its static vector).",
+        "of words (IDF from the training documents; a word in context = its sentence's vector), "
+        "averaged word2vec and SIF word2vec (a/(a+p(w)) weights, a = 1e-3, p from the training "
+        "corpus, first principal component of 20,000 training lines removed; a word in context "
+        "= its static vector), word2vec trained on the same data; word overlap = the word-sense "
+        "evaluators' Jaccard baseline (threshold fitted on their tuning split).",
         "",
         *budget_lines(config, steps or {}),
         "| method | " + " | ".join(title for _, title in columns) + " |",
@@ -436,8 +507,12 @@ def run_comparison(config: CompareConfig, workdir: str | Path) -> dict:
             directory = workdir / "runs" / f"baseline_{baseline}" / f"seed{seed}"
             done += 1
             print(f"[{done}/{total}] baseline {baseline} seed {seed}", file=sys.stderr)
-            results = run_baseline(config, baseline, seed, directory)
+            word2vec_dir = workdir / "runs" / "word2vec" / f"seed{seed}"
+            results = run_baseline(config, baseline, seed, directory, word2vec_dir)
             per_method.setdefault(f"baseline: {baseline}", []).append(add_best_level(results))
+    overlap = [overlap_row(r) for r in per_method.get(objectives[0], [])] if objectives else []
+    if any(overlap):
+        per_method["baseline: word overlap"] = overlap
     table = aggregate(per_method)
     markdown = comparison_markdown(table, config, time.time() - started, steps)
     (workdir / "comparison.md").write_text(markdown)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import types
 import typing
 from typing import Any, Literal
@@ -91,9 +92,17 @@ class EvalConfig:
     default_suite: bool = True
     # Query words of the nearest-neighbour table; [] = the plot pairs' words (or a fixed list).
     neighbours: list[str] = dataclasses.field(default_factory=list)
+    # Where `data:` paths of evaluators (the named suites' files) are found; "" =
+    # $STRATA_EVAL_DATA, else ../shared/data beside the repository (research/eval/suites.py).
+    data_dir: str = ""
 
 
 Evals = dict[str, dict[str, Any]]  # {name: {"kind": registered evaluator kind, **options}}
+# `--set evals=real` (a bare name, or several joined by commas) selects a named suite: the entry
+# {"real": {"kind": "suite"}}, expanded into its evaluators when they are built
+# (research/eval/suites.py); later `--set evals.NAME.OPTION=...` entries without a kind change
+# the options of the suite's evaluator NAME.
+SUITE_KIND = "suite"
 
 
 @dataclasses.dataclass
@@ -157,7 +166,7 @@ def valid_keys(config: Any, prefix: str = "") -> list[str]:
 #                 one entry: objective.weights.contrastive=0.5
 #   evaluators    evals.sts.kind=sentence_similarity --set evals.sts.path=FILE (an entry is
 #                 created by its first key), evals.sts={"kind": "...", "path": "..."} (JSON),
-#                 evals.sts= (removes it), evals={} (removes all)
+#                 evals.sts= (removes it), evals={} (removes all), evals=real (a named suite)
 
 
 def _scalar(key: str, text: str, annotation: Any) -> Any:
@@ -201,6 +210,9 @@ def _json_or_text(text: str) -> Any:
     return value if not isinstance(value, (list, dict)) else text
 
 
+_SUITE_NAMES = re.compile(r"\s*[A-Za-z_][\w-]*\s*(,\s*[A-Za-z_][\w-]*\s*)*")
+
+
 def _json(text: str) -> Any:
     try:
         return json.loads(text)
@@ -227,6 +239,8 @@ def _parse_value(key: str, text: str, annotation: Any) -> Any:
     if origin is dict:
         key_type, value_type = typing.get_args(annotation)
         if typing.get_origin(value_type) is dict or value_type is dict:
+            if _SUITE_NAMES.fullmatch(text):
+                return {name.strip(): {"kind": SUITE_KIND} for name in text.split(",")}
             try:
                 value = json.loads(text or "{}")
             except ValueError:
@@ -234,8 +248,8 @@ def _parse_value(key: str, text: str, annotation: Any) -> Any:
             if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
                 raise UserError(
                     f"--set {key}={text}: expected a JSON object of objects, e.g. "
-                    '{"sts": {"kind": "sentence_similarity", "path": "sts-test.csv"}}, or set '
-                    f"one entry's option: --set {key}.NAME.OPTION=VALUE"
+                    '{"sts": {"kind": "sentence_similarity", "path": "sts-test.csv"}}, a named '
+                    f"suite ({key}=real), or one entry's option: --set {key}.NAME.OPTION=VALUE"
                 )
             return value
         mapping = {}
@@ -404,6 +418,7 @@ class EncoderEvalConfig:
     # Level probes on the synthetic world: K-fold cross-validation over all items (K >= 2), or
     # 0 for the files' own split (hierarchy.tsv's test split is 10 of its 48 members).
     probe_folds: int = 10
+    data_dir: str = ""  # as EvalConfig.data_dir
 
 
 @dataclasses.dataclass

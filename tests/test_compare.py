@@ -35,7 +35,16 @@ def test_comparison_runner_writes_a_complete_table(tmp_path):
         ],
     )
     table = run_comparison(config, tmp_path)
-    assert set(table) == {"mlm", "multi_abstraction", "baseline: tfidf"}
+    assert set(table) == {
+        "mlm",
+        "multi_abstraction",
+        "baseline: tfidf",
+        "baseline: word overlap",  # the sense pairs' Jaccard baseline, from the runs' results
+    }
+    assert set(table["baseline: word overlap"]) == {
+        "synthetic_sense/accuracy",
+        "synthetic_sense/roc_auc",
+    }
     markdown = (tmp_path / "comparison.md").read_text()
     for method in table:
         assert f"| {method} |" in markdown

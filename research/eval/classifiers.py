@@ -279,6 +279,7 @@ def fit_linear_probe(
     *,
     l2: float = 1e-3,
     iterations: int = 300,
+    dual: bool | None = None,
 ) -> LinearProbe:
     """Minimise mean cross-entropy + (l2 / 2) * ||W||^2 (the bias is not penalised).
 
@@ -286,7 +287,9 @@ def fit_linear_probe(
     are only centred). Nesterov-accelerated gradient descent with the fixed step 1/L, where
     L = 0.5 * max(λ_max(XᵀX / n), 1) + l2 bounds the curvature (softmax's Hessian is at most 1/2;
     the 1 is the bias column, orthogonal to the centred features), restarting the momentum when
-    a step goes uphill. Deterministic: same data, same probe.
+    a step goes uphill. Deterministic: same data, same probe. With more dimensions than items
+    (`dual` None = decide by the shapes) the same iterates are computed through the items'
+    kernel.
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
@@ -303,27 +306,54 @@ def fit_linear_probe(
     xs = xs.astype(np.float32)
     onehot = np.zeros((n, n_classes), dtype=np.float32)
     onehot[np.arange(n), y] = 1.0
-
-    def gradient(w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        residual = (softmax(xs @ w + b) - onehot) / n
-        return xs.T @ residual + np.float32(l2) * w, residual.sum(axis=0)
-
-    w = np.zeros((dim, n_classes), dtype=np.float32)
-    b = np.zeros(n_classes, dtype=np.float32)
-    w_prev, b_prev = w, b
-    t = 0
-    for _ in range(iterations):
-        momentum = np.float32(t / (t + 3))
-        vw, vb = w + momentum * (w - w_prev), b + momentum * (b - b_prev)
-        gw, gb = gradient(vw, vb)
-        w_new, b_new = vw - np.float32(step) * gw, vb - np.float32(step) * gb
-        # Restart (O'Donoghue & Candes 2015): the momentum pointed uphill.
-        uphill = np.sum(gw * (w_new - w)) + np.sum(gb * (b_new - b)) > 0
-        t = 0 if uphill else t + 1
-        w_prev, b_prev, w, b = w, b, w_new, b_new
+    if dual is None:
+        dual = dim > n
+    if dual:
+        # Every iterate lies in the span of the training rows (it starts at 0 and each gradient
+        # is xsᵀ(...)), so W = xsᵀA and the same steps run on A (n x classes) with the kernel
+        # K = xs xsᵀ: the same iterates, n x n instead of n x dim work per step (TF-IDF vectors
+        # have 20,000 dimensions and probes a few thousand items).
+        kernel = xs @ xs.T
+        a, b = _accelerated_descent(
+            lambda v: kernel @ v,
+            lambda g, d: np.sum(g * (kernel @ d)),
+            onehot,
+            step,
+            l2,
+            iterations,
+        )
+        w = xs.T @ a
+    else:
+        w, b = _accelerated_descent(
+            lambda v: xs @ v, lambda g, d: np.sum(g * d), onehot, step, l2, iterations, xs=xs
+        )
     return LinearProbe(
         mean=mean, scale=scale, weights=w.astype(np.float64), bias=b.astype(np.float64)
     )
+
+
+def _accelerated_descent(logits_of, inner, onehot, step, l2, iterations, xs=None):
+    """Nesterov descent with restarts on (v, b), where logits = logits_of(v) + b. Primal: v = W
+    and the gradient is xsᵀr + l2 W; dual: v = A (W = xsᵀA) and it is represented by r + l2 A.
+    `inner(g, d)` is <gradient, step> in W's geometry (for the restart test)."""
+    n, n_classes = onehot.shape
+    rows = xs.shape[1] if xs is not None else n
+    v = np.zeros((rows, n_classes), dtype=np.float32)
+    b = np.zeros(n_classes, dtype=np.float32)
+    v_prev, b_prev = v, b
+    t = 0
+    for _ in range(iterations):
+        momentum = np.float32(t / (t + 3))
+        vv, vb = v + momentum * (v - v_prev), b + momentum * (b - b_prev)
+        residual = (softmax(logits_of(vv) + vb) - onehot) / n
+        gv = (xs.T @ residual if xs is not None else residual) + np.float32(l2) * vv
+        gb = residual.sum(axis=0)
+        v_new, b_new = vv - np.float32(step) * gv, vb - np.float32(step) * gb
+        # Restart (O'Donoghue & Candes 2015): the momentum pointed uphill.
+        uphill = inner(gv, v_new - v) + np.sum(gb * (b_new - b)) > 0
+        t = 0 if uphill else t + 1
+        v_prev, b_prev, v, b = v, b, v_new, b_new
+    return v, b
 
 
 # ----------------------------------------------------------------------------- scores

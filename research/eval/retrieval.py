@@ -146,6 +146,7 @@ class Retrieval:
             f"### {self.name}: retrieval ({Path(self.path).name}{scope})\n\n"
             f"{n_q} queries ({self.query_column}) against {n_c} distinct candidates "
             f"({self.target_column}): {shown}, MRR {metrics['mrr']:.4f}; chance recall@1 is "
-            f"{1 / n_c:.4f}.\n"
+            f"{1 / n_c:.4f}. Candidates: every distinct {self.target_column} of the evaluated "
+            f"rows, each embedded as a text on its own (embed_sentences), as the queries are.\n"
         )
         return EvalResult(metrics=metrics, markdown=markdown)

@@ -242,6 +242,11 @@ class WordSense:
             f"Evaluation split: **{self.eval_split}** ({n_eval} pairs); cosine threshold chosen "
             f"on **{self.tune_split}** ({n_tune} pairs).",
         ]
+        if "test" not in self.pairs.splits and self.eval_split != self.tune_split:
+            lines.append(
+                f"The file has no test split (withheld by the data's authors for blind "
+                f"evaluation): {self.eval_split} is reported."
+            )
         if self.eval_split == self.tune_split:
             lines.append(
                 f"The file has no test split, so accuracy is measured on the {self.tune_split} "

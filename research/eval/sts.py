@@ -10,7 +10,13 @@ Two sources:
   ``score`` (``label`` is accepted when there is no ``score``), loaded with
   ``datasets.load_dataset``, e.g. ``hf:sentence-transformers/stsb`` (CONFIG may be left empty:
   ``hf:sentence-transformers/stsb::test``). The default split is ``validation``: the test split
-  of a benchmark is for the final evaluation, so it must be asked for by name.
+  of a benchmark is for the final evaluation, so it must be asked for by name. MTEB's STS sets
+  have this layout: ``hf:mteb/stsbenchmark-sts::test``, ``hf:mteb/sts12-sts::test`` ...
+  ``hf:mteb/sts16-sts::test``, ``hf:mteb/sickr-sts::test``, ``hf:mteb/biosses-sts::test``
+  (STS12-15, SICK-R and BIOSSES have only a test split; scores 0-5, SICK-R 1-5, BIOSSES 0-4:
+  rank and linear correlations do not depend on the scale);
+* a local ``.jsonl`` / ``.json`` / ``.parquet`` file (``.gz`` allowed) in that layout, e.g. a
+  downloaded MTEB file, loaded through ``datasets`` exactly as the hub datasets are.
 
 The data are read when the evaluator is made, so a missing file or an unreachable hub fails
 before training starts.
@@ -31,7 +37,8 @@ from research.eval.geometry import alignment, positive_pairs, uniformity
 
 FORMAT = (
     "STS Benchmark format: tab-separated 'genre file year id score sentence1 sentence2' lines "
-    "(no header, extra columns after sentence2 allowed), or a hub name hf:NAME[:CONFIG[:SPLIT]]"
+    "(no header, extra columns after sentence2 allowed), a .jsonl/.parquet file with columns "
+    "sentence1, sentence2, score, or a hub name hf:NAME[:CONFIG[:SPLIT]]"
 )
 HUB_PREFIX = "hf:"
 DEFAULT_HUB_SPLIT = "validation"
@@ -105,16 +112,21 @@ def _offline_env() -> bool:
     return any(f.strip().lower() in ("1", "true", "yes", "on") for f in flags)
 
 
-def read_sts_hub(source: str) -> ScoredPairs:
-    """Load hf:NAME[:CONFIG[:SPLIT]] via `datasets`; failures become one-line UserErrors."""
-    name, config, split = parse_hub_name(source)
+def _import_datasets(source: str):
     try:
-        import datasets  # heavy; only hub sources need it
+        import datasets  # heavy; only hub and json/parquet sources need it
     except ImportError:
         raise UserError(
             f"{source}: the 'datasets' package is not installed; pip install datasets, or pass "
             f"a local STS Benchmark file"
         ) from None
+    return datasets
+
+
+def read_sts_hub(source: str) -> ScoredPairs:
+    """Load hf:NAME[:CONFIG[:SPLIT]] via `datasets`; failures become one-line UserErrors."""
+    name, config, split = parse_hub_name(source)
+    datasets = _import_datasets(source)
     try:
         data = datasets.load_dataset(name, config, split=split)
     except Exception as err:  # whatever the hub client raises becomes one line
@@ -127,25 +139,63 @@ def read_sts_hub(source: str) -> ScoredPairs:
             f"cannot load hub dataset {source!r} ({first}); check NAME, CONFIG and SPLIT "
             f"(hf:NAME[:CONFIG[:SPLIT]]) or pass a local STS Benchmark file"
         ) from None
+    return pairs_from_dataset(data, f"hub dataset {source!r}")
+
+
+def read_sts_table(path: str | Path) -> ScoredPairs:
+    """A local .jsonl / .json / .parquet file (optionally .gz) in the hub layout (columns
+    sentence1, sentence2, score), loaded with `datasets` as the hub path loads hub datasets:
+    MTEB's STS sets downloaded as files read the same as their hf: names."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UserError(f"benchmark file {path} does not exist; pass a file in the {FORMAT}")
+    builder = "parquet" if ".parquet" in path.suffixes else "json"
+    datasets = _import_datasets(str(path))
+    datasets.disable_progress_bars()
+    try:
+        data = datasets.load_dataset(builder, data_files=str(path), split="train")
+    except Exception as err:  # a malformed file becomes one line
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UserError(
+            f"{path}: cannot read it as {builder} ({first}); expected the {FORMAT}"
+        ) from None
+    return pairs_from_dataset(data, str(path))
+
+
+def pairs_from_dataset(data, what: str) -> ScoredPairs:
+    """The pairs of a `datasets.Dataset` with columns sentence1, sentence2 and score (or label).
+
+    Scores are kept on the dataset's own scale (MTEB: STS12-16 and STS-B 0-5, SICK-R 1-5,
+    BIOSSES 0-4); Spearman and Pearson do not depend on it.
+    """
     columns = list(data.column_names)
     score_col = "score" if "score" in columns else "label" if "label" in columns else None
     if score_col is None or "sentence1" not in columns or "sentence2" not in columns:
         raise UserError(
-            f"hub dataset {source!r} has columns {', '.join(columns)}; expected sentence1, "
-            f"sentence2 and score"
+            f"{what} has columns {', '.join(columns)}; expected sentence1, sentence2 and score"
         )
-    scores = np.asarray(data[score_col], dtype=np.float64)
+    try:
+        scores = np.asarray(data[score_col], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UserError(f"{what}: column {score_col!r} holds values that are not numbers") from None
     if len(scores) == 0:
-        raise UserError(f"hub dataset {source!r} has no rows")
+        raise UserError(f"{what} has no rows")
     if not np.all(np.isfinite(scores)) or (score_col == "label" and np.all(scores < 0)):
-        raise UserError(f"hub dataset {source!r} has missing scores (a hidden test split?)")
+        raise UserError(f"{what} has missing scores (a hidden test split?)")
     return ScoredPairs(scores, list(data["sentence1"]), list(data["sentence2"]))
 
 
+TABLE_SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
 def read_scored_pairs(source: str | Path) -> ScoredPairs:
-    """A local STS Benchmark file, or a hub dataset when `source` starts with 'hf:'."""
+    """A hub dataset when `source` starts with 'hf:', a local file in the hub layout when it
+    ends in .jsonl, .json or .parquet (optionally .gz), else an STS Benchmark file."""
     if isinstance(source, str) and source.startswith(HUB_PREFIX):
         return read_sts_hub(source)
+    suffixes = [s for s in Path(source).suffixes if s != ".gz"]
+    if suffixes and suffixes[-1] in TABLE_SUFFIXES:
+        return read_sts_table(source)
     return read_sts_file(source)
 
 

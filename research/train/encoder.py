@@ -35,7 +35,7 @@ from research.errors import UserError
 from research.eval import evaluators_from_config, run_evaluators
 from research.eval.plots import plot_loss
 from research.eval.report import write_results
-from research.eval.suites import encoder_suite
+from research.eval.suites import encoder_suite, resolve_evals
 from research.io.checkpoint import Checkpointer
 from research.io.writers import create_writers, git_commit
 from research.models.embedder import EncoderEmbedder
@@ -165,7 +165,8 @@ def build_evaluators(config: EncoderRunConfig, data: SequenceData, plot_dir: Pat
     suite, polysemy_file = {}, None
     if config.eval.default_suite:
         suite, polysemy_file = encoder_suite(data.world_files, config.eval, plot_dir)
-    return evaluators_from_config({**suite, **config.evals}), polysemy_file
+    evals = resolve_evals(suite, config.evals, family="encoder", data_dir=config.eval.data_dir)
+    return evaluators_from_config(evals), polysemy_file
 
 
 def train_and_evaluate(

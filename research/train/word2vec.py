@@ -29,7 +29,7 @@ from research.errors import UserError
 from research.eval import evaluators_from_config, run_evaluators
 from research.eval.plots import pairs_from_analogy_file, plot_analogy_pairs, plot_loss
 from research.eval.report import write_results
-from research.eval.suites import word_vectors_suite
+from research.eval.suites import resolve_evals, word_vectors_suite
 from research.eval.vectors import WordVectors
 from research.io.checkpoint import Checkpointer
 from research.io.writers import MultiWriter, create_writers, git_commit
@@ -138,7 +138,8 @@ def build_evaluators(config: Config, world_files: dict, vectors: WordVectors | N
         words = [w for pair in _plot_pairs(config, world_files, vectors)[:3] for w in pair]
         words = words or DEFAULT_PROBE_WORDS
     neighbours = {"neighbours": {"kind": "nearest_neighbours", "words": words}}
-    return evaluators_from_config({**suite, **config.evals, **neighbours})
+    evals = resolve_evals(suite, config.evals, family="word", data_dir=config.eval.data_dir)
+    return evaluators_from_config({**evals, **neighbours})
 
 
 def fit(
