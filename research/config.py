@@ -326,6 +326,10 @@ class TextDataConfig:
     split: str = "train"
     synthetic_tokens: int = 300_000
     synthetic_seed: int = 0
+    # How a text row becomes sentences: "split" by research/data/sentences.py (paragraphs,
+    # abbreviations, quotes), or "rows": each row is one sentence (e.g. SimCSE's wiki1m).
+    # A list-valued column (the synthetic world's) is taken as its sentences either way.
+    sentences: Literal["split", "rows"] = "split"
     max_len: int = 128  # tokens per packed sequence
     sentence_len: int = 48  # tokens per sentence in the sentence table (contrastive, embedding)
     vocab_size: int = 4000  # WordPiece vocabulary trained on the corpus
