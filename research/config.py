@@ -343,6 +343,9 @@ class EncoderModelConfig:
     dtype: Literal["float32", "bfloat16"] = "float32"
     dropout: float = 0.1
     pooling: Literal["mean", "cls", "last"] = "mean"  # sentence embedding = pooled last layer
+    # The contrastive projection head, used by the loss only (embeddings are taken below it):
+    # "linear" = one dense layer; "mlp" = dense -> tanh, SimCSE's MLP over [CLS].
+    projection: Literal["linear", "mlp"] = "linear"
 
 
 @dataclasses.dataclass
@@ -391,6 +394,10 @@ class EncoderTrainConfig:
     # side by side. "memory" was faster on 2 cores (BENCHMARKS.md); on a many-core CPU, measure
     # both.
     cpu_scheduler: Literal["memory", "concurrency"] = "memory"
+    # Staged training: start from the weights of another encoder run (its workdir). Tokeniser
+    # and model shape must match; heads it lacks, the optimizer and the step start fresh.
+    # A resumed run resumes from its own checkpoint (research/train/run_weights.py).
+    init_from: str = ""
 
 
 @dataclasses.dataclass
@@ -403,6 +410,11 @@ class EncoderEvalConfig:
     # Level probes on the synthetic world: K-fold cross-validation over all items (K >= 2), or
     # 0 for the files' own split (hierarchy.tsv's test split is 10 of its 48 members).
     probe_folds: int = 10
+    # Periodic evaluation for model selection: every `every` steps (0 = off) run the evaluator
+    # that `select` names ("NAME/METRIC", e.g. stsb_dev/spearman; higher is better), log its
+    # metrics, keep the best parameters in best/; the final evaluation and load_encoder use them.
+    every: int = 0
+    select: str = ""
 
 
 @dataclasses.dataclass

@@ -121,7 +121,7 @@ def prepare_sequences(
         "source": source.fingerprint(),
         "text_field": field,
         "split": data_config.split,
-        "sentences": data_config.sentences,
+        "sentence_mode": data_config.sentences,
         "splitter": sentences.SPLITTER_VERSION,
         "max_len": max_len,
         "sentence_len": sentence_len,
@@ -170,7 +170,7 @@ def _build(
 ) -> None:
     started = time.time()
     max_len, sentence_len = settings["max_len"], settings["sentence_len"]
-    split_rows = settings["sentences"] == "split"
+    split_rows = settings["sentence_mode"] == "split"
     prepared = text.open_text(source, split)
 
     def all_sentences():
