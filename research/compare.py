@@ -510,7 +510,8 @@ def run_comparison(config: CompareConfig, workdir: str | Path) -> dict:
             word2vec_dir = workdir / "runs" / "word2vec" / f"seed{seed}"
             results = run_baseline(config, baseline, seed, directory, word2vec_dir)
             per_method.setdefault(f"baseline: {baseline}", []).append(add_best_level(results))
-    overlap = [overlap_row(r) for r in per_method.get(objectives[0], [])] if objectives else []
+    first = next(iter(methods))
+    overlap = [overlap_row(r) for r in per_method.get(first, [])]
     if any(overlap):
         per_method["baseline: word overlap"] = overlap
     table = aggregate(per_method)

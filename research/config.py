@@ -345,6 +345,10 @@ class TextDataConfig:
     split: str = "train"
     synthetic_tokens: int = 300_000
     synthetic_seed: int = 0
+    # How a text row becomes sentences: "split" by research/data/sentences.py (paragraphs,
+    # abbreviations, quotes), or "rows": each row is one sentence (e.g. SimCSE's wiki1m).
+    # A list-valued column (the synthetic world's) is taken as its sentences either way.
+    sentences: Literal["split", "rows"] = "split"
     max_len: int = 128  # tokens per packed sequence
     sentence_len: int = 48  # tokens per sentence in the sentence table (contrastive, embedding)
     vocab_size: int = 4000  # WordPiece vocabulary trained on the corpus
@@ -358,6 +362,9 @@ class EncoderModelConfig:
     dtype: Literal["float32", "bfloat16"] = "float32"
     dropout: float = 0.1
     pooling: Literal["mean", "cls", "last"] = "mean"  # sentence embedding = pooled last layer
+    # The contrastive projection head, used by the loss only (embeddings are taken below it):
+    # "linear" = one dense layer; "mlp" = dense -> tanh, SimCSE's MLP over [CLS].
+    projection: Literal["linear", "mlp"] = "linear"
 
 
 @dataclasses.dataclass
@@ -406,6 +413,10 @@ class EncoderTrainConfig:
     # side by side. "memory" was faster on 2 cores (BENCHMARKS.md); on a many-core CPU, measure
     # both.
     cpu_scheduler: Literal["memory", "concurrency"] = "memory"
+    # Staged training: start from the weights of another encoder run (its workdir). Tokeniser
+    # and model shape must match; heads it lacks, the optimizer and the step start fresh.
+    # A resumed run resumes from its own checkpoint (research/train/run_weights.py).
+    init_from: str = ""
 
 
 @dataclasses.dataclass
@@ -419,6 +430,11 @@ class EncoderEvalConfig:
     # 0 for the files' own split (hierarchy.tsv's test split is 10 of its 48 members).
     probe_folds: int = 10
     data_dir: str = ""  # as EvalConfig.data_dir
+    # Periodic evaluation for model selection: every `every` steps (0 = off) run the evaluator
+    # that `select` names ("NAME/METRIC", e.g. stsb_dev/spearman; higher is better), log its
+    # metrics, keep the best parameters in best/; the final evaluation and load_encoder use them.
+    every: int = 0
+    select: str = ""
 
 
 @dataclasses.dataclass

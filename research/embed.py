@@ -14,21 +14,15 @@ Only the model's parameters are read from the checkpoint: embedding needs neithe
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-import jax
 import numpy as np
 from flax import nnx
 
-from research import config as config_lib
-from research.config import EncoderRunConfig
-from research.data import tokenizer as tok
 from research.errors import UserError
-from research.io.checkpoint import Checkpointer
 from research.models.embedder import EncoderEmbedder, TokenEmbeddings
-from research.objectives.registry import text_model
+from research.train.run_weights import load_run_weights
 
 __all__ = ["EncoderEmbedder", "TokenEmbeddings", "load_encoder"]
 
@@ -40,42 +34,13 @@ def load_encoder(
     pooling: str | None = None,
     batch_size: int = 64,
 ) -> EncoderEmbedder:
-    """Load a finished (or checkpointed) encoder run: its config, tokeniser and latest weights."""
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.exists():
-        raise UserError(
-            f"{run_dir} is not an encoder run (no config.json); train one with "
-            "python launch.py experiments/encoder_mlm.py --workdir DIR"
-        )
-    raw = json.loads(config_path.read_text())
-    if "objective" not in raw:
-        raise UserError(f"{run_dir} is a word-vector run; use python -m research.query for it")
-    config = config_lib.from_dict(EncoderRunConfig, raw)
-    tokenizer = tok.load_tokenizer(run_dir / "tokenizer.json")
-    run_info_path = run_dir / "run.json"
-    if run_info_path.exists():
-        trained_vocab = json.loads(run_info_path.read_text()).get("vocab_size")
-        if trained_vocab is not None and trained_vocab != tokenizer.get_vocab_size():
-            raise UserError(
-                f"{run_dir}: the tokeniser has {tokenizer.get_vocab_size()} tokens but the "
-                f"checkpoint was trained with {trained_vocab}; restore the run's own "
-                "tokenizer.json"
-            )
-    checkpoints = Checkpointer(run_dir / "checkpoints")
-    step = checkpoints.latest_step()
-    if step is None:
-        raise UserError(f"{run_dir} has no checkpoint yet; train it first")
-    vocab_size = tokenizer.get_vocab_size()
-    graphdef, like = jax.eval_shape(
-        lambda: nnx.split(text_model(config, vocab_size, rngs=nnx.Rngs(params=0)))
-    )
-    params = checkpoints.restore_params(step, like)
-    checkpoints.close()
-    model = nnx.merge(graphdef, params)
+    """Load a finished (or checkpointed) encoder run: its config, tokeniser and weights (the
+    parameters selected by eval.select when the run kept them, else the latest checkpoint)."""
+    weights = load_run_weights(run_dir)
+    config = weights.config
     return EncoderEmbedder(
-        model,
-        tokenizer,
+        nnx.merge(weights.graphdef, weights.params),
+        weights.tokenizer,
         max_len=config.data.max_len,
         pooling=pooling or config.model.pooling,
         top_layers=top_layers or config.eval.top_layers,

@@ -250,3 +250,11 @@ GOLDEN_ENCODER_STEP_3 = {
     "mlm_loss": 4.5073104,
     "next_token_loss": 4.5147676,
 }
+
+
+def test_context_spaces_without_topics_are_refused_with_the_setting_to_change(tmp_path):
+    corpus = tmp_path / "prose.jsonl"
+    corpus.write_text('{"text": "A first sentence. A second one."}\n')
+    config = tiny_config(**{"objective.kind": "multi_abstraction", "data.source": str(corpus)})
+    with pytest.raises(UserError, match="has none: set objective.context_weight=0"):
+        encoder_loop.train_and_evaluate(config, tmp_path / "run")

@@ -8,6 +8,7 @@ import pytest
 from research.config import DataConfig, TextDataConfig
 from research.data import corpus as corpus_lib
 from research.data import npy, sequences, text, windows
+from research.data.sentences import split_sentences
 
 DOCS = [
     "The cat sat on the mat. The dog did not.",
@@ -78,7 +79,7 @@ def test_word_corpus_progress_bar_counts_documents(tmp_path, capsys):
 @pytest.mark.parametrize("chunk", [1, 2])
 def test_sequences_built_in_tiny_chunks_equal_one_shot(tmp_path, chunk):
     path = tmp_path / "docs.jsonl"
-    docs = [{"sentences": sequences.split_sentences(d)} for d in DOCS]
+    docs = [{"sentences": split_sentences(d)} for d in DOCS]
     docs.append({"sentences": ["a very long sentence " + "word " * 60]})
     path.write_text("".join(json.dumps(d) + "\n" for d in docs))
     settings = {"max_len": 24, "sentence_len": 12, "vocab_size": 200, "progress": False}

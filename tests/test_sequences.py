@@ -87,3 +87,23 @@ def test_plain_text_lines_are_split_into_sentences(tmp_path):
 def test_empty_corpus_is_an_error(tmp_path):
     with pytest.raises(UserError):
         prepare(tmp_path, docs=[{"sentences": []}, {"sentences": [""]}])
+
+
+def test_prose_paragraphs_split_and_rows_kept_whole(tmp_path):
+    path = tmp_path / "prose.jsonl"
+    docs = [
+        {"text": "Overview\n\nMr. Smith came. He sat down.\n\nThe end."},
+        {"text": "One row, e.g. this one. It has two sentences."},
+    ]
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    settings = {"max_len": 32, "sentence_len": 16, "vocab_size": 100, "progress": False}
+
+    def build(mode):
+        config = TextDataConfig(source=str(path), sentences=mode, cache_dir=str(tmp_path / "cache"))
+        return sequences.prepare_sequences(config, **settings)
+
+    split = build("split")
+    assert split.meta["sentences"] == 6 and split.meta["documents"] == 2
+    np.testing.assert_array_equal(split.sentence_documents, [0, 0, 0, 0, 1, 1])
+    rows = build("rows")  # one sentence per row: another cache
+    assert rows.path != split.path and rows.meta["sentences"] == 2

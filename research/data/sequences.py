@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import tempfile
 import time
@@ -27,14 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from research.data import corpus, npy, text
+from research.data import corpus, npy, sentences, text
 from research.data import tokenizer as tok
 from research.data.corpus import _mkdir, _replace_dir, cache_root, resolve_data_source
 from research.errors import UserError
 
 SEQUENCES_FORMAT_VERSION = 2  # 2: deterministic tokeniser ids
 CHUNK_DOCUMENTS = 1024  # documents tokenised and written per chunk while building a cache
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass
@@ -59,16 +57,16 @@ class SequenceData:
         return np.flatnonzero(docs[:-1] == docs[1:]).astype(np.int64)
 
 
-def split_sentences(document: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(document) if s.strip()]
-
-
-def document_sentences(value: object) -> list[str]:
-    """A document's sentences: a list-valued field as given (strings only), a string split."""
+def document_sentences(value: object, split: bool = True) -> list[str]:
+    """A document's sentences: a list-valued field as given (strings only), a string split
+    (research/data/sentences.py), or with split=False the string as one sentence (a corpus of
+    one sentence per row, such as SimCSE's wiki1m)."""
     if isinstance(value, list):
         return [s for s in value if isinstance(s, str) and s.strip()]
     if isinstance(value, str):
-        return split_sentences(value)
+        if not split:
+            return [value.strip()] if value.strip() else []
+        return sentences.split_sentences(value)
     return []
 
 
@@ -77,12 +75,15 @@ def iter_document_sentences(
     text_field: str,
     split: str = "train",
     batch_size: int = CHUNK_DOCUMENTS,
+    *,
+    split_rows: bool = True,
 ) -> Iterator[list[list[str]]]:
-    """Batches of up to `batch_size` documents, each a list of sentences; empty ones skipped."""
+    """Batches of up to `batch_size` documents, each a list of sentences; empty ones skipped.
+    split_rows=False: every row is one sentence (data.sentences=rows)."""
     data = source if isinstance(source, text.PreparedText) else text.open_text(source, split)
     text.check_text_column(data, text_field, sentence_lists=True)
     for batch in text.iter_column(data, text_field, batch_size):
-        documents = [document_sentences(value) for value in batch]
+        documents = [document_sentences(value, split_rows) for value in batch]
         yield [sentences for sentences in documents if sentences]
 
 
@@ -120,6 +121,8 @@ def prepare_sequences(
         "source": source.fingerprint(),
         "text_field": field,
         "split": data_config.split,
+        "sentence_mode": data_config.sentences,
+        "splitter": sentences.SPLITTER_VERSION,
         "max_len": max_len,
         "sentence_len": sentence_len,
         "vocab_size": vocab_size,
@@ -167,12 +170,14 @@ def _build(
 ) -> None:
     started = time.time()
     max_len, sentence_len = settings["max_len"], settings["sentence_len"]
+    split_rows = settings["sentence_mode"] == "split"
     prepared = text.open_text(source, split)
 
     def all_sentences():
-        for batch in iter_document_sentences(prepared, field, batch_size=chunk):
-            for sentences in batch:
-                yield from sentences
+        batches = iter_document_sentences(prepared, field, batch_size=chunk, split_rows=split_rows)
+        for batch in batches:
+            for document in batch:
+                yield from document
 
     tokenizer = tok.train_tokenizer(all_sentences(), settings["vocab_size"], out / "tokenizer.json")
     counts = dict.fromkeys(
@@ -188,7 +193,9 @@ def _build(
         for batch in text.iter_column(prepared, field, chunk):
             bar.update(len(batch))
             counts["rows"] += len(batch)
-            documents = _encode_documents(tokenizer, [document_sentences(v) for v in batch])
+            documents = _encode_documents(
+                tokenizer, [document_sentences(v, split_rows) for v in batch]
+            )
             rows, truncated = sentence_table(documents, sentence_len)
             table.append(rows)
             first = counts["documents"]

@@ -186,6 +186,16 @@ class Checkpointer:
         abstract = {"params": abstract_state(like_params)}
         return self._restore_checked(step, abstract, with_position=False).state["params"]
 
+    def read_position(self, step: int) -> dict:
+        """The JSON data position saved with checkpoint `step` (no arrays are read)."""
+        try:
+            restored = self._manager.restore(
+                step, args=ocp.args.Composite(position=ocp.args.JsonRestore())
+            )
+        except Exception as error:  # orbax raises bare Exception on unreadable data
+            raise self._corrupt(step, _first_line(error)) from error
+        return restored.position
+
     def _restore_checked(self, step: int, abstract: Any, *, with_position: bool) -> Any:
         """Restore `abstract` (all of the saved state, or with_position=False a part of it) and
         check the CRC-32 of every restored array the checkpoint recorded."""

@@ -78,6 +78,11 @@ class EncoderEmbedder:
         self._level_forward = jax.jit(level_forward, static_argnums=3)
         self._context_forward = jax.jit(context_forward)
 
+    def use_params(self, params) -> None:
+        """Embed with other weights of the same model (periodic evaluation during training):
+        the jitted functions take the weights as an argument, so nothing recompiles."""
+        self._params = params
+
     def _encode(self, texts: list[str]):
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         ids, offsets = [], []

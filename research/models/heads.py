@@ -58,7 +58,8 @@ class ProjectionHead(nnx.Module):
     """Maps pooled embeddings into the space a contrastive loss compares.
 
     A single dense layer, or dense -> gelu -> dense when `hidden_dim` is given (SimCLR's MLP
-    projection, which keeps the representation below it more general than the loss's space).
+    projection, which keeps the representation below it more general than the loss's space);
+    activation="tanh" puts tanh after the last layer (SimCSE's MLP over [CLS]: dense -> tanh).
     """
 
     def __init__(
@@ -67,9 +68,13 @@ class ProjectionHead(nnx.Module):
         out_dim: int,
         *,
         hidden_dim: int | None = None,
+        activation: str | None = None,
         dtype: jax.typing.DTypeLike = jnp.float32,
         rngs: nnx.Rngs,
     ):
+        if activation not in (None, "tanh"):
+            raise ValueError(f"activation {activation!r}; expected None or 'tanh'")
+        self.activation = activation
         init = nnx.initializers.truncated_normal(INIT_STD)
         kw = {"dtype": jnp.dtype(dtype), "kernel_init": init, "rngs": rngs}
         if hidden_dim is None:
@@ -82,7 +87,8 @@ class ProjectionHead(nnx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         if self.hidden is not None:
             x = gelu(self.hidden(x))
-        return self.out(x)
+        x = self.out(x)
+        return jnp.tanh(x) if self.activation == "tanh" else x
 
 
 def pool(states: jax.Array, padding_mask: jax.Array, how: str) -> jax.Array:

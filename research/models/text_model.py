@@ -23,7 +23,8 @@ class TextModel(nnx.Module):
     embeddings for evaluation are the pooled last layer, before the projection (as SimCSE
     evaluates): the projection serves the loss, the encoder serves the user. `levels` names the
     strata `level_embedding` serves: the head's levels, or ("sentence",) (the pooled last layer)
-    without the head. `matryoshka` {level: n}: that level uses only its first n dims.
+    without the head. `projection`: "linear" or "mlp" (dense -> tanh, SimCSE's).
+    `matryoshka` {level: n}: that level uses only its first n dims.
     """
 
     def __init__(
@@ -32,6 +33,7 @@ class TextModel(nnx.Module):
         *,
         heads: Iterable[str],
         pooling: str = "mean",
+        projection: str = "linear",
         span_length: int = 3,
         levels: tuple[str, ...] = ("sentence",),
         matryoshka: Mapping[str, int] | None = None,
@@ -47,7 +49,11 @@ class TextModel(nnx.Module):
             MLMHead(dim, settings.vocab_size, dtype=dtype, rngs=rngs) if "lm" in heads else None
         )
         self.projection = (
-            ProjectionHead(dim, dim, dtype=dtype, rngs=rngs) if "projection" in heads else None
+            ProjectionHead(
+                dim, dim, activation="tanh" if projection == "mlp" else None, dtype=dtype, rngs=rngs
+            )
+            if "projection" in heads
+            else None
         )
         self.pooling = pooling
         self.span_length = span_length

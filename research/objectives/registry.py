@@ -123,6 +123,7 @@ def text_model(config: EncoderRunConfig, vocab_size: int, *, rngs: nnx.Rngs) -> 
         settings,
         heads=wanted,
         pooling=config.model.pooling,
+        projection=config.model.projection,
         span_length=objective.span_length,
         levels=multilevel.levels(objective) if with_levels else ("sentence",),
         matryoshka=multilevel.matryoshka(objective, settings.dim) if with_levels else {},

@@ -10,6 +10,7 @@ and the run contract (config.json, run.json, resume checks) in train/workdir.py.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -43,7 +44,7 @@ from research.models.encoder import count_params
 from research.objectives import multilevel
 from research.objectives import registry as objectives
 from research.objectives.registry import PACKED_FIELDS, PAIR_FIELDS
-from research.train import encoder_step, loop
+from research.train import encoder_step, loop, run_weights, selection
 from research.train import workdir as run_files
 
 # Batch entries that hold token ids (counted for tokens_per_sec).
@@ -102,8 +103,14 @@ def resolve_contexts(config: EncoderRunConfig) -> EncoderRunConfig:
     exact context table it trained.
     """
     objective = config.objective
-    if not uses_contexts(config) or objective.contexts or config.data.source != "synthetic":
+    if not uses_contexts(config) or objective.contexts or objective.context_weight == 0:
         return config
+    if config.data.source != "synthetic":
+        raise UserError(
+            f"objective.contexts defaults to the synthetic world's document topics, and "
+            f"data.source={config.data.source} has none: set objective.context_weight=0 (no "
+            "context spaces; the levels still train)"
+        )
     from research.data.corpus import resolve_data_source
 
     topics = world_topics(resolve_data_source(config.data)[1])
@@ -199,9 +206,11 @@ def train_and_evaluate(
     evaluators, polysemy_file = build_evaluators(config, data, workdir / "plots")
 
     tx, lr_schedule = encoder_step.make_optimizer(config, optimizer, schedule)
-    init = lambda: encoder_step.init_state(config, data.vocab_size, tx)  # noqa: E731
-    graphdef, abstract = jax.eval_shape(init)
+    checkpointer = Checkpointer(workdir / "checkpoints")
+    fresh = lambda: encoder_step.init_state(config, data.vocab_size, tx)  # noqa: E731
+    graphdef, abstract = jax.eval_shape(fresh)
     params_count = count_params(nnx.merge(graphdef, abstract["params"]))
+    init, parent = start_from_parent(config, workdir, data, tx, abstract, checkpointer)
     run_files.write_run_info(
         workdir,
         fingerprint,
@@ -209,6 +218,7 @@ def train_and_evaluate(
         data=data.meta,
         vocab_size=data.vocab_size,
         parameters=params_count,
+        **({"init_from": parent} if parent else {}),
     )
     if main:
         print(
@@ -243,27 +253,97 @@ def train_and_evaluate(
         progress=config.log.progress,
     )
     writer = create_writers(workdir, config)
-    checkpointer = Checkpointer(workdir / "checkpoints")
+    best = None
     try:
+        selected = selection.parse_select(config.eval.select, config.eval.every, evaluators)
+        if selected is not None:
+            zeros = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), abstract["params"])
+            model = nnx.merge(graphdef, zeros)
+            best = selection.BestParams(
+                workdir, *selected, make_embedder(config, model, data), writer
+            )
+            local = (lambda x: x) if mesh is None else distributed.to_local
+            trainer.evaluate = lambda step, state: best(step, local(state["params"]))
+            trainer.evaluate_every = config.eval.every
         graphdef, state, _ = loop.train(trainer, checkpointer, writer)
         if not main:
             return {}  # process 0 evaluates and writes the results
         params = state["params"] if mesh is None else distributed.to_local(state["params"])
-        embedder = EncoderEmbedder(
-            nnx.merge(graphdef, params),
-            data.tokenizer,
-            max_len=config.data.max_len,
-            pooling=config.model.pooling,
-            top_layers=config.eval.top_layers,
-        )
+        if best is not None and best.best is not None:
+            params = best.restore(abstract["params"])
+        embedder = make_embedder(config, nnx.merge(graphdef, params), data)
         results = evaluate_and_report(
-            config, workdir, embedder, evaluators, polysemy_file, data, params_count
+            config,
+            workdir,
+            embedder,
+            evaluators,
+            polysemy_file,
+            data,
+            params_count,
+            selected=None if best is None else best.describe(),
         )
         writer.summary(results)
     finally:
         writer.close()
         checkpointer.close()
+        if best is not None:
+            best.close()
     return results
+
+
+def make_embedder(config: EncoderRunConfig, model, data: SequenceData) -> EncoderEmbedder:
+    return EncoderEmbedder(
+        model,
+        data.tokenizer,
+        max_len=config.data.max_len,
+        pooling=config.model.pooling,
+        top_layers=config.eval.top_layers,
+    )
+
+
+def start_from_parent(
+    config: EncoderRunConfig,
+    workdir: Path,
+    data: SequenceData,
+    tx,
+    abstract: dict,
+    checkpointer: Checkpointer,
+) -> tuple[Callable, dict | None]:
+    """(init, the parent record for run.json): with train.init_from, a fresh state whose
+    parameters come from the parent run where it has them (research/train/run_weights.py).
+    A run that already has a checkpoint resumes from it and reads no parent; run.json keeps
+    the record its first invocation wrote."""
+
+    def fresh():
+        return encoder_step.init_state(config, data.vocab_size, tx)
+
+    if not config.train.init_from:
+        return fresh, None
+    if checkpointer.latest_step() is not None:
+        run_path = workdir / "run.json"
+        saved = json.loads(run_path.read_text()) if run_path.exists() else {}
+        return fresh, saved.get("init_from")
+    parent = run_weights.load_run_weights(Path(config.train.init_from).expanduser())
+    tokenizer_json = (data.path / "tokenizer.json").read_bytes()
+    modules = run_weights.check_compatible(parent, tokenizer_json, abstract["params"])
+    record = run_weights.parent_record(parent, modules)
+    if distributed.is_main_process():
+        print(
+            f"starting from {parent.run_dir} (step {parent.step}, {parent.which} weights): "
+            f"loaded {', '.join(modules['loaded'])}"
+            + (f"; fresh {', '.join(modules['fresh'])}" if modules["fresh"] else ""),
+            file=sys.stderr,
+        )
+
+    def init():
+        return encoder_step.init_state(
+            config,
+            data.vocab_size,
+            tx,
+            start_from=lambda params: run_weights.warm_start(params, parent.params),
+        )
+
+    return init, record
 
 
 def evaluate_and_report(
@@ -274,6 +354,7 @@ def evaluate_and_report(
     polysemy_file: Path | None,
     data: SequenceData,
     params_count: int,
+    selected: str | None = None,
 ) -> dict[str, float]:
     results, extra = run_evaluators(evaluators, embedder)
     if polysemy_file is not None:
@@ -299,6 +380,8 @@ def evaluate_and_report(
         "steps / batch": f"{config.train.steps} / {config.train.batch_size} sequences, "
         f"{config.train.sentence_batch_size} sentence pairs",
         "seed": config.train.seed,
+        **({"started from": config.train.init_from} if config.train.init_from else {}),
+        **({"selected weights": selected} if selected else {}),
         "embedding": f"{config.model.pooling} pooling of the last layer; tokens: mean of top "
         f"{config.eval.top_layers} layer(s); {embedder.report()}",
         "git commit": git_commit(),

@@ -75,9 +75,18 @@ def make_optimizer(
     return with_skipping(tx, config.train.skip_nonfinite), lr_schedule
 
 
-def init_state(config: EncoderRunConfig, vocab_size: int, tx) -> tuple[nnx.GraphDef, TrainState]:
+def init_state(
+    config: EncoderRunConfig,
+    vocab_size: int,
+    tx,
+    start_from: Callable[[Any], Any] | None = None,
+) -> tuple[nnx.GraphDef, TrainState]:
+    """A fresh train state; `start_from(params) -> params` replaces freshly drawn weights
+    (train.init_from: a parent run's), before the EMA target copies the encoder."""
     model = objectives.text_model(config, vocab_size, rngs=nnx.Rngs(params=config.train.seed))
     graphdef, params = nnx.split(model)
+    if start_from is not None:
+        params = start_from(params)
     state = fresh_state(params, tx, config.train.seed)
     if objectives.needs_ema_target(config):
         # A copy, not an alias: the train step donates the state's buffers.

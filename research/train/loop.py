@@ -113,16 +113,21 @@ def run_steps(
     save: Callable[[], None],
     progress: Any = None,
     progress_unit: int = 1,
+    evaluate: Callable[[], None] | None = None,
+    evaluate_every: int = 0,
 ) -> None:
     """Run `step` on every batch, then save once more.
 
     step(batch) -> (counter before, counter after); the counter (steps, blocks) is what
-    `total`, `log_every` and `checkpoint_every` count. flush() writes the pending metrics,
-    save() checkpoints. `progress` (a tqdm bar, or None) advances by `progress_unit` per count
-    and is closed at the end. A stop request is saved, then raised as a one-line UserError.
+    `total`, `log_every`, `checkpoint_every` and `evaluate_every` count. flush() writes the
+    pending metrics, save() checkpoints, evaluate() (periodic evaluation; every process calls
+    it) runs every `evaluate_every` counts and after the last step, before that step's save.
+    `progress` (a tqdm bar, or None) advances by `progress_unit` per count and is closed at the
+    end. A stop request is saved, then raised as a one-line UserError.
     """
     stop = StopRequests()
     several = jax.process_count() > 1
+    evaluated = after = None
     try:
         for batch in batches:
             before, after = step(batch)
@@ -131,6 +136,9 @@ def run_steps(
             at_log = crossed(before, after, log_every)
             if at_log:
                 flush()
+            if evaluate is not None and evaluate_every and crossed(before, after, evaluate_every):
+                evaluate()
+                evaluated = after
             if crossed(before, after, checkpoint_every):
                 save()
             if several:
@@ -143,6 +151,9 @@ def run_steps(
                     f"interrupted ({reason}) at step {after} of {total}; checkpoint saved: run "
                     "the same command with the same --workdir to resume"
                 )
+        if evaluate is not None and evaluate_every and after is not None and evaluated != after:
+            flush()
+            evaluate()
         save()
     finally:
         stop.restore()
@@ -198,6 +209,10 @@ class Trainer:
     progress: bool = True
     progress_unit: str = "step"  # the bar counts steps, or units ("word")
     units_per_count: int = 1  # units per counter step, for a bar that counts units
+    # Periodic evaluation: evaluate(counter, state) every `evaluate_every` counts and after the
+    # last one (run_steps), on every process; 0 = never.
+    evaluate: Callable[[int, Any], None] | None = None
+    evaluate_every: int = 0
 
 
 def _progress_bar(trainer: Trainer, start: int):
@@ -297,6 +312,8 @@ def train(
         save=save,
         progress=progress,
         progress_unit=max(trainer.units_per_count, 1) if trainer.progress_unit != "step" else 1,
+        evaluate=None if trainer.evaluate is None else lambda: trainer.evaluate(counter, state),
+        evaluate_every=trainer.evaluate_every,
     )
     return graphdef, state, start
 
