@@ -31,7 +31,7 @@ from research import config as config_lib
 from research.config import Config, EncoderRunConfig, LogConfig
 from research.errors import UserError
 
-# Headline metrics: (results key suffix, column title). Higher is better for all of them.
+# Headline metrics: (results key suffix, column title). Higher is better except LOWER_IS_BETTER.
 HEADLINE = [
     ("synthetic_sense/accuracy", "sense acc"),
     ("synthetic_sense/roc_auc", "sense AUC"),
@@ -56,7 +56,11 @@ HEADLINE = [
     ("hypernym_probes/best/depth2/linear", "hypernym depth2"),
     ("hypernym_probes/best/depth3/linear", "hypernym depth3"),
     ("ws353/spearman", "WS-353 ρ"),
+    # SimCSE's geometry on STS-B test (research/eval/geometry.py): lower is better.
+    ("stsb_test/alignment", "STS-B align ↓"),
+    ("stsb_test/uniformity", "STS-B uniform ↓"),
 ]
+LOWER_IS_BETTER = {"stsb_test/alignment", "stsb_test/uniformity"}
 PROBE_EVALUATORS = ("level_probes", "hypernym_probes")  # summarised by add_best_level
 # The word-sense evaluators' word-overlap baseline, shown as a row of its own.
 OVERLAP = {
@@ -359,7 +363,10 @@ def comparison_markdown(
 ) -> str:
     columns = [(k, t) for k, t in HEADLINE if any(k in row for row in table.values())]
     best = {
-        k: max((row[k][0] for row in table.values() if k in row), default=None) for k, _ in columns
+        k: (min if k in LOWER_IS_BETTER else max)(
+            (row[k][0] for row in table.values() if k in row), default=None
+        )
+        for k, _ in columns
     }
     enc = config.encoder
     lines = [

@@ -1,65 +1,85 @@
 """The objective comparison produces a complete table on a tiny configuration."""
 
 import csv
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import launch
 from research import config as config_lib
 from research.compare import CompareConfig, encoder_run_config, methods_of, run_comparison
 from research.errors import UserError
 from research.eval.geometry import alignment, positive_pairs, uniformity
 
 
-def test_comparison_runner_writes_a_complete_table(tmp_path):
-    config = CompareConfig(name="tiny_compare")
+def test_simcse_reproduction_smoke_three_seeds(tmp_path):
+    """experiments/repro_simcse.py at toy size: its five recipes (staged one included) and two
+    baselines over 3 seeds, on an equal token budget, scored on a small STS file."""
+    sts = tmp_path / "sts.csv"
+    pairs = [
+        ("the river bank was flooded", "water rose over the river bank", 4.6),
+        ("the bank raised its rates", "interest at the bank went up", 4.2),
+        ("a dog ran in the park", "the stock market fell today", 0.2),
+        ("she sold the old house", "the old house was sold by her", 5.0),
+        ("the farmer planted corn", "corn was planted by the farmer", 4.8),
+        ("a storm hit the coast", "the recipe needs two eggs", 0.0),
+        ("the bank lends money", "the boat reached the bank", 1.0),
+        ("rain fell all day", "it rained the whole day", 4.4),
+    ]
+    sts.write_text(
+        "".join(f"g\tf\t2017\t{i}\t{s}\t{a}\t{b}\n" for i, (a, b, s) in enumerate(pairs))
+    )
+    config = launch.load_experiment("experiments/repro_simcse.py").get_config()
     config_lib.apply_overrides(
         config,
         [
-            "objectives=mlm,multi_abstraction",
-            "seeds=0,1",
-            "baselines=tfidf",
-            "encoder.train.steps=6",
+            "encoder.data.source=synthetic",
             "encoder.data.synthetic_tokens=60000",
             "encoder.data.max_len=64",
             "encoder.data.sentence_len=32",
             "encoder.data.vocab_size=800",
+            "encoder.eval.default_suite=false",
+            "encoder.evals={}",
+            "encoder.evals.stsb_test.kind=sentence_similarity",
+            f"encoder.evals.stsb_test.path={sts}",
             "encoder.train.batch_size=4",
             "encoder.train.sentence_batch_size=4",
-            "encoder.train.warmup_steps=2",
-            "encoder.train.log_every=3",
-            "encoder.train.checkpoint_every=6",
-            "encoder.eval.probe_folds=2",  # cross-validated probes; 10 folds cost 5x the fits
-            "log.progress=false",
+            "encoder.train.warmup_steps=1",
+            "encoder.train.log_every=2",
+            "encoder.train.checkpoint_every=100",
+            "token_budget=600",
+            "baselines=[tfidf,sif]",
+            "word2vec.data.source=synthetic",
+            "word2vec.data.synthetic_tokens=60000",
+            "word2vec.model.dim=16",
+            "word2vec.train.epochs=1",
         ],
     )
+    assert config.seeds == [0, 1, 2]
     table = run_comparison(config, tmp_path)
-    assert set(table) == {
-        "mlm",
-        "multi_abstraction",
-        "baseline: tfidf",
-        "baseline: word overlap",  # the sense pairs' Jaccard baseline, from the runs' results
-    }
-    assert set(table["baseline: word overlap"]) == {
-        "synthetic_sense/accuracy",
-        "synthetic_sense/roc_auc",
-    }
+    methods = ["mlm", "simcse", "neighbour", "mlm_half", "mlm_then_simcse", "mlm+simcse"]
+    assert set(table) == {*methods, "baseline: tfidf", "baseline: sif"}
+    for method in methods:
+        assert table[method]["stsb_test/spearman"][2] == 3  # every seed scored
+        assert "stsb_test/uniformity" in table[method]
+    # The staged run started from its parent (same seed) and read the other half of the budget.
+    info = json.loads((tmp_path / "runs/mlm_then_simcse/seed2/run.json").read_text())
+    assert Path(info["init_from"]["path"]) == tmp_path / "runs/mlm_half/seed2"
     markdown = (tmp_path / "comparison.md").read_text()
+    assert "Token budget 600 data tokens per method" in markdown
+    assert "- mlm_then_simcse:" in markdown and "after mlm_half" in markdown
     for method in table:
         assert f"| {method} |" in markdown
-    assert "**" in markdown and " ± " in markdown
-    for column in ["sense acc", "STS ρ", "retrieval R@1", "probe topic"]:
-        assert column in markdown
+    assert "STS-B test ρ" in markdown and "STS-B uniform ↓" in markdown
     rows = list(csv.DictReader((tmp_path / "comparison.csv").open()))
     assert {r["method"] for r in rows} == set(table)
-    assert all(r["n"] == "2" for r in rows if r["method"] == "mlm")
     assert (tmp_path / "plots" / "compare_metrics.png").exists()
     assert (tmp_path / "plots" / "training_curves.png").exists()
-    assert (tmp_path / "runs" / "mlm" / "seed1" / "plots" / "level_probe_matrix.png").exists()
     # A second call reads the finished runs back instead of training again.
-    again = run_comparison(config, tmp_path)
-    assert again == table
+    assert run_comparison(config, tmp_path) == table
 
 
 def test_methods_are_checked_and_ordered_parents_first():
