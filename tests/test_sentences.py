@@ -38,6 +38,10 @@ from research.data.sentences import split_sentences
             ["1. Introduction", "2. Methods", "The text starts and wraps here.", "Next one."],
         ),
         ("Chapter 3 verse 16. For God so loved", ["Chapter 3 verse 16.", "For God so loved"]),
+        (  # a caseless (lowercased) document: any word may start a sentence, abbreviations hold
+            "mr. smith went home. then e.g. he slept! it rained",
+            ["mr. smith went home.", "then e.g. he slept!", "it rained"],
+        ),
         ("", []),
     ],
 )

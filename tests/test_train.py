@@ -293,10 +293,9 @@ def test_wandb_writer_offline_records_config_and_commit(tmp_path):
 
 
 def test_every_experiment_builds_a_valid_config():
-    import dataclasses
     import pathlib
 
-    from research.compare import CompareConfig
+    from research.compare import CompareConfig, encoder_run_config, methods_of
     from research.config import EncoderRunConfig
     from research.train import encoder as encoder_loop
 
@@ -308,15 +307,13 @@ def test_every_experiment_builds_a_valid_config():
             loop.validate(config)
         elif isinstance(config, EncoderRunConfig):
             encoder_loop.validate(config)
+        elif hasattr(module, "cells_of"):  # the word2vec scaling grid: every cell's config
+            for cell in module.cells_of(config):
+                loop.validate(module.cell_config(config, cell))
         else:
             assert isinstance(config, CompareConfig)
-            for objective in config.objectives:
-                encoder_loop.validate(
-                    dataclasses.replace(
-                        config.encoder,
-                        objective=dataclasses.replace(config.encoder.objective, kind=objective),
-                    )
-                )
+            for name, spec in methods_of(config).items():
+                encoder_loop.validate(encoder_run_config(config, name, 0, spec))
 
 
 def test_jit_uses_cpu():

@@ -13,7 +13,8 @@ the paragraph below it makes a positive of the paragraph's second sentence. The 
 3. Inside a line, a boundary is a run of . ! ? or an ellipsis, then any closing quotes or
    brackets (they stay with the sentence they close), then whitespace, then something that can
    start a sentence: a capital, a digit, an opening quote or bracket. A lowercase word after the
-   stop continues the sentence ('"Oh!" she said', "e.g. the", "1.5 m").
+   stop continues the sentence ('"Oh!" she said', "e.g. the", "1.5 m"), except in a document
+   without any capital (a lowercased corpus), where any word may start one.
 4. No boundary after an abbreviation that is rarely final (Mr., Dr., St., e.g., i.e., cf., vs.,
    No., Fig., months...), after an initial (H. D. Thoreau, J.R.R.), after a dotted acronym
    (U.S.), or after a list number at the start of a line ("1. Introduction", "iv. The").
@@ -28,7 +29,8 @@ from __future__ import annotations
 
 import re
 
-SPLITTER_VERSION = 1  # part of the encoder cache's key: a change re-splits the corpus
+# Part of the encoder cache's key: a change re-splits the corpus. 2: caseless documents split.
+SPLITTER_VERSION = 2
 HEADING_WORDS = 10
 
 # Lowercased, without the final period. Titles and abbreviations that are followed by the word
@@ -49,6 +51,9 @@ _PARAGRAPHS = re.compile(r"\n[ \t]*\n\s*")
 _CANDIDATE = re.compile(r"(?:[.!?]+|\u2026)[\"'\u201d\u2019)\]\u00bb]*(?=\s)")
 # What may start a sentence after a stop (an opening quote/bracket may precede it).
 _STARTS = re.compile(r"\s+[\"'\u201c\u2018(\[\u00ab]*[A-Z0-9\u00c0-\u00de]")
+# A document without a single capital (a lowercased corpus) gives the capital no say: any word
+# may start a sentence after a stop, and rule 4 alone keeps abbreviations whole.
+_STARTS_CASELESS = re.compile(r"\s+[\"'\u201c\u2018(\[\u00ab]*\w")
 _WORD_BEFORE = re.compile(r"(\S+)$")
 _INITIALS = re.compile(r"^(?:[A-Za-z]\.)*[A-Z]$|^(?:[A-Za-z]\.)+[A-Za-z]$")
 _LIST_MARKER = re.compile(r"^(?:\d{1,3}|[ivxlcIVXLC]{1,5}|[a-zA-Z])$")
@@ -59,10 +64,11 @@ _LINE_ENDS = re.compile(r"[.!?:;,\u2026\"'\u201d\u2019)\]]\s*$")
 def split_sentences(document: str) -> list[str]:
     """The sentences of `document`, stripped, in order; whitespace inside a sentence kept as
     written except that line breaks joined by rule 2 become spaces."""
+    starts = _STARTS if any(c.isupper() for c in document) else _STARTS_CASELESS
     sentences = []
     for paragraph in _PARAGRAPHS.split(document):
         for line in _join_lines(paragraph):
-            sentences.extend(_split_line(line))
+            sentences.extend(_split_line(line, starts))
     return sentences
 
 
@@ -93,11 +99,11 @@ def _ends_sentence(line: str) -> bool:
     return bool(re.search(r"[.!?\u2026][\"'\u201d\u2019)\]\u00bb]*$", line))
 
 
-def _split_line(line: str) -> list[str]:
+def _split_line(line: str, starts: re.Pattern) -> list[str]:
     pieces, start = [], 0
     for match in _CANDIDATE.finditer(line):
         end = match.end()
-        if not _STARTS.match(line, end) or not _is_boundary(line, start, match):
+        if not starts.match(line, end) or not _is_boundary(line, start, match):
             continue
         piece = line[start:end].strip()
         if piece:
