@@ -372,7 +372,8 @@ def comparison_markdown(
     lines = [
         f"# {config.name}",
         "",
-        f"Data: {enc.data.source} ({enc.data.synthetic_tokens:,} tokens when synthetic); "
+        f"Data: {enc.data.source}"
+        f"{f' ({enc.data.synthetic_tokens:,} tokens)' if enc.data.source == 'synthetic' else ''}; "
         f"encoder {enc.model.size}, "
         f"{'steps per method below' if steps else f'{enc.train.steps} steps'}, "
         f"batch {enc.train.batch_size} "
