@@ -74,8 +74,10 @@ def test_simcse_reproduction_smoke_three_seeds(tmp_path):
     for method in table:
         assert f"| {method} |" in markdown
     assert "STS-B test ρ" in markdown and "STS-B uniform ↓" in markdown
+    assert "**" in markdown and " ± " in markdown
     rows = list(csv.DictReader((tmp_path / "comparison.csv").open()))
     assert {r["method"] for r in rows} == set(table)
+    assert all(r["n"] == "3" for r in rows if r["method"] in methods)
     assert (tmp_path / "plots" / "compare_metrics.png").exists()
     assert (tmp_path / "plots" / "training_curves.png").exists()
     # A second call reads the finished runs back instead of training again.
