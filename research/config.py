@@ -352,6 +352,9 @@ class TextDataConfig:
     max_len: int = 128  # tokens per packed sequence
     sentence_len: int = 48  # tokens per sentence in the sentence table (contrastive, embedding)
     vocab_size: int = 4000  # WordPiece vocabulary trained on the corpus
+    # A strata tokenizer.json to tokenise with instead of training one (vocab_size is then
+    # ignored); set from the checkpoint by train.init_from=hf:NAME or a Hugging Face directory.
+    tokenizer: str = ""
     cache_dir: str = ""
 
 
@@ -365,6 +368,20 @@ class EncoderModelConfig:
     # The contrastive projection head, used by the loss only (embeddings are taken below it):
     # "linear" = one dense layer; "mlp" = dense -> tanh, SimCSE's MLP over [CLS].
     projection: Literal["linear", "mlp"] = "linear"
+    # BERT's architecture (research/models/encoder.py): LayerNorm placement, token-type table
+    # rows, LayerNorm on the embeddings, LayerNorm epsilon. train.init_from of a Hugging Face
+    # checkpoint sets these, and the shape below, from the checkpoint's config.json.
+    norm: Literal["pre", "post"] = "pre"
+    token_types: int = 0
+    embed_norm: bool = False
+    norm_eps: float = 1e-6
+    # Shape beyond the named sizes: 0 = the size's value; max_len 0 = the longest of
+    # data.max_len and data.sentence_len (the position table's rows).
+    dim: int = 0
+    layers: int = 0
+    heads: int = 0
+    mlp_dim: int = 0
+    max_len: int = 0
 
 
 @dataclasses.dataclass

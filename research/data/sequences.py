@@ -116,6 +116,11 @@ def prepare_sequences(
     rows and packed sequences appended to disk, so memory holds one chunk, never the corpus.
     """
     source, field, world_files = encoder_source(data_config)
+    given = getattr(data_config, "tokenizer", "")  # a checkpoint's tokeniser, not trained here
+    if given:
+        given = Path(given).expanduser()
+        tok.load_tokenizer(given)  # refuse a file that is not a strata tokeniser before building
+        vocab_size = 0  # not used: the given tokeniser's vocabulary is the vocabulary
     settings = {
         "format": SEQUENCES_FORMAT_VERSION,
         "source": source.fingerprint(),
@@ -126,6 +131,7 @@ def prepare_sequences(
         "max_len": max_len,
         "sentence_len": sentence_len,
         "vocab_size": vocab_size,
+        **({"tokenizer": hashlib.sha256(given.read_bytes()).hexdigest()} if given else {}),
     }
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
     directory = cache_root(data_config) / "sequences" / key
@@ -140,6 +146,7 @@ def prepare_sequences(
                 settings,
                 progress=progress,
                 chunk=chunk_documents,
+                tokenizer_file=given or None,
             )
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -166,7 +173,15 @@ def load_sequences(directory: Path, world_files: dict | None = None) -> Sequence
 
 
 def _build(
-    source, field: str, split: str, out: Path, settings: dict, *, progress: bool, chunk: int
+    source,
+    field: str,
+    split: str,
+    out: Path,
+    settings: dict,
+    *,
+    progress: bool,
+    chunk: int,
+    tokenizer_file: Path | None = None,
 ) -> None:
     started = time.time()
     max_len, sentence_len = settings["max_len"], settings["sentence_len"]
@@ -179,7 +194,17 @@ def _build(
             for document in batch:
                 yield from document
 
-    tokenizer = tok.train_tokenizer(all_sentences(), settings["vocab_size"], out / "tokenizer.json")
+    if tokenizer_file is None:
+        tokenizer = tok.train_tokenizer(
+            all_sentences(), settings["vocab_size"], out / "tokenizer.json"
+        )
+    else:
+        shutil.copy(tokenizer_file, out / "tokenizer.json")
+        # The checkpoint's own vocabulary order travels with its tokeniser, for export.
+        for extra in tok.TOKENIZER_COMPANIONS:
+            if (tokenizer_file.parent / extra).is_file():
+                shutil.copy(tokenizer_file.parent / extra, out / extra)
+        tokenizer = tok.load_tokenizer(out / "tokenizer.json")
     counts = dict.fromkeys(
         ["rows", "documents", "sentences", "tokens", "truncated_table", "truncated_packed"], 0
     )

@@ -14,6 +14,10 @@ from research.errors import UserError
 
 PAD, UNK, CLS, SEP, MASK, DOC = 0, 1, 2, 3, 4, 5
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DOC]"]
+# Files kept beside a tokenizer.json wherever it is copied (data cache, run directory):
+# an imported checkpoint's vocabulary in its original order (research/checkpoints/hf.py), so an
+# export restores the checkpoint's ids.
+TOKENIZER_COMPANIONS = ("hf_vocab.txt",)
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int, path: str | Path):

@@ -9,6 +9,17 @@ applied to queries and keys), then N blocks of
 and a final LayerNorm. Pre-norm (GPT-2, most recent encoders) trains stably without warm-up
 tricks; the final LayerNorm is what makes the last state comparable in scale to a post-norm model.
 
+`norm="post"` is BERT's placement instead, for checkpoints imported from Hugging Face
+(research/checkpoints/hf.py):
+
+    x = LayerNorm(x + Dropout(Attention(x)))
+    x = LayerNorm(x + Dropout(MLP(x)))
+
+with no final LayerNorm (the last block's norm is the last op). BERT also adds token-type
+embeddings (`token_types`: rows of the table; every token is type 0, as for one segment) and
+normalises the summed embeddings (`embed_norm`, followed by dropout), with LayerNorm epsilon
+1e-12 (`norm_eps`). The defaults (pre, 0, False, 1e-6 = Flax's) leave every other model as it was.
+
 Dropout randomness (Flax NNX 0.12.8). The model stores no RNG state: every `nnx.Dropout` is built
 without `rngs`, so `nnx.split(model)` yields only `Param`s and a jitted functional train step
 (split once, merged inside the step) carries no RNG counters in its state. Randomness is passed
@@ -41,6 +52,8 @@ from research.errors import UserError
 
 POSITIONS = ("learned", "sinusoidal", "rotary")
 DTYPES = ("float32", "bfloat16")
+NORMS = ("pre", "post")
+DEFAULT_NORM_EPS = 1e-6  # nnx.LayerNorm's default, which every pre-norm model was trained with
 
 # BERT's initialiser for every weight matrix and embedding. It also keeps the tied MLM logits
 # (unit-scale LayerNorm output · embedding rows) near zero at init, so the initial loss is
@@ -67,6 +80,10 @@ class EncoderConfig:
     dropout: float = 0.1
     positions: str = "learned"  # "learned" | "sinusoidal" | "rotary"
     dtype: str = "float32"  # compute dtype: "float32" | "bfloat16" (params stay float32)
+    norm: str = "pre"  # "pre" | "post" (BERT's): where each block's LayerNorms sit
+    token_types: int = 0  # rows of a token-type table (BERT: 2); 0 = none
+    embed_norm: bool = False  # LayerNorm (+ dropout) on the summed embeddings (BERT)
+    norm_eps: float = DEFAULT_NORM_EPS
 
     def __post_init__(self):
         # Fail at construction, before anything is traced, with a message that names the fix.
@@ -80,6 +97,10 @@ class EncoderConfig:
             raise UserError(f"rotary positions need an even head dim, got {self.dim // self.heads}")
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"dropout={self.dropout} must be in [0, 1)")
+        if self.norm not in NORMS:
+            raise UserError(f"norm={self.norm!r}; choose one of {NORMS}")
+        if self.token_types < 0:
+            raise UserError(f"token_types={self.token_types} must be >= 0 (0 = no table)")
 
     @classmethod
     def from_size(cls, size: str, vocab_size: int, **overrides) -> EncoderConfig:
@@ -204,20 +225,24 @@ class MLP(nnx.Module):
 class Block(nnx.Module):
     def __init__(self, config: EncoderConfig, *, rngs: nnx.Rngs):
         dt = config.compute_dtype
-        self.attention_norm = nnx.LayerNorm(config.dim, dtype=dt, rngs=rngs)
+        eps = config.norm_eps
+        self.attention_norm = nnx.LayerNorm(config.dim, epsilon=eps, dtype=dt, rngs=rngs)
         self.attention = SelfAttention(config, rngs=rngs)
-        self.mlp_norm = nnx.LayerNorm(config.dim, dtype=dt, rngs=rngs)
+        self.mlp_norm = nnx.LayerNorm(config.dim, epsilon=eps, dtype=dt, rngs=rngs)
         self.mlp = MLP(config, rngs=rngs)
         # No rngs stored: keys come with each call (module docstring).
         self.dropout = nnx.Dropout(config.dropout)
+        self.post_norm = config.norm == "post"
 
     def __call__(
         self, x: jax.Array, mask_BQS: jax.Array, deterministic: bool, rngs: nnx.Rngs | None
     ) -> jax.Array:
-        h = self.attention(self.attention_norm(x), mask_BQS)
-        x = x + self.dropout(h, deterministic=deterministic, rngs=rngs)
-        h = self.mlp(self.mlp_norm(x))
-        return x + self.dropout(h, deterministic=deterministic, rngs=rngs)
+        drop = lambda h: self.dropout(h, deterministic=deterministic, rngs=rngs)  # noqa: E731
+        if self.post_norm:  # BERT: normalise after each residual add
+            x = self.attention_norm(x + drop(self.attention(x, mask_BQS)))
+            return self.mlp_norm(x + drop(self.mlp(x)))
+        x = x + drop(self.attention(self.attention_norm(x), mask_BQS))
+        return x + drop(self.mlp(self.mlp_norm(x)))
 
 
 class Encoder(nnx.Module):
@@ -234,11 +259,26 @@ class Encoder(nnx.Module):
             self.position_embed = nnx.Embed(
                 config.max_len, config.dim, dtype=dt, embedding_init=init, rngs=rngs
             )
+        if config.token_types:
+            self.type_embed = nnx.Embed(
+                config.token_types, config.dim, dtype=dt, embedding_init=init, rngs=rngs
+            )
+        if config.embed_norm:
+            self.embed_norm = nnx.LayerNorm(
+                config.dim, epsilon=config.norm_eps, dtype=dt, rngs=rngs
+            )
+            self.embed_dropout = nnx.Dropout(config.dropout)
         self.blocks = nnx.List([Block(config, rngs=rngs) for _ in range(config.layers)])
-        self.final_norm = nnx.LayerNorm(config.dim, dtype=dt, rngs=rngs)
+        # Post-norm blocks end in a LayerNorm already; a final one would change BERT's states.
+        if config.norm == "pre":
+            self.final_norm = nnx.LayerNorm(
+                config.dim, epsilon=config.norm_eps, dtype=dt, rngs=rngs
+            )
 
-    def embed(self, tokens: jax.Array) -> jax.Array:
-        """(B, L) ids -> (B, L, D) input states: token embeddings plus absolute positions, if any.
+    def embed(self, tokens: jax.Array, token_types: jax.Array | None = None) -> jax.Array:
+        """(B, L) ids -> (B, L, D) input states: token embeddings plus absolute positions, if any
+        (and, with a token-type table, the embeddings of `token_types`, default all type 0; with
+        embed_norm, then LayerNorm: BERT's embedding output).
 
         Separate from `encode` so tests (and attribution tools) can differentiate with respect to
         the input states.
@@ -251,6 +291,12 @@ class Encoder(nnx.Module):
             x = x + self.position_embed(jnp.arange(length))[None]
         elif self.config.positions == "sinusoidal":
             x = x + sinusoidal_table(length, self.config.dim).astype(x.dtype)[None]
+        if self.config.token_types:
+            if token_types is None:
+                token_types = jnp.zeros_like(tokens)
+            x = x + self.type_embed(token_types)
+        if self.config.embed_norm:
+            x = self.embed_norm(x)
         return x
 
     def encode(
@@ -272,10 +318,13 @@ class Encoder(nnx.Module):
         if causal:
             mask_BQS = mask_BQS & jnp.tril(jnp.ones((length, length), bool))[None]
         states = [x]
+        if self.config.embed_norm:  # BERT drops out its normalised embeddings
+            x = self.embed_dropout(x, deterministic=deterministic, rngs=rngs)
         for block in self.blocks:
             x = block(x, mask_BQS, deterministic, rngs)
             states.append(x)
-        states[-1] = self.final_norm(x)
+        if self.config.norm == "pre":
+            states[-1] = self.final_norm(x)
         return states
 
     def __call__(
@@ -290,7 +339,8 @@ class Encoder(nnx.Module):
         """tokens (B, L) int32, padding_mask (B, L) bool (True = real token).
 
         Returns every layer's states: [embeddings, block_1, ..., block_N], each (B, L, dim) in
-        the compute dtype; the last entry has the final LayerNorm applied (pre-norm).
+        the compute dtype; the last entry has the final LayerNorm applied (pre-norm). For a
+        post-norm model these are exactly BERT's `hidden_states`.
         """
         return self.encode(
             self.embed(tokens),

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from research.models.encoder import INIT_STD, gelu
+from research.models.encoder import DEFAULT_NORM_EPS, INIT_STD, gelu
 
 POOLING = ("mean", "cls", "last")
 
@@ -30,12 +30,13 @@ class MLMHead(nnx.Module):
         vocab_size: int,
         *,
         dtype: jax.typing.DTypeLike = jnp.float32,
+        norm_eps: float = DEFAULT_NORM_EPS,
         rngs: nnx.Rngs,
     ):
         self.dtype = jnp.dtype(dtype)
         init = nnx.initializers.truncated_normal(INIT_STD)
         self.dense = nnx.Linear(dim, dim, dtype=self.dtype, kernel_init=init, rngs=rngs)
-        self.norm = nnx.LayerNorm(dim, dtype=self.dtype, rngs=rngs)
+        self.norm = nnx.LayerNorm(dim, epsilon=norm_eps, dtype=self.dtype, rngs=rngs)
         self.bias = nnx.Param(jnp.zeros((vocab_size,), jnp.float32))
 
     def __call__(self, states: jax.Array, embedding: jax.Array) -> jax.Array:

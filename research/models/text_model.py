@@ -46,7 +46,9 @@ class TextModel(nnx.Module):
         dim = settings.dim
         self.encoder = Encoder(settings, rngs=rngs)
         self.lm_head = (
-            MLMHead(dim, settings.vocab_size, dtype=dtype, rngs=rngs) if "lm" in heads else None
+            MLMHead(dim, settings.vocab_size, dtype=dtype, norm_eps=settings.norm_eps, rngs=rngs)
+            if "lm" in heads
+            else None
         )
         self.projection = (
             ProjectionHead(

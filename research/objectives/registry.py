@@ -103,13 +103,28 @@ def validate(config: EncoderRunConfig) -> None:
 
 
 def encoder_config(config: EncoderRunConfig, vocab_size: int) -> EncoderConfig:
+    model = config.model
+    longest = max(config.data.max_len, config.data.sentence_len)
+    if model.max_len and model.max_len < longest:
+        raise UserError(
+            f"model.max_len={model.max_len} is shorter than data.max_len/sentence_len "
+            f"({longest}); lower those or raise model.max_len"
+        )
+    shape = {
+        k: getattr(model, k) for k in ("dim", "layers", "heads", "mlp_dim") if getattr(model, k)
+    }
     return EncoderConfig.from_size(
-        config.model.size,
+        model.size,
         vocab_size,
-        max_len=max(config.data.max_len, config.data.sentence_len),
-        dropout=config.model.dropout,
-        positions=config.model.positions,
-        dtype=config.model.dtype,
+        max_len=model.max_len or longest,
+        dropout=model.dropout,
+        positions=model.positions,
+        dtype=model.dtype,
+        norm=model.norm,
+        token_types=model.token_types,
+        embed_norm=model.embed_norm,
+        norm_eps=model.norm_eps,
+        **shape,
     )
 
 
@@ -133,7 +148,7 @@ def text_model(config: EncoderRunConfig, vocab_size: int, *, rngs: nnx.Rngs) -> 
 
 
 def _validate_multi_abstraction(config: EncoderRunConfig) -> None:
-    multilevel.validate(config.objective, SIZES[config.model.size]["dim"])
+    multilevel.validate(config.objective, config.model.dim or SIZES[config.model.size]["dim"])
 
 
 def _validate_contrastive(config: EncoderRunConfig) -> None:

@@ -22,9 +22,11 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from research import distributed
+from research.checkpoints import hf
 from research.config import EncoderRunConfig
 from research.data import tokenizer as tok
 from research.data import windows
+from research.data.corpus import cache_root
 from research.data.sequences import SequenceData, prepare_sequences
 from research.data.text_batches import (
     SentenceContexts,
@@ -188,6 +190,7 @@ def train_and_evaluate(
     optimizer(config, schedule) -> optax.GradientTransformation and schedule(config) -> an
     optax schedule replace the defaults (AdamW with warmup-cosine); experiment files define them.
     """
+    config, checkpoint_run = from_checkpoint(config)
     validate(config)
     mesh = distributed.data_mesh(config.train.devices)
     check_mesh(config, mesh)
@@ -201,6 +204,9 @@ def train_and_evaluate(
     run_files.check_resume_data(workdir, fingerprint, "tokeniser or token data")
     if main:
         shutil.copy(data.path / "tokenizer.json", workdir / "tokenizer.json")
+        for extra in tok.TOKENIZER_COMPANIONS:
+            if (data.path / extra).is_file():
+                shutil.copy(data.path / extra, workdir / extra)
     anchors = neighbour_anchors(config, data)
     contexts = contexts_for(data, config)
     evaluators, polysemy_file = build_evaluators(config, data, workdir / "plots")
@@ -210,7 +216,9 @@ def train_and_evaluate(
     fresh = lambda: encoder_step.init_state(config, data.vocab_size, tx)  # noqa: E731
     graphdef, abstract = jax.eval_shape(fresh)
     params_count = count_params(nnx.merge(graphdef, abstract["params"]))
-    init, parent = start_from_parent(config, workdir, data, tx, abstract, checkpointer)
+    init, parent = start_from_parent(
+        config, workdir, data, tx, abstract, checkpointer, checkpoint_run
+    )
     run_files.write_run_info(
         workdir,
         fingerprint,
@@ -301,6 +309,26 @@ def make_embedder(config: EncoderRunConfig, model, data: SequenceData) -> Encode
     )
 
 
+def from_checkpoint(config: EncoderRunConfig) -> tuple[EncoderRunConfig, Path | None]:
+    """With train.init_from a Hugging Face BERT checkpoint (a directory or hf:NAME): the config
+    with the checkpoint's model shape and tokeniser, and the strata run it was imported into
+    (once per checkpoint, in the data cache: research/checkpoints/hf.py). Else unchanged, None."""
+    source = config.train.init_from
+    if not source or not hf.is_checkpoint(source):
+        return config, None
+    run_dir = distributed.main_process_first(
+        "checkpoint import", lambda: hf.cached_run(source, cache_root(config.data))
+    )
+    config, changes = hf.apply_checkpoint_settings(config, run_dir)
+    if distributed.is_main_process():
+        print(
+            f"train.init_from={source}: imported into {run_dir}; settings from the checkpoint: "
+            + ("; ".join(changes) or "none changed"),
+            file=sys.stderr,
+        )
+    return config, run_dir
+
+
 def start_from_parent(
     config: EncoderRunConfig,
     workdir: Path,
@@ -308,9 +336,11 @@ def start_from_parent(
     tx,
     abstract: dict,
     checkpointer: Checkpointer,
+    checkpoint_run: Path | None = None,
 ) -> tuple[Callable, dict | None]:
     """(init, the parent record for run.json): with train.init_from, a fresh state whose
-    parameters come from the parent run where it has them (research/train/run_weights.py).
+    parameters come from the parent run where it has them (research/train/run_weights.py);
+    `checkpoint_run` is the run a Hugging Face checkpoint was imported into (from_checkpoint).
     A run that already has a checkpoint resumes from it and reads no parent; run.json keeps
     the record its first invocation wrote."""
 
@@ -323,10 +353,14 @@ def start_from_parent(
         run_path = workdir / "run.json"
         saved = json.loads(run_path.read_text()) if run_path.exists() else {}
         return fresh, saved.get("init_from")
-    parent = run_weights.load_run_weights(Path(config.train.init_from).expanduser())
+    parent = run_weights.load_run_weights(
+        checkpoint_run or Path(config.train.init_from).expanduser()
+    )
     tokenizer_json = (data.path / "tokenizer.json").read_bytes()
     modules = run_weights.check_compatible(parent, tokenizer_json, abstract["params"])
     record = run_weights.parent_record(parent, modules)
+    if checkpoint_run is not None:
+        record["checkpoint"] = config.train.init_from
     if distributed.is_main_process():
         print(
             f"starting from {parent.run_dir} (step {parent.step}, {parent.which} weights): "

@@ -1,0 +1,1 @@
+"""Checkpoints of other frameworks in and out of strata (hf: Hugging Face BERT)."""

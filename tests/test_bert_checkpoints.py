@@ -1,0 +1,206 @@
+"""Hugging Face BERT checkpoints in and out (research/checkpoints/hf.py, research/bert.py).
+
+The fixture tests/data/tiny_bert is a randomly initialised BertForMaskedLM (hidden 32, 2 layers,
+2 heads) with a BERT-shaped vocabulary, and its transformers outputs for four sentences, written
+by tests/data/make_tiny_bert.py (torch; not run here).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flax import nnx
+from safetensors.numpy import load_file
+
+import launch
+from research import bert
+from research.checkpoints import hf
+from research.data import tokenizer as tok
+from research.errors import UserError
+from research.train.run_weights import load_run_weights
+
+TINY = Path(__file__).parent / "data" / "tiny_bert"
+WEIGHTS = hf.WEIGHTS
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("bert") / "run"
+    bert.import_checkpoint(str(TINY), run_dir)
+    return run_dir
+
+
+def reference():
+    data = np.load(TINY / "reference.npz")
+    return {k: data[k] for k in data.files}
+
+
+def test_a_tiny_bert_matches_transformers_at_every_layer_and_in_its_mlm_logits(imported):
+    ref = reference()
+    weights = load_run_weights(imported)
+    model = nnx.merge(weights.graphdef, weights.params)
+    vocab = hf.Vocabulary.from_hf((TINY / "vocab.txt").read_text().split("\n")[:-1], "tiny")
+    tokens = vocab.inverse[ref["input_ids"]]
+    mask = ref["attention_mask"].astype(bool)
+    # The renumbered tokeniser splits the sentences into BERT's pieces (strata adds CLS/SEP).
+    sentences = json.loads((TINY / "sentences.json").read_text())
+    encoded = weights.tokenizer.encode_batch(sentences, add_special_tokens=False)
+    for row, encoding in zip(tokens, encoded, strict=True):
+        assert list(row[row != tok.PAD]) == [tok.CLS, *encoding.ids, tok.SEP]
+    states = model.encoder(tokens, mask)
+    assert len(states) == len(ref["hidden_states"]) == 3
+    for layer, (ours, theirs) in enumerate(zip(states, ref["hidden_states"], strict=True)):
+        np.testing.assert_allclose(
+            np.asarray(ours)[mask], theirs[mask], atol=1e-5, rtol=0, err_msg=f"layer {layer}"
+        )
+    logits = np.asarray(model.lm_logits(states[-1]))
+    np.testing.assert_allclose(logits[mask], ref["logits"][..., vocab.order][mask], atol=1e-5)
+    assert weights.config.model.norm == "post" and weights.config.model.norm_eps == 1e-12
+
+
+def test_loading_and_running_a_checkpoint_never_imports_torch(tmp_path):
+    script = f"""
+import sys
+import numpy as np
+from flax import nnx
+from research import bert
+from research.train.run_weights import load_run_weights
+bert.import_checkpoint({str(TINY)!r}, {str(tmp_path / "run")!r})
+weights = load_run_weights({str(tmp_path / "run")!r})
+model = nnx.merge(weights.graphdef, weights.params)
+states = model.encoder(np.array([[2, 40, 3]]), np.ones((1, 3), bool))
+model.lm_logits(states[-1]).block_until_ready()
+assert "torch" not in sys.modules, "torch was imported"
+print("ok")
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
+
+
+def test_export_then_import_is_exact_and_reproduces_berts_files(imported, tmp_path):
+    out = tmp_path / "exported"
+    line = bert.export_run(imported, out)
+    assert line.startswith(f"exported {imported} (step 0, latest weights) -> {out}")
+    assert (out / "vocab.txt").read_bytes() == (TINY / "vocab.txt").read_bytes()
+    original, exported = load_file(str(TINY / "model.safetensors")), load_file(str(out / WEIGHTS))
+    assert set(exported) == set(original)
+    for name, array in original.items():
+        np.testing.assert_array_equal(exported[name], array, err_msg=name)
+    # BERT's tokenizer.json and the exported one split and number text identically.
+    from tokenizers import Tokenizer
+
+    sentences = json.loads((TINY / "sentences.json").read_text())
+    theirs = Tokenizer.from_file(str(TINY / "tokenizer.json")).encode_batch(sentences)
+    ours = Tokenizer.from_file(str(out / "tokenizer.json")).encode_batch(sentences)
+    assert [e.ids for e in ours] == [e.ids for e in theirs]
+    # ... and importing the export gives back the same strata run, bit for bit.
+    again = tmp_path / "again"
+    bert.import_checkpoint(str(out), again)
+    first, second = load_run_weights(imported), load_run_weights(again)
+    assert (again / "tokenizer.json").read_bytes() == (imported / "tokenizer.json").read_bytes()
+    a, b = hf.flat_params(first.params), hf.flat_params(second.params)
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_the_export_loads_in_transformers_with_the_same_outputs(imported, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    import torch
+
+    out = tmp_path / "exported"
+    bert.export_run(imported, out)
+    ref = reference()
+    model = transformers.BertForMaskedLM.from_pretrained(out).eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(out)
+    sentences = json.loads((TINY / "sentences.json").read_text())
+    batch = tokenizer(sentences, padding=True, return_tensors="pt")
+    np.testing.assert_array_equal(batch["input_ids"].numpy(), ref["input_ids"])
+    with torch.no_grad():
+        output = model(**batch, output_hidden_states=True)
+    mask = ref["attention_mask"].astype(bool)
+    np.testing.assert_allclose(output.logits.numpy()[mask], ref["logits"][mask], atol=1e-5)
+    base = transformers.BertModel.from_pretrained(out).eval()
+    with torch.no_grad():
+        hidden = base(**batch).last_hidden_state.numpy()
+    np.testing.assert_allclose(hidden[mask], ref["hidden_states"][-1][mask], atol=1e-5)
+
+
+def test_sentence_transformers_embeds_the_export_as_strata_embeds_the_run(imported, tmp_path):
+    sentence_transformers = pytest.importorskip("sentence_transformers")
+    from research.embed import load_encoder
+
+    out = tmp_path / "exported"
+    bert.export_run(imported, out)
+    sentences = json.loads((TINY / "sentences.json").read_text())
+    vectors = sentence_transformers.SentenceTransformer(str(out), device="cpu").encode(sentences)
+    ours = load_encoder(imported).embed_sentences(sentences)
+    np.testing.assert_allclose(vectors, ours, atol=1e-5)
+
+
+def write_checkpoint(directory: Path, config: dict, weights: str = hf.WEIGHTS) -> Path:
+    directory.mkdir(parents=True)
+    (directory / "config.json").write_text(json.dumps(config))
+    (directory / weights).write_bytes(b"")
+    return directory
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (
+            {"model_type": "roberta", "architectures": ["RobertaForMaskedLM"]},
+            "model_type 'roberta' (RobertaForMaskedLM) is not supported; only BERT",
+        ),
+        (
+            {"model_type": "distilbert", "architectures": ["DistilBertForMaskedLM"]},
+            "model_type 'distilbert' (DistilBertForMaskedLM) is not supported",
+        ),
+        ({"model_type": "bert", "hidden_act": "gelu_new"}, "hidden_act 'gelu_new'"),
+    ],
+)
+def test_other_architectures_are_refused_by_name(tmp_path, config, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        hf.read_bert(write_checkpoint(tmp_path / "model", config))
+
+
+def test_a_pytorch_bin_alone_is_refused_with_the_conversion_to_run(tmp_path):
+    directory = write_checkpoint(tmp_path / "model", {"model_type": "bert"}, "pytorch_model.bin")
+    with pytest.raises(UserError, match="only pytorch_model.bin.*save_pretrained.*safe_serial"):
+        hf.read_bert(directory)
+
+
+def test_an_unreachable_hub_is_a_one_line_error_naming_the_local_alternative(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # conftest sets it too: never download in tests
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(UserError, match="could not fetch bert-base-uncased from the Hugging Face"):
+        hf.read_bert("hf:bert-base-uncased")
+    code = launch.main(
+        [
+            "experiments/simcse_bert_base.py",
+            "--workdir",
+            str(tmp_path / "run"),
+            "--set",
+            "train.init_from=hf:bert-base-uncased",
+        ]
+    )
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and error.startswith("error: could not fetch bert-base-uncased"), error
+    assert "train.init_from=PATH" in error
+
+
+def test_pre_norm_runs_are_not_exported_as_bert(tmp_path):
+    config = hf.read_bert(TINY).run_config
+    config.model.norm = "pre"
+    with pytest.raises(UserError, match="pre-norm encoder.*model.norm=post"):
+        hf.export_bert(tmp_path, config, None, None, tmp_path / "out")
