@@ -16,9 +16,10 @@ The recipe, as in the paper's unsupervised setting and its released training scr
 - data: princeton-nlp's wiki1m_for_simcse.txt (1 M sentences from English Wikipedia), one
   sentence per row (`data.sentences=rows`: rows are not split), through `hf:` (the hub dataset's
   default config is that text file; not verified from this machine, which has no hub access);
-- model: BERT-base shape (12 layers, 768 wide, 12 heads), [CLS] pooling; during training an MLP
-  (dense -> tanh) over [CLS] feeds the loss, and it is dropped for evaluation (the embedding is
-  [CLS] of the last layer, `model.projection=mlp`; the paper's "MLP during training only");
+- model: pretrained BERT-base-uncased (12 layers, 768 wide, 12 heads), [CLS] pooling; during
+  training an MLP (dense -> tanh) over [CLS], started fresh, feeds the loss, and it is dropped
+  for evaluation (the embedding is [CLS] of the last layer, `model.projection=mlp`; the
+  paper's "MLP during training only");
 - objective: InfoNCE between two dropout views of each sentence (dropout 0.1), in-batch
   negatives, temperature 0.05;
 - batch 64 sentences, max length 32 tokens, learning rate 3e-5 decayed linearly to 0 with no
@@ -28,15 +29,17 @@ The recipe, as in the paper's unsupervised setting and its released training scr
   `eval.select=stsb_dev/spearman`; the weights in best/ are then evaluated and loaded);
 - evaluation: STS-B test and the 7 STS tasks (STS12-16, STS-B, SICK-R) from the hub.
 
-Differences from the paper, all stated in the run's config: the paper starts from pretrained
-BERT-base-uncased; this project cannot import those weights yet (a later issue), so until then
-the run starts from scratch (or from one of our own MLM runs: `--set train.init_from=RUN_DIR`,
-trained with the same data and tokeniser settings), and expect far lower numbers from scratch:
-SimCSE's gain comes on top of BERT's pretraining. The WordPiece vocabulary (30,522 entries,
-BERT's size) is trained on the corpus rather than BERT's; the position table has 32 entries
-(data.max_len), not BERT's 512. Batches are drawn at random for each step (the same number of
-sentences as one epoch, not one shuffled pass). Our MTEB-style STS12-16 scores average each
-hub dataset's test split, while SentEval's "all" setting of the paper pools their subsets.
+Differences from the paper, all stated in the run's config: none in the starting point: the run
+starts from pretrained BERT-base-uncased (`train.init_from=hf:bert-base-uncased`, downloaded once
+from the hub; offline, pass a local copy: `--set train.init_from=PATH/bert-base-uncased`), whose
+shape, post-norm layers, 512 positions and WordPiece vocabulary replace the model and tokeniser
+settings below (research/checkpoints/hf.py; `--set train.init_from=` trains from scratch with a
+vocabulary trained on the corpus, and expect far lower numbers then: SimCSE's gain comes on top
+of BERT's pretraining). strata's attention has no dropout on its probabilities (BERT's has 0.1),
+so the two views differ by the hidden dropout only. Batches are drawn at random for each step
+(the same number of sentences as one epoch, not one shuffled pass). Our MTEB-style STS12-16
+scores average each hub dataset's test split, while SentEval's "all" setting of the paper pools
+their subsets. Not yet run: no session has had the hub or a GPU for it.
 
 The paper's numbers (unsupervised SimCSE-BERT-base, Table 5): STS-B test Spearman 76.85, the
 7-task average 76.25. Expected cost (not measured: no GPU was lent to the session that wrote
@@ -70,6 +73,9 @@ def get_config() -> EncoderRunConfig:
     config.data.sentence_len = 32
     config.data.max_len = 32
     config.data.vocab_size = 30522
+    # Pretrained BERT-base-uncased, as the paper: its shape (base, post-norm, 512 positions) and
+    # its WordPiece vocabulary replace the model and tokeniser settings (checkpoints/hf.py).
+    config.train.init_from = "hf:bert-base-uncased"
     config.model.size = "base"
     config.model.pooling = "cls"
     config.model.projection = "mlp"

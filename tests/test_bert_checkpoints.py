@@ -204,3 +204,46 @@ def test_pre_norm_runs_are_not_exported_as_bert(tmp_path):
     config.model.norm = "pre"
     with pytest.raises(UserError, match="pre-norm encoder.*model.norm=post"):
         hf.export_bert(tmp_path, config, None, None, tmp_path / "out")
+
+
+def test_the_simcse_recipe_starts_from_a_local_bert_directory(tmp_path, capsys):
+    words = "the bank of river was quiet a loan from please cat sat travel far stories".split()
+    rng = np.random.default_rng(0)
+    corpus = tmp_path / "wiki.txt"
+    corpus.write_text(
+        "".join(" ".join(rng.choice(words, rng.integers(4, 9))) + ".\n" for _ in range(64))
+    )
+    workdir = tmp_path / "run"
+    overrides = [
+        f"train.init_from={TINY}",
+        f"data.source={corpus}",
+        "train.steps=2",
+        "train.sentence_batch_size=8",
+        "train.log_every=1",
+        "eval.every=0",
+        "eval.select=",
+        "evals={}",
+        "log.progress=false",
+    ]
+    args = ["experiments/simcse_bert_base.py", "--workdir", str(workdir)]
+    assert launch.main(args + [x for o in overrides for x in ("--set", o)]) == 0
+    printed = capsys.readouterr().err
+    assert f"train.init_from={TINY}: imported into" in printed
+    assert "model.norm: 'pre' -> 'post'" in printed and "model.dim: 0 -> 32" in printed
+    saved = json.loads((workdir / "config.json").read_text())
+    assert saved["train"]["init_from"] == str(TINY)
+    assert (saved["model"]["norm"], saved["model"]["dim"], saved["model"]["max_len"]) == (
+        "post",
+        32,
+        64,
+    )
+    record = json.loads((workdir / "run.json").read_text())["init_from"]
+    assert record["checkpoint"] == str(TINY) and record["loaded"] == ["encoder"]
+    assert record["fresh"] == ["projection"]  # SimCSE's MLP starts fresh, as in the paper
+    # The run tokenises with BERT's vocabulary, and its export is a BERT with BERT's vocab.txt.
+    assert (workdir / hf.HF_VOCAB).read_bytes() == (TINY / "vocab.txt").read_bytes()
+    bert.export_run(workdir, tmp_path / "exported")
+    assert (tmp_path / "exported" / "vocab.txt").read_bytes() == (TINY / "vocab.txt").read_bytes()
+    exported = load_file(str(tmp_path / "exported" / WEIGHTS))
+    assert exported["pooler.dense.weight"].shape == (32, 32)  # SimCSE's MLP is BERT's pooler
+    assert load_run_weights(workdir).config.model.pooling == "cls"

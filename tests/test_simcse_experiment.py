@@ -31,6 +31,7 @@ def test_the_config_is_the_papers_unsupervised_recipe():
     assert config.train.steps * config.train.sentence_batch_size >= 1_000_000  # one epoch
     assert (config.eval.every, config.eval.select) == (125, "stsb_dev/spearman")
     assert config.data.source.startswith("hf:") and "stsb_test" in config.evals
+    assert config.train.init_from == "hf:bert-base-uncased"  # pretrained BERT, as the paper
     lr = module.schedule(config, config.train.steps)
     assert float(lr(0)) == pytest.approx(3e-5) and float(lr(config.train.steps)) == 0.0
 
@@ -52,6 +53,7 @@ def test_a_tiny_run_evaluates_periodically_and_keeps_the_best_weights(tmp_path):
         f"data.source={corpus}",
         "data.vocab_size=300",
         "model.size=tiny",
+        "train.init_from=",  # from scratch (tests/test_bert_checkpoints.py starts it from BERT)
         "train.steps=4",
         "train.sentence_batch_size=8",
         "train.log_every=2",
