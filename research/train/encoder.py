@@ -42,7 +42,7 @@ from research.eval.suites import encoder_suite, resolve_evals
 from research.io.checkpoint import Checkpointer
 from research.io.writers import create_writers, git_commit
 from research.models.embedder import EncoderEmbedder
-from research.models.encoder import count_params
+from research.models.encoder import SIZES, count_params
 from research.objectives import multilevel
 from research.objectives import registry as objectives
 from research.objectives.registry import PACKED_FIELDS, PAIR_FIELDS
@@ -230,7 +230,7 @@ def train_and_evaluate(
     )
     if main:
         print(
-            f"encoder {config.model.size}: {params_count:,} parameters, vocabulary "
+            f"encoder {model_label(config)}: {params_count:,} parameters, vocabulary "
             f"{data.vocab_size}, {len(data.packed_tokens)} sequences of {config.data.max_len}",
             file=sys.stderr,
         )
@@ -307,6 +307,20 @@ def make_embedder(config: EncoderRunConfig, model, data: SequenceData) -> Encode
         pooling=config.model.pooling,
         top_layers=config.eval.top_layers,
     )
+
+
+def model_label(config: EncoderRunConfig) -> str:
+    """The size's name, or the shape when model.dim/layers/heads/mlp_dim replace it (a BERT
+    checkpoint of another shape); "post-norm" for BERT's LayerNorm placement."""
+    model = config.model
+    shape = {k: getattr(model, k) for k in ("dim", "layers", "heads", "mlp_dim")}
+    named = SIZES[model.size]
+    label = model.size
+    if any(value and value != named[k] for k, value in shape.items()):
+        label = "{layers}-layer {dim}-wide ({heads} heads, mlp {mlp_dim})".format(
+            **{k: value or named[k] for k, value in shape.items()}
+        )
+    return label + (" post-norm" if model.norm == "post" else "")
 
 
 def from_checkpoint(config: EncoderRunConfig) -> tuple[EncoderRunConfig, Path | None]:
@@ -405,7 +419,7 @@ def evaluate_and_report(
     provenance = {
         "experiment": config.name,
         "objective": f"{config.objective.kind} (weights {weights})",
-        "model": f"{config.model.size} encoder, {params_count:,} parameters, "
+        "model": f"{model_label(config)} encoder, {params_count:,} parameters, "
         f"{config.model.positions} positions, {config.model.dtype}",
         "data": data.meta.get("source_description"),
         "tokens / sequences / sentences": (
