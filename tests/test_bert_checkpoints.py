@@ -247,3 +247,61 @@ def test_the_simcse_recipe_starts_from_a_local_bert_directory(tmp_path, capsys):
     exported = load_file(str(tmp_path / "exported" / WEIGHTS))
     assert exported["pooler.dense.weight"].shape == (32, 32)  # SimCSE's MLP is BERT's pooler
     assert load_run_weights(workdir).config.model.pooling == "cls"
+
+
+def copy_checkpoint(tmp_path: Path, rename, pooler: bool = False) -> Path:
+    """The tiny BERT with its tensors renamed by `rename(name) -> name or None (dropped)`, and
+    with pooler=True a random pooler added."""
+    from safetensors.numpy import save_file
+
+    directory = tmp_path / "variant"
+    directory.mkdir()
+    for name in ("config.json", "vocab.txt", "tokenizer.json"):
+        (directory / name).write_bytes((TINY / name).read_bytes())
+    tensors = {}
+    for name, array in load_file(str(TINY / WEIGHTS)).items():
+        if rename(name) is not None:
+            tensors[rename(name)] = array
+    if pooler:
+        rng = np.random.default_rng(0)
+        tensors["pooler.dense.weight"] = rng.normal(size=(32, 32)).astype(np.float32)
+        tensors["pooler.dense.bias"] = rng.normal(size=32).astype(np.float32)
+    save_file(tensors, str(directory / WEIGHTS))
+    return directory
+
+
+def test_old_gamma_beta_names_import_the_same_weights(imported, tmp_path):
+    directory = copy_checkpoint(
+        tmp_path,
+        lambda n: n.replace("LayerNorm.weight", "LayerNorm.gamma").replace(
+            "LayerNorm.bias", "LayerNorm.beta"
+        ),
+    )
+    ours = hf.read_bert(directory).params
+    theirs = hf.flat_params(load_run_weights(imported).params)
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
+
+
+def test_a_headless_bert_model_imports_its_pooler_as_the_simcse_projection(imported, tmp_path):
+    # BertModel as sentence-transformers saves it: no `bert.` prefix, no MLM head, a pooler.
+    directory = copy_checkpoint(
+        tmp_path, lambda n: None if n.startswith("cls.") else n.removeprefix("bert."), pooler=True
+    )
+    checkpoint = hf.read_bert(directory)
+    assert checkpoint.heads == "pooler"
+    model = checkpoint.run_config.model
+    assert (model.projection, model.pooling, checkpoint.run_config.objective.kind) == (
+        "mlp",
+        "cls",
+        "contrastive",
+    )
+    pooler = load_file(str(directory / WEIGHTS))["pooler.dense.weight"]
+    np.testing.assert_array_equal(checkpoint.params["projection/out/kernel"], pooler.T)
+    run_dir = hf.write_run(checkpoint, tmp_path / "run")
+    encoder = hf.flat_params(load_run_weights(run_dir).params)
+    reference_run = hf.flat_params(load_run_weights(imported).params)
+    for name, array in reference_run.items():
+        if name.startswith("encoder/"):
+            np.testing.assert_array_equal(encoder[name], array, err_msg=name)

@@ -304,7 +304,7 @@ def resolve_source(source: str) -> Path:
         )
         raise UserError(
             f"could not fetch {name} from the Hugging Face hub ({reason}); download it where the "
-            f"hub is reachable (huggingface-cli download {name}) and pass the directory: "
+            f"hub is reachable (hf download {name} --local-dir DIR) and pass the directory: "
             "train.init_from=PATH"
         ) from None
 
@@ -319,7 +319,7 @@ def _check_architecture(hf_config: dict, where: str) -> None:
         raise UserError(f"{where}: {named} is not supported; only {SUPPORTED} checkpoints load")
     checks = [
         (
-            hf_config.get("hidden_act", "gelu") == "gelu",
+            hf_config.get("hidden_act", "gelu") in ("gelu", "gelu_python"),  # both exact erf
             f"hidden_act {hf_config.get('hidden_act')!r} (strata's BERT uses exact gelu)",
         ),
         (
