@@ -20,7 +20,8 @@ The recipe, as in the paper's unsupervised setting and its released training scr
   training an MLP (dense -> tanh) over [CLS], started fresh, feeds the loss, and it is dropped
   for evaluation (the embedding is [CLS] of the last layer, `model.projection=mlp`; the
   paper's "MLP during training only");
-- objective: InfoNCE between two dropout views of each sentence (dropout 0.1), in-batch
+- objective: InfoNCE between two dropout views of each sentence (BERT's dropout: 0.1 on the
+  hidden states and on the attention probabilities), in-batch
   negatives, temperature 0.05;
 - batch 64 sentences, max length 32 tokens, learning rate 3e-5 decayed linearly to 0 with no
   warmup (the transformers Trainer default the paper used), AdamW without weight decay, gradients
@@ -35,8 +36,7 @@ from the hub; offline, pass a local copy: `--set train.init_from=PATH/bert-base-
 shape, post-norm layers, 512 positions and WordPiece vocabulary replace the model and tokeniser
 settings below (research/checkpoints/hf.py; `--set train.init_from=` trains from scratch with a
 vocabulary trained on the corpus, and expect far lower numbers then: SimCSE's gain comes on top
-of BERT's pretraining). strata's attention has no dropout on its probabilities (BERT's has 0.1),
-so the two views differ by the hidden dropout only. Batches are drawn at random for each step
+of BERT's pretraining). Batches are drawn at random for each step
 (the same number of sentences as one epoch, not one shuffled pass). Our MTEB-style STS12-16
 scores average each hub dataset's test split, while SentEval's "all" setting of the paper pools
 their subsets. Not yet run: no session has had the hub or a GPU for it.
@@ -80,6 +80,7 @@ def get_config() -> EncoderRunConfig:
     config.model.pooling = "cls"
     config.model.projection = "mlp"
     config.model.dropout = 0.1
+    config.model.attention_dropout = 0.1  # BERT's, which the paper's views also differ by
     config.objective.kind = "contrastive"
     config.objective.positives = "dropout"
     config.objective.temperature = 0.05

@@ -372,6 +372,7 @@ class EncoderModelConfig:
     # rows, LayerNorm on the embeddings, LayerNorm epsilon. train.init_from of a Hugging Face
     # checkpoint sets these, and the shape below, from the checkpoint's config.json.
     norm: Literal["pre", "post"] = "pre"
+    attention_dropout: float = 0.0  # on the attention probabilities (BERT and SimCSE: 0.1)
     token_types: int = 0
     embed_norm: bool = False
     norm_eps: float = 1e-6

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 from flax import nnx
@@ -21,6 +22,7 @@ from research import bert
 from research.checkpoints import hf
 from research.data import tokenizer as tok
 from research.errors import UserError
+from research.models.encoder import Encoder, EncoderConfig
 from research.train.run_weights import load_run_weights
 
 TINY = Path(__file__).parent / "data" / "tiny_bert"
@@ -66,6 +68,7 @@ def test_a_tiny_bert_matches_transformers_at_every_layer_and_in_its_mlm_logits(i
 def test_loading_and_running_a_checkpoint_never_imports_torch(tmp_path):
     script = f"""
 import sys
+import jax
 import numpy as np
 from flax import nnx
 from research import bert
@@ -305,3 +308,26 @@ def test_a_headless_bert_model_imports_its_pooler_as_the_simcse_projection(impor
     for name, array in reference_run.items():
         if name.startswith("encoder/"):
             np.testing.assert_array_equal(encoder[name], array, err_msg=name)
+
+
+def test_bert_attention_dropout_is_imported_and_drops_attention_probabilities(imported):
+    assert load_run_weights(imported).config.model.attention_dropout == 0.1  # the checkpoint's
+    tokens, mask = np.array([[2, 7, 8, 9, 3]]), np.ones((1, 5), bool)
+
+    def states(attention_dropout: float, seed: int | None) -> np.ndarray:
+        settings = EncoderConfig(
+            vocab_size=10, dim=8, layers=1, heads=2, mlp_dim=16, max_len=8, dropout=0.0,
+            attention_dropout=attention_dropout, norm="post", embed_norm=True,
+        )  # fmt: skip
+        encoder = Encoder(settings, rngs=nnx.Rngs(params=0))
+        if seed is None:
+            return np.asarray(encoder(tokens, mask)[-1])
+        key = jax.random.key(seed)
+        return np.asarray(encoder(tokens, mask, deterministic=False, rngs=key)[-1])
+
+    clean = states(0.5, None)
+    np.testing.assert_array_equal(states(0.0, 0), clean)  # no site: training is deterministic
+    assert not np.allclose(states(0.5, 0), clean) and not np.allclose(
+        states(0.5, 0), states(0.5, 1)
+    )
+    np.testing.assert_array_equal(states(0.5, 0), states(0.5, 0))

@@ -21,10 +21,11 @@ function. The checkpoint's vocab.txt is kept beside the tokenizer (`hf_vocab.txt
 every run started from it) and export applies the inverse permutation, so export -> import is
 exact and export reproduces BERT's vocab.txt.
 
-Not imported: the pooler (dense -> tanh over [CLS], only BERT's next-sentence head reads it)
-and the next-sentence head. Export writes the pooler from a `model.projection=mlp` head (the same
-dense -> tanh) when the run has one, else transformers initialises it (and warns). strata has no
-attention-probability dropout, so an export says attention_probs_dropout_prob 0.0.
+Not imported: the next-sentence head, and the pooler (dense -> tanh over [CLS], which only that
+head reads) except from a headless BertModel, where it becomes the `model.projection=mlp` head
+(the same dense -> tanh). Export writes the pooler from such a head when the run has one, else
+transformers initialises it (and warns). A run started from a checkpoint keeps its own dropout
+settings (model.dropout, model.attention_dropout); the imported run has the checkpoint's.
 """
 
 from __future__ import annotations
@@ -458,6 +459,7 @@ def read_bert(source: str | Path) -> BertCheckpoint:
         embed_norm=True,
         norm_eps=float(hf_config.get("layer_norm_eps", 1e-12)),
         dropout=float(hf_config.get("hidden_dropout_prob", 0.1)),
+        attention_dropout=float(hf_config.get("attention_probs_dropout_prob", 0.1)),
         positions="learned",
         pooling="cls" if kind == "pooler" else config.model.pooling,
         projection="mlp" if kind == "pooler" else config.model.projection,
@@ -638,7 +640,7 @@ def export_bert(
         "intermediate_size": settings.mlp_dim,
         "hidden_act": "gelu",
         "hidden_dropout_prob": settings.dropout,
-        "attention_probs_dropout_prob": 0.0,  # strata has none
+        "attention_probs_dropout_prob": settings.attention_dropout,
         "max_position_embeddings": settings.max_len,
         "type_vocab_size": max(token_types, 1),
         "initializer_range": 0.02,

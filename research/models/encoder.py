@@ -80,6 +80,9 @@ class EncoderConfig:
     dropout: float = 0.1
     positions: str = "learned"  # "learned" | "sinusoidal" | "rotary"
     dtype: str = "float32"  # compute dtype: "float32" | "bfloat16" (params stay float32)
+    # Dropout on the attention probabilities (BERT: 0.1); 0 = none, and no dropout site at all,
+    # so the dropout keys (and masks) of models without it are as they always were.
+    attention_dropout: float = 0.0
     norm: str = "pre"  # "pre" | "post" (BERT's): where each block's LayerNorms sit
     token_types: int = 0  # rows of a token-type table (BERT: 2); 0 = none
     embed_norm: bool = False  # LayerNorm (+ dropout) on the summed embeddings (BERT)
@@ -97,6 +100,8 @@ class EncoderConfig:
             raise UserError(f"rotary positions need an even head dim, got {self.dim // self.heads}")
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"dropout={self.dropout} must be in [0, 1)")
+        if not 0.0 <= self.attention_dropout < 1.0:
+            raise UserError(f"attention_dropout={self.attention_dropout} must be in [0, 1)")
         if self.norm not in NORMS:
             raise UserError(f"norm={self.norm!r}; choose one of {NORMS}")
         if self.token_types < 0:
@@ -185,8 +190,15 @@ class SelfAttention(nnx.Module):
         self.out_bias = nnx.Param(jnp.zeros((D,), jnp.float32))
         self.rotary = config.positions == "rotary"
         self.dtype = config.compute_dtype
+        self.dropout = nnx.Dropout(config.attention_dropout) if config.attention_dropout else None
 
-    def __call__(self, x_BLD: jax.Array, mask_BQS: jax.Array) -> jax.Array:
+    def __call__(
+        self,
+        x_BLD: jax.Array,
+        mask_BQS: jax.Array,
+        deterministic: bool = True,
+        rngs: nnx.Rngs | None = None,
+    ) -> jax.Array:
         """mask_BQS (B, L, L) bool: query position q may attend to key position s."""
         dt = self.dtype
         q = jnp.einsum("bld,dhk->blhk", x_BLD, self.query[...].astype(dt))
@@ -206,6 +218,8 @@ class SelfAttention(nnx.Module):
         # exp() of a masked logit is exactly 0 and masked keys contribute exactly nothing.
         logits_BHQS = jnp.where(mask_BQS[:, None], logits_BHQS, jnp.finfo(jnp.float32).min)
         weights_BHQS = jax.nn.softmax(logits_BHQS, axis=-1).astype(dt)
+        if self.dropout is not None:
+            weights_BHQS = self.dropout(weights_BHQS, deterministic=deterministic, rngs=rngs)
         attended_BQHK = jnp.einsum("bhqs,bshk->bqhk", weights_BHQS, v)
         y = jnp.einsum("blhk,hkd->bld", attended_BQHK, self.out[...].astype(dt))
         return y + self.out_bias[...].astype(dt)
@@ -238,10 +252,11 @@ class Block(nnx.Module):
         self, x: jax.Array, mask_BQS: jax.Array, deterministic: bool, rngs: nnx.Rngs | None
     ) -> jax.Array:
         drop = lambda h: self.dropout(h, deterministic=deterministic, rngs=rngs)  # noqa: E731
+        attend = lambda h: self.attention(h, mask_BQS, deterministic, rngs)  # noqa: E731
         if self.post_norm:  # BERT: normalise after each residual add
-            x = self.attention_norm(x + drop(self.attention(x, mask_BQS)))
+            x = self.attention_norm(x + drop(attend(x)))
             return self.mlp_norm(x + drop(self.mlp(x)))
-        x = x + drop(self.attention(self.attention_norm(x), mask_BQS))
+        x = x + drop(attend(self.attention_norm(x)))
         return x + drop(self.mlp(self.mlp_norm(x)))
 
 

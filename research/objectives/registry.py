@@ -118,6 +118,7 @@ def encoder_config(config: EncoderRunConfig, vocab_size: int) -> EncoderConfig:
         vocab_size,
         max_len=model.max_len or longest,
         dropout=model.dropout,
+        attention_dropout=model.attention_dropout,
         positions=model.positions,
         dtype=model.dtype,
         norm=model.norm,
