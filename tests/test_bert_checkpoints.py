@@ -331,3 +331,21 @@ def test_bert_attention_dropout_is_imported_and_drops_attention_probabilities(im
         states(0.5, 0), states(0.5, 1)
     )
     np.testing.assert_array_equal(states(0.5, 0), states(0.5, 0))
+
+
+def test_a_run_begun_before_the_bert_options_existed_still_resumes(tmp_path):
+    from research import config as config_lib
+    from research.config import EncoderRunConfig
+    from research.train import workdir
+
+    saved = config_lib.to_dict(EncoderRunConfig())
+    for key in ("norm", "attention_dropout", "token_types", "embed_norm", "norm_eps", "dim"):
+        del saved["model"][key]
+    del saved["data"]["tokenizer"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    (tmp_path / "checkpoints").mkdir()
+    assert workdir.check_resume_config(tmp_path, EncoderRunConfig()) == []
+    changed = EncoderRunConfig()
+    changed.model.norm = "post"
+    with pytest.raises(UserError, match="model.norm: 'pre' -> 'post'"):
+        workdir.check_resume_config(tmp_path, changed)

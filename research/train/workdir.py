@@ -37,6 +37,9 @@ RESUMABLE_PREFIXES = (
     "train.devices",  # float rounding only
     "train.shard_tables",
     "data.cache_dir",
+    # A path into the cache (a checkpoint's imported tokeniser); its content is what matters,
+    # and check_resume_data compares the tokeniser's fingerprint.
+    "data.tokenizer",
     "train.allow_config_change",
     "train.cpu_scheduler",  # op order only: the same numbers
 )
@@ -63,6 +66,10 @@ def check_resume_config(workdir: Path, config: Any, *, announce: bool = True) ->
     if not saved_path.exists() or not (workdir / "checkpoints").exists():
         return []
     saved = flatten(json.loads(saved_path.read_text()))
+    # A key the saved config lacks was added to the code after the run began; new keys default
+    # to the old behaviour, so the run trained with the default (e.g. model.norm=pre).
+    defaults = flatten(config_lib.to_dict(type(config)()))
+    saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
     current = flatten(config_lib.to_dict(config))
     changed = [
         f"{key}: {saved.get(key)!r} -> {current.get(key)!r}"
