@@ -351,7 +351,9 @@ def _read_weights(directory: Path) -> dict[str, np.ndarray]:
                 ".save_pretrained(DIR, safe_serialization=True)) to get model.safetensors"
             )
         raise UserError(
-            f"{directory} has no {WEIGHTS}; pass a Hugging Face BERT checkpoint directory"
+            f"{directory} has no {WEIGHTS} (from the hub: the repository may have only "
+            "pytorch_model.bin; download it and convert it as for a local one); pass a Hugging "
+            "Face BERT checkpoint directory"
         )
     from safetensors.numpy import load_file
 
