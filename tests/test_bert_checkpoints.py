@@ -349,3 +349,14 @@ def test_a_run_begun_before_the_bert_options_existed_still_resumes(tmp_path):
     changed.model.norm = "post"
     with pytest.raises(UserError, match="model.norm: 'pre' -> 'post'"):
         workdir.check_resume_config(tmp_path, changed)
+
+
+def test_sequences_longer_than_the_checkpoints_positions_are_refused_before_any_work(
+    tmp_path, capsys
+):
+    args = ["experiments/encoder_mlm.py", "--workdir", str(tmp_path / "run")]
+    overrides = [f"train.init_from={TINY}", "data.max_len=128"]  # the tiny BERT has 64
+    assert launch.main(args + [x for o in overrides for x in ("--set", o)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: model.max_len=64 is shorter than data.max_len/sentence_len")
+    assert not (tmp_path / "run").exists()

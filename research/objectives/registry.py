@@ -108,7 +108,8 @@ def encoder_config(config: EncoderRunConfig, vocab_size: int) -> EncoderConfig:
     if model.max_len and model.max_len < longest:
         raise UserError(
             f"model.max_len={model.max_len} is shorter than data.max_len/sentence_len "
-            f"({longest}); lower those or raise model.max_len"
+            f"({longest}); lower those (a checkpoint's position table is fixed), or raise "
+            "model.max_len when training from scratch"
         )
     shape = {
         k: getattr(model, k) for k in ("dim", "layers", "heads", "mlp_dim") if getattr(model, k)

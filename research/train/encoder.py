@@ -74,6 +74,7 @@ def validate(config: EncoderRunConfig) -> None:
     for ok, message in checks:
         if not ok:
             raise UserError(message)
+    objectives.encoder_config(config, vocab_size=1)  # shape and lengths, before any data work
     objectives.validate(config)
 
 
