@@ -220,6 +220,12 @@ def _json(text: str) -> Any:
         return None
 
 
+def _json_text(value: Any) -> str:
+    """A JSON item as the text `_scalar` parses: strings as they are, numbers and booleans as
+    JSON writes them (so ["a", 1] and [a, 1] give the same typed list)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def _items(key: str, text: str, opening: str, closing: str) -> list[str]:
     text = text.strip()
     if text.startswith(opening):
@@ -235,7 +241,13 @@ def _parse_value(key: str, text: str, annotation: Any) -> Any:
         raise TypeError(f"config field {key} has a union type; give it one concrete type")
     if origin is list:
         (item_type,) = typing.get_args(annotation)
-        return [_scalar(key, item, item_type) for item in _items(key, text, "[", "]")]
+        parsed = _json(text.strip())
+        items = (
+            [_json_text(v) for v in parsed]
+            if isinstance(parsed, list)
+            else _items(key, text, "[", "]")
+        )
+        return [_scalar(key, item, item_type) for item in items]
     if origin is dict:
         key_type, value_type = typing.get_args(annotation)
         if typing.get_origin(value_type) is dict or value_type is dict:
@@ -252,6 +264,12 @@ def _parse_value(key: str, text: str, annotation: Any) -> Any:
                     f"suite ({key}=real), or one entry's option: --set {key}.NAME.OPTION=VALUE"
                 )
             return value
+        parsed = _json(text.strip())
+        if isinstance(parsed, dict):  # a JSON object: {"mlm": 1, "contrastive": 0.5}
+            return {
+                _scalar(key, name, key_type): _scalar(f"{key}.{name}", _json_text(v), value_type)
+                for name, v in parsed.items()
+            }
         mapping = {}
         for item in _items(key, text, "{", "}"):
             name, sep, value = item.partition("=") if "=" in item else item.partition(":")
