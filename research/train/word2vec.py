@@ -293,6 +293,7 @@ def evaluate_and_report(config: Config, workdir: Path, run: TrainedRun) -> dict[
     evaluators = build_evaluators(config, world_files, vectors)
     results, extra = run_evaluators(evaluators, vectors)
     vectors.save_word2vec_text(workdir / "vectors.txt")
+    vectors.save_vocab_counts(workdir / "vocab.txt")  # SIF weighting reads them (research.embed)
     pairs = _plot_pairs(config, world_files, vectors)
     plot_analogy_pairs(vectors, pairs, workdir / "plots" / "analogy_pca.png")
     plot_loss(workdir)
