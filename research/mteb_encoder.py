@@ -17,6 +17,7 @@ without it.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,15 @@ def run_revision(run_dir: Path) -> str:
             digest.update((run_dir / name).read_bytes())
             found = True
     return digest.hexdigest()[:12] if found else "local"
+
+
+def run_name(run_dir: Path) -> str:
+    """The run directory's name; a comparison's per-seed run (runs/simcse/seed0) is named with
+    its method (simcse-seed0), so MTEB's results of different methods are told apart."""
+    path = run_dir.resolve()
+    if re.fullmatch(r"seed\d+", path.name):
+        return f"{path.parent.name}-{path.name}"
+    return path.name or "run"
 
 
 class MTEBEncoder:
@@ -123,7 +133,7 @@ class MTEBEncoder:
     def describe(self) -> dict[str, Any]:
         """The fields of `mteb_model_meta`, as plain values (no mteb needed)."""
         return {
-            "name": f"strata/{self.run_dir.name or 'run'}",
+            "name": f"strata/{run_name(self.run_dir)}",
             "revision": self.revision,
             "max_tokens": getattr(self.model, "max_len", None),
             "embed_dim": int(self.model.encode(["a"]).shape[1]),

@@ -15,7 +15,7 @@ from research.embed import load_model
 from research.errors import UserError
 from research.eval.vectors import WordVectors
 from research.models.embedder import EncoderEmbedder
-from research.mteb_encoder import MTEBEncoder
+from research.mteb_encoder import MTEBEncoder, run_name
 
 TEXTS = ["the king walked to the river", "a loan from the bank", "", "queen " * 200, "bank"]
 STS_KWARGS = {"task_metadata": SimpleNamespace(name="LocalSTS"), "hf_split": "test"}
@@ -135,6 +135,7 @@ def test_mteb_adapter_encodes_batches_in_mteb_shape(request, kind, pooling):
     np.testing.assert_allclose(adapter.similarity_pairwise(out[:2], out[:2]), [1.0, 1.0], atol=1e-5)
     meta = adapter.describe()
     assert meta["name"] == f"strata/{run.name}" and meta["embed_dim"] == out.shape[1]
+    assert run_name(run.parent / "simcse" / "seed2") == "simcse-seed2"
     assert meta["similarity_fn_name"] == "cosine" and len(meta["revision"]) == 12
     assert meta["experiment_kwargs"] == {"pooling": pooling or "mean"}
     with pytest.raises(UserError, match="text only"):
@@ -223,7 +224,7 @@ def test_mteb_scores_a_local_sts_task(tmp_path, encoder_run, word2vec_run):
         (task,) = result.task_results
         scores[name] = task.get_score()
         assert task.task_name == "StrataLocalSTS"
-        assert result.model_name == f"strata/{adapter.run_dir.name}"
+        assert result.model_name == f"strata/{run_name(adapter.run_dir)}"
         # MTEB scored our embeddings: its number is the Spearman rho of encode's cosines.
         first = adapter.model.encode([a for a, _, _ in pairs])
         second = adapter.model.encode([b for _, b, _ in pairs])
