@@ -5,6 +5,7 @@ A prepared corpus is a directory with
   doc_offsets.npy  int64 start of each non-empty document in `tokens` (plus the end)
   vocab.json       words and counts, most frequent first (id = position)
   meta.json        what produced it
+  phrases.json     with data.phrases: each pass's phrases and scores (research/data/phrases.py)
 It is written to a temporary directory and renamed into place, so an interrupted preparation
 never leaves a cache that looks complete. Words rarer than `min_count` are dropped before
 windowing, as word2vec and gensim do. Building streams in two passes (count words, then write
@@ -334,6 +335,10 @@ def _build_with_phrases(
     )
     raw_vocab = len(index)
     del index
+    # Which phrases each pass found (scored above the threshold), with their scores.
+    (out / "phrases.json").write_text(
+        json.dumps([{"pass": p + 1, "phrases": found.phrases(p)} for p in range(len(found.passes))])
+    )
     counter = Counter({w: int(c) for w, c in zip(found.words, found.counts, strict=True) if c})
     vocab = build_vocab(counter, config.min_count, config.max_vocab)
     if len(vocab) < 2:
