@@ -2,6 +2,7 @@
 gensim equality, the token cache's key, and word2vec trained on joined tokens."""
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -148,6 +149,47 @@ def test_two_passes_equal_gensim_phrases_applied_to_its_own_output(min_count, th
     exported = first.export_phrases()
     assert result.phrases(0) == pytest.approx(exported)
     assert result.passes[0].stats["n"] == len(first.vocab)
+
+
+def word2phrase_c(sentences, min_count: int, threshold: float) -> list[list[str]]:
+    """word2phrase.c's TrainModel loop transcribed (float32 score, `pb = 0` after a join), with
+    pairs counted inside sentences only (the documented difference)."""
+    counts: Counter = Counter()
+    for s in sentences:
+        counts.update(s)
+        counts.update(f"{a}_{b}" for a, b in zip(s, s[1:], strict=False))
+    vocab = {w: c for w, c in counts.items() if c >= min_count}  # SortVocab drops the rest
+    train_words, f32 = sum(len(s) for s in sentences), np.float32
+    out = []
+    for sentence in sentences:
+        joined: list[str] = []
+        pa = 0
+        last = None
+        for word in sentence:
+            pb = vocab.get(word, 0)
+            pab = vocab.get(f"{last}_{word}", 0)
+            oov = word not in vocab or last not in vocab or pab == 0
+            oov = oov or pa < min_count or pb < min_count
+            score = f32(0) if oov else f32(pab - min_count) / f32(pa) / f32(pb) * f32(train_words)
+            if score > f32(threshold):
+                joined[-1] += "_" + word
+                pb = 0
+            else:
+                joined.append(word)
+            pa, last = pb, word
+        out.append(joined)
+    return out
+
+
+@pytest.mark.parametrize("min_count,threshold", [(1, 5.0), (3, 10.0), (5, 15.0)])
+def test_one_pass_equals_word2phrase_c(min_count, threshold):
+    sentences = random_sentences(5, count=1000)
+    ours, _ = phrase_sentences(
+        sentences, PhraseSettings(passes=1, min_count=min_count, threshold=threshold)
+    )
+    reference = word2phrase_c(sentences, min_count, threshold)
+    assert ours == reference
+    assert sum(len(s) for s in ours) < sum(len(s) for s in sentences)  # something was joined
 
 
 def test_bad_phrase_settings_are_one_line_user_errors():

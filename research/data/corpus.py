@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -292,7 +293,8 @@ def _build_with_phrases(
     the passes of research/data/phrases.py rewrite it with phrases joined, and the last pass's
     counts give the vocabulary, from which a final pass writes the cache's ids.
     """
-    index: dict[str, int] = {}
+    # A new word gets the next id on first lookup; map() over it keeps the loop in C.
+    index: defaultdict[str, int] = defaultdict(itertools.count().__next__)
     raw_tokens = rows = with_words = 0
     budget = _Budget(config.max_tokens)
     scratch = out / "scratch"
@@ -311,7 +313,7 @@ def _build_with_phrases(
                 rows += 1
                 before = len(ids)
                 for words in budget.words(document):
-                    ids.extend(index.setdefault(w, len(index)) for w in words)
+                    ids.extend(map(index.__getitem__, words))
                 if len(ids) > before:
                     ends.append(len(ids))
             with_words += len(ends)
