@@ -299,3 +299,19 @@ def test_the_analogy_reader_takes_the_phrase_file_layout(tmp_path):
         "baltimore",
         "baltimore_sun",
     )
+
+
+def test_a_run_saved_before_the_phrase_settings_existed_still_resumes(tmp_path):
+    from research.train.workdir import check_resume_config
+
+    saved = config_lib.to_dict(Config())
+    for key in [k for k in saved["data"] if k.startswith("phrase")]:
+        del saved["data"][key]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    (tmp_path / "checkpoints").mkdir()
+    assert check_resume_config(tmp_path, Config()) == []
+    # Turning the new setting on is a change like any other.
+    turned_on = Config()
+    turned_on.data.phrases = 2
+    with pytest.raises(UserError, match="data.phrases: None -> 2"):
+        check_resume_config(tmp_path, turned_on)
