@@ -31,6 +31,15 @@ class DataConfig:
     # prefix alone. 0 = the whole source. Nested prefixes train on growing amounts of the same
     # text (experiments/repro_word2vec_scaling.py).
     max_tokens: int = 0
+    # Phrase detection before the vocabulary (word2phrase / gensim Phrases, research/data/
+    # phrases.py): the number of passes, each joining adjacent words that score above
+    # phrase_threshold into one token (new_york; a second pass makes new_york_times). 0 = off.
+    phrases: int = 0
+    phrase_min_count: int = 5  # word2phrase -min-count: the discount, and a pair's minimum
+    phrase_threshold: float = 100.0  # word2phrase -threshold (gensim's default is 10)
+    # N in the score: corpus tokens (word2phrase) or unigram + bigram types (gensim Phrases).
+    phrase_scoring: Literal["word2phrase", "gensim"] = "word2phrase"
+    phrase_max_bigrams: int = 20_000_000  # bigram table cap (16 bytes an entry); then pruned
     window: int = 5  # maximum distance between centre and context word
     sample: float = 1e-3  # frequent-word subsampling threshold (word2vec's formula); 0 = off
     negatives: int = 5  # negative samples per positive pair

@@ -64,10 +64,18 @@ def check_resume_config(workdir: Path, config: Any, *, announce: bool = True) ->
         return []
     saved = flatten(json.loads(saved_path.read_text()))
     current = flatten(config_lib.to_dict(config))
+    # A setting added after the run was saved, at its default, changes nothing the run did
+    # (a new feature's switch, off by default, e.g. data.phrases).
+    try:
+        defaults = flatten(config_lib.to_dict(type(config)()))
+    except TypeError:  # a config type without defaults for every field
+        defaults = {}
     changed = [
         f"{key}: {saved.get(key)!r} -> {current.get(key)!r}"
         for key in sorted(set(saved) | set(current))
-        if saved.get(key) != current.get(key) and not key.startswith(RESUMABLE_PREFIXES)
+        if saved.get(key) != current.get(key)
+        and not key.startswith(RESUMABLE_PREFIXES)
+        and not (key not in saved and key in defaults and current[key] == defaults[key])
     ]
     if changed and not config.train.allow_config_change:
         raise UserError(
