@@ -10,17 +10,42 @@ a user can fix end in one line and exit status 2.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import sys
 from pathlib import Path
 
 from research.errors import UserError
 
+EXPERIMENTS = Path(__file__).resolve().parent / "experiments"
+
+
+def docstring(path: Path) -> str:
+    """An experiment file's module docstring, read without running the file ("" if none)."""
+    try:
+        return ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return ""
+
+
+def summary(path: Path, width: int = 100) -> str:
+    """The docstring's first paragraph on one line, cut at a word to `width` characters."""
+    text = " ".join(docstring(path).split("\n\n")[0].split())
+    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + " …"
+
+
+def experiment_list() -> str:
+    """Every experiments/*.py with its one-line summary, for --help and a missing experiment."""
+    files = sorted(EXPERIMENTS.glob("*.py"))
+    width = max((len(f"experiments/{f.name}") for f in files), default=0)
+    lines = [f"  {f'experiments/{f.name}':<{width}}  {summary(f)}" for f in files]
+    return "experiments:\n" + "\n".join(lines)
+
 
 def load_experiment(path: str):
     file = Path(path)
     if not file.is_file():
-        available = sorted(p.as_posix() for p in Path("experiments").glob("*.py"))
+        available = sorted(f"experiments/{p.name}" for p in EXPERIMENTS.glob("*.py"))
         raise UserError(f"no experiment file {path!r}; available: {', '.join(available)}")
     spec = importlib.util.spec_from_file_location(f"experiment_{file.stem}", file)
     module = importlib.util.module_from_spec(spec)
@@ -31,8 +56,12 @@ def load_experiment(path: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("experiment", help="experiments/NAME.py")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog=experiment_list(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("experiment", nargs="?", help="experiments/NAME.py (listed below)")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -42,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         help="override a config value (repeatable)",
     )
     parser.add_argument("--workdir", help="where the run writes everything (default runs/NAME)")
-    parser.add_argument("--print-config", action="store_true", help="print the config and exit")
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the experiment's docstring (stderr) and its resolved config (stdout, JSON)",
+    )
     parser.add_argument(
         "--coordinator",
         default="",
@@ -63,12 +96,23 @@ def main(argv: list[str] | None = None) -> int:
         help="multi-process run: this process's id, 0 = the one that writes (else $JAX_PROCESS_ID)",
     )
     args = parser.parse_args(argv)
+    if args.experiment is None:
+        print(experiment_list(), file=sys.stderr)
+        print(
+            "error: no experiment given; run python launch.py experiments/NAME.py", file=sys.stderr
+        )
+        return 2
     try:
         from research import config as config_lib
 
         module = load_experiment(args.experiment)
         config = config_lib.apply_overrides(module.get_config(), args.overrides)
         if args.print_config:
+            # The docstring goes to stderr so that stdout stays valid JSON (> config.json).
+            print(f"# {args.experiment}", file=sys.stderr)
+            for line in docstring(Path(args.experiment)).splitlines():
+                print(f"# {line}".rstrip(), file=sys.stderr)
+            sys.stderr.flush()
             print(config_lib.to_json(config))
             return 0
         workdir = Path(args.workdir or f"runs/{Path(args.experiment).stem}")

@@ -8,7 +8,7 @@
   static vector, the same in every sentence (so it cannot separate senses by design).
 
 Both implement `embed_sentences` and `embed_spans` (research/eval/encoder_api.py), so the same
-evaluators score them beside the trained encoders.
+evaluators score them beside the trained encoders, and sentence-transformers' `encode`.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ import numpy as np
 
 from research.data.text import normalise_words
 from research.errors import UserError
+from research.eval.encoder_api import SentenceEncoder
 from research.eval.vectors import WordVectors
 
 
-class TfidfEncoder:
+class TfidfEncoder(SentenceEncoder):
     def __init__(self, documents: Iterable[str], *, min_count: int = 1, max_features: int = 20000):
         doc_freq: Counter = Counter()
         n_docs = 0
@@ -52,7 +53,7 @@ class TfidfEncoder:
         return self.embed_sentences(texts)
 
 
-class AveragedWordVectors:
+class AveragedWordVectors(SentenceEncoder):
     """A text = the (weighted) mean of its words' word2vec vectors, optionally with the first
     principal component(s) removed.
 

@@ -31,6 +31,15 @@ class DataConfig:
     # prefix alone. 0 = the whole source. Nested prefixes train on growing amounts of the same
     # text (experiments/repro_word2vec_scaling.py).
     max_tokens: int = 0
+    # Phrase detection before the vocabulary (word2phrase / gensim Phrases, research/data/
+    # phrases.py): the number of passes, each joining adjacent words that score above
+    # phrase_threshold into one token (new_york; a second pass makes new_york_times). 0 = off.
+    phrases: int = 0
+    phrase_min_count: int = 5  # word2phrase -min-count: the discount, and a pair's minimum
+    phrase_threshold: float = 100.0  # word2phrase -threshold (gensim's default is 10)
+    # N in the score: corpus tokens (word2phrase) or unigram + bigram types (gensim Phrases).
+    phrase_scoring: Literal["word2phrase", "gensim"] = "word2phrase"
+    phrase_max_bigrams: int = 20_000_000  # bigram table cap (16 bytes an entry); then pruned
     window: int = 5  # maximum distance between centre and context word
     sample: float = 1e-3  # frequent-word subsampling threshold (word2vec's formula); 0 = off
     negatives: int = 5  # negative samples per positive pair
@@ -220,6 +229,12 @@ def _json(text: str) -> Any:
         return None
 
 
+def _json_text(value: Any) -> str:
+    """A JSON item as the text `_scalar` parses: strings as they are, numbers and booleans as
+    JSON writes them (so ["a", 1] and [a, 1] give the same typed list)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def _items(key: str, text: str, opening: str, closing: str) -> list[str]:
     text = text.strip()
     if text.startswith(opening):
@@ -235,7 +250,13 @@ def _parse_value(key: str, text: str, annotation: Any) -> Any:
         raise TypeError(f"config field {key} has a union type; give it one concrete type")
     if origin is list:
         (item_type,) = typing.get_args(annotation)
-        return [_scalar(key, item, item_type) for item in _items(key, text, "[", "]")]
+        parsed = _json(text.strip())
+        items = (
+            [_json_text(v) for v in parsed]
+            if isinstance(parsed, list)
+            else _items(key, text, "[", "]")
+        )
+        return [_scalar(key, item, item_type) for item in items]
     if origin is dict:
         key_type, value_type = typing.get_args(annotation)
         if typing.get_origin(value_type) is dict or value_type is dict:
@@ -252,6 +273,12 @@ def _parse_value(key: str, text: str, annotation: Any) -> Any:
                     f"suite ({key}=real), or one entry's option: --set {key}.NAME.OPTION=VALUE"
                 )
             return value
+        parsed = _json(text.strip())
+        if isinstance(parsed, dict):  # a JSON object: {"mlm": 1, "contrastive": 0.5}
+            return {
+                _scalar(key, name, key_type): _scalar(f"{key}.{name}", _json_text(v), value_type)
+                for name, v in parsed.items()
+            }
         mapping = {}
         for item in _items(key, text, "{", "}"):
             name, sep, value = item.partition("=") if "=" in item else item.partition(":")

@@ -32,3 +32,27 @@ def _private_cache(tmp_path_factory):
     """Token caches and synthetic worlds go to a per-session directory, never ~/.cache."""
     os.environ["STRATA_CACHE"] = str(tmp_path_factory.mktemp("strata-cache"))
     yield
+
+
+@pytest.fixture(scope="session")
+def encoder_run_and_results(tmp_path_factory):
+    """One tiny encoder run (tests/test_encoder_train.py's tiny_config(): mlm, 30 steps, default
+    eval suite) and its results, shared by every test that only reads a trained encoder run
+    (copy it before writing to it)."""
+    from research.train import encoder as encoder_loop
+    from tests.test_encoder_train import tiny_config
+
+    workdir = tmp_path_factory.mktemp("encoder_run")
+    return workdir, encoder_loop.train_and_evaluate(tiny_config(), workdir)
+
+
+@pytest.fixture(scope="session")
+def word2vec_run(tmp_path_factory):
+    """One small finished word2vec run (tests/test_train.py's small_config(): vectors.txt and
+    vocab.txt), shared by the tests that only read it."""
+    from research.train import word2vec
+    from tests.test_train import small_config
+
+    workdir = tmp_path_factory.mktemp("word2vec_run")
+    word2vec.train_and_evaluate(small_config(), workdir)
+    return workdir

@@ -347,7 +347,7 @@ def test_a_run_begun_before_the_bert_options_existed_still_resumes(tmp_path):
     assert workdir.check_resume_config(tmp_path, EncoderRunConfig()) == []
     changed = EncoderRunConfig()
     changed.model.norm = "post"
-    with pytest.raises(UserError, match="model.norm: 'pre' -> 'post'"):
+    with pytest.raises(UserError, match="model.norm: None -> 'post'"):
         workdir.check_resume_config(tmp_path, changed)
 
 

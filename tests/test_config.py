@@ -91,6 +91,29 @@ def test_lists_and_mappings_are_typed_values():
     assert config.objective.levels == []
 
 
+def test_json_lists_and_mappings_give_the_same_typed_values():
+    from research.compare import CompareConfig
+    from research.config import EncoderRunConfig
+
+    config = config_lib.apply_overrides(
+        EncoderRunConfig(),
+        [
+            'objective.levels=["token", "span"]',
+            'objective.weights={"mlm": 1, "contrastive": 0.5}',
+            'objective.matryoshka={"token": 16}',
+        ],
+    )
+    assert config.objective.levels == ["token", "span"]  # no quotes left in the names
+    assert config.objective.weights == {"mlm": 1.0, "contrastive": 0.5}
+    assert config.objective.matryoshka == {"token": 16}
+    with pytest.raises(UserError, match="expected an integer"):
+        config_lib.apply_override(config, 'objective.matryoshka={"token": "big"}')
+    compare = config_lib.apply_overrides(
+        CompareConfig(), ['methods.mine={"objective.kind": "mlm", "train.steps": 10}']
+    )
+    assert compare.methods == {"mine": {"objective.kind": "mlm", "train.steps": 10}}
+
+
 def test_evals_entries_are_built_by_their_keys():
     config = config_lib.apply_overrides(
         Config(),

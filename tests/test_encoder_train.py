@@ -90,12 +90,10 @@ def test_interrupted_run_resumes_to_identical_weights(
 
 
 @pytest.fixture(scope="module")
-def trained_run_and_results(tmp_path_factory):
-    """One tiny_config() run (mlm, neighbour positives, default eval suite) and its results,
-    shared by the tests that only read it (copy it before writing to it)."""
-    workdir = tmp_path_factory.mktemp("encoder_run")
-    results = encoder_loop.train_and_evaluate(tiny_config(), workdir)
-    return workdir, results
+def trained_run_and_results(encoder_run_and_results):
+    """One tiny_config() run (mlm, neighbour positives, default eval suite) and its results:
+    the session's shared run (tests/conftest.py); copy it before writing to it."""
+    return encoder_run_and_results
 
 
 @pytest.fixture(scope="module")

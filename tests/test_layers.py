@@ -21,6 +21,7 @@ LAYERS = {
     "baselines": 7,
     "embed": 7,
     "bert": 7,
+    "mteb_encoder": 7,
     "search": 7,
     "query": 7,
     "compare": 7,

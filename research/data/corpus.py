@@ -5,6 +5,7 @@ A prepared corpus is a directory with
   doc_offsets.npy  int64 start of each non-empty document in `tokens` (plus the end)
   vocab.json       words and counts, most frequent first (id = position)
   meta.json        what produced it
+  phrases.json     with data.phrases: each pass's phrases and scores (research/data/phrases.py)
 It is written to a temporary directory and renamed into place, so an interrupted preparation
 never leaves a cache that looks complete. Words rarer than `min_count` are dropped before
 windowing, as word2vec and gensim do. Building streams in two passes (count words, then write
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from research.config import DataConfig
-from research.data import npy, text
+from research.data import npy, phrases, text
 from research.errors import UserError
 
 CORPUS_FORMAT_VERSION = 1
@@ -116,6 +119,8 @@ def prepare_corpus(
     }
     if config.max_tokens:  # absent when 0, so caches built before the setting keep their key
         settings["max_tokens"] = config.max_tokens
+    if config.phrases:  # absent when off, for the same reason
+        settings["phrases"] = dataclasses.asdict(phrases.PhraseSettings.from_data_config(config))
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
     directory = cache_root(config) / "words" / key
     if not (directory / "meta.json").exists():
@@ -211,6 +216,9 @@ def _build(
                 yield batch
                 bar.update(len(batch))
 
+    if config.phrases:
+        _build_with_phrases(batches, source, config, out, settings, started, progress=progress)
+        return
     counter: Counter = Counter()
     raw_tokens = rows = with_words = 0
     budget = _Budget(config.max_tokens)
@@ -269,6 +277,121 @@ def _build(
         "documents": n_documents,
         # Rows of the source without a single word (empty lines, non-text values).
         "skipped_documents": rows - with_words,
+        "seconds": round(time.time() - started, 2),
+    }
+    (out / "meta.json").write_text(json.dumps(meta, indent=2))
+
+
+def _build_with_phrases(
+    batches, source, config: DataConfig, out: Path, settings: dict, started: float, *, progress
+) -> None:
+    """The build of `_build` with phrase passes between reading and the vocabulary.
+
+    Phrases are found on every word of the text, before `data.min_count` drops rare ones (as
+    word2phrase and gensim run on the raw text): one pass over the text writes the id of every
+    word (a growing word -> id map, the same size as `_build`'s counter) to a scratch token file,
+    the passes of research/data/phrases.py rewrite it with phrases joined, and the last pass's
+    counts give the vocabulary, from which a final pass writes the cache's ids.
+    """
+    # A new word gets the next id on first lookup; map() over it keeps the loop in C.
+    index: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+    raw_tokens = rows = with_words = 0
+    budget = _Budget(config.max_tokens)
+    scratch = out / "scratch"
+    scratch.mkdir()
+    with (
+        npy.NpyWriter(scratch / "raw.npy", np.int32) as raw,
+        npy.NpyWriter(scratch / "raw_offsets.npy", np.int64) as raw_offsets,
+    ):
+        raw_offsets.append(np.zeros(1, np.int64))
+        for batch in batches("reading words"):
+            ids: list[int] = []
+            ends: list[int] = []
+            for document in batch:
+                if budget.spent:
+                    break
+                rows += 1
+                before = len(ids)
+                for words in budget.words(document):
+                    ids.extend(map(index.__getitem__, words))
+                if len(ids) > before:
+                    ends.append(len(ids))
+            with_words += len(ends)
+            raw_offsets.append(raw.rows + np.asarray(ends, np.int64))
+            raw.append(np.asarray(ids, np.int32))
+            raw_tokens += len(ids)
+            if budget.spent:
+                break
+    if raw_tokens == 0:
+        raise UserError(
+            f"data.source={config.source!r} holds no words (empty files, or no text in column "
+            f"{config.text_field!r}); point it at a non-empty corpus"
+        )
+    found = phrases.detect_phrases(
+        np.load(scratch / "raw.npy", mmap_mode="r"),
+        np.load(scratch / "raw_offsets.npy"),
+        list(index),
+        phrases.PhraseSettings.from_data_config(config),
+        scratch,
+        log=(lambda line: print(line, file=sys.stderr, flush=True)) if progress else None,
+    )
+    raw_vocab = len(index)
+    del index
+    # Which phrases each pass found (scored above the threshold), with their scores.
+    (out / "phrases.json").write_text(
+        json.dumps([{"pass": p + 1, "phrases": found.phrases(p)} for p in range(len(found.passes))])
+    )
+    counter = Counter({w: int(c) for w, c in zip(found.words, found.counts, strict=True) if c})
+    vocab = build_vocab(counter, config.min_count, config.max_vocab)
+    if len(vocab) < 2:
+        raise UserError(
+            f"only {len(vocab)} distinct word(s) occur at least data.min_count={config.min_count} "
+            f"times in {raw_tokens} tokens; lower data.min_count or use a larger corpus"
+        )
+    del counter
+    position = {w: i for i, (w, _) in enumerate(vocab)}
+    new_id = np.array([position.get(w, -1) for w in found.words], dtype=np.int32)
+    total = sum(c for _, c in vocab)
+    joined = np.load(found.tokens_path, mmap_mode="r")
+    joined_offsets = np.load(found.offsets_path)
+    with (
+        npy.NpyWriter(out / "tokens.npy", np.int32) as tokens,
+        npy.NpyWriter(out / "doc_offsets.npy", np.int64) as offsets,
+    ):
+        offsets.append(np.zeros(1, np.int64))
+        first, n_joined = 0, len(joined_offsets) - 1
+        while first < n_joined:  # whole documents, about CHUNK_TOKENS tokens at a time
+            end = joined_offsets[first] + phrases.CHUNK_TOKENS
+            last = min(max(first + 1, np.searchsorted(joined_offsets, end, "right") - 1), n_joined)
+            bounds, first = joined_offsets[first : last + 1], last
+            ids = new_id[npy.read_rows(joined, int(bounds[0]), int(bounds[-1]))]
+            kept = ids >= 0
+            ids = ids[kept]
+            # Ends of the documents that keep a word, in the kept ids.
+            ends = np.cumsum(kept)[bounds[1:] - bounds[0] - 1]
+            nonempty = np.diff(np.concatenate([[0], ends])) > 0
+            offsets.append(tokens.rows + ends[nonempty])
+            tokens.append(ids)
+        written, n_documents = tokens.rows, offsets.rows - 1
+    shutil.rmtree(scratch)
+    if written != total:
+        raise RuntimeError(f"wrote {written} token ids but the vocabulary counts {total}")
+    (out / "vocab.json").write_text(
+        json.dumps({"words": [w for w, _ in vocab], "counts": [c for _, c in vocab]})
+    )
+    meta = {
+        **settings,
+        "source_description": source.description,
+        "raw_tokens": raw_tokens,
+        "raw_vocab": raw_vocab,
+        "tokens": total,
+        "vocab_size": len(vocab),
+        "documents": n_documents,
+        "skipped_documents": rows - with_words,
+        # What each pass found (research/data/phrases.py: select_phrases, join_pass), and how
+        # many of the phrase tokens made the vocabulary.
+        "phrase_passes": [p.stats for p in found.passes],
+        "phrases_in_vocab": sum(phrases.DELIMITER in w for w, _ in vocab),
         "seconds": round(time.time() - started, 2),
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2))

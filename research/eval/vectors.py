@@ -159,6 +159,31 @@ class WordVectors:
                 f.write(f"{word} {fmt % tuple(row)}\n" if self.dim else f"{word}\n")
         return path
 
+    def save_vocab_counts(self, path: str | Path) -> Path:
+        """Write the corpus count of every word, "word count" per line in the vectors' order:
+        gensim's `fvocab` file (`KeyedVectors.load_word2vec_format(vectors, fvocab=path)`), and
+        what SIF weighting needs beside the vectors."""
+        if self.counts is None:
+            raise UserError("these word vectors have no corpus counts to write")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = (f"{w} {c}\n" for w, c in zip(self.words, self.counts.tolist(), strict=True))
+        path.write_text("".join(lines), encoding="utf-8", newline="\n")
+        return path
+
+    def with_vocab_counts(self, path: str | Path) -> WordVectors:
+        """These vectors with the counts of a `save_vocab_counts` file (every word, same order)."""
+        path = Path(path)
+        rows = [line.split(" ") for line in read_utf8(path).split("\n") if line]
+        if [r[0] for r in rows] != self.words or not all(
+            len(r) == 2 and r[1].isdigit() for r in rows
+        ):
+            raise UserError(
+                f"{path} does not list the {len(self)} words of the vectors, one 'word count' per "
+                "line in the same order; rerun the run's command to rewrite it"
+            )
+        return type(self)(self.words, self.vectors, np.array([int(r[1]) for r in rows]))
+
     @classmethod
     def load_word2vec_text(cls, path: str | Path) -> WordVectors:
         """Read a word2vec text file (as written by `save_word2vec_text` or gensim)."""

@@ -16,6 +16,7 @@ from flax import nnx
 
 from research.data import tokenizer as tok
 from research.errors import UserError
+from research.eval.encoder_api import SentenceEncoder
 from research.models.heads import pool
 from research.models.text_model import TextModel
 
@@ -27,8 +28,9 @@ class TokenEmbeddings:
     tokens: list[str]
 
 
-class EncoderEmbedder:
-    """A trained TextModel behind the `TextEncoder` protocol of research/eval/encoder_api.py."""
+class EncoderEmbedder(SentenceEncoder):
+    """A trained TextModel behind the `TextEncoder` protocol of research/eval/encoder_api.py,
+    with sentence-transformers' `encode`."""
 
     def __init__(
         self,
@@ -97,11 +99,12 @@ class EncoderEmbedder:
             offsets.append(list(spans))
         return ids, offsets
 
-    def _run(self, ids: list[list[int]], layer: int | None = None):
+    def _run(self, ids: list[list[int]], layer: int | None = None, batch_size: int | None = None):
         pooled, states = [], []
-        for start in range(0, len(ids), self.batch_size):
-            chunk = ids[start : start + self.batch_size]
-            tokens = self._batch(chunk)
+        size = batch_size or self.batch_size
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
+            tokens = self._batch(chunk, size)
             p, s = self._forward(self._params, tokens, tokens != tok.PAD, layer)
             pooled.append(np.asarray(p)[: len(chunk)])
             states.append(np.asarray(s)[: len(chunk)])
@@ -113,6 +116,11 @@ class EncoderEmbedder:
         """(N, D) sentence embeddings: the pooled last layer (config model.pooling)."""
         ids, _ = self._encode(texts)
         return self._run(ids)[0]
+
+    def _embed_batch(self, texts: list[str], batch_size: int) -> np.ndarray:
+        # encode's batch_size is the forward pass's batch (one compile per distinct size).
+        ids, _ = self._encode(texts)
+        return self._run(ids, batch_size=batch_size)[0]
 
     def embed_level(self, texts: list[str], level: str) -> np.ndarray:
         """(N, D_level) embeddings of whole texts at one of `levels` (TextModel.level_embedding:
@@ -144,8 +152,8 @@ class EncoderEmbedder:
             out.append(np.asarray(self._context_forward(self._params, padded, ids))[: len(chunk)])
         return np.concatenate(out) if out else embeddings
 
-    def _batch(self, chunk: list[list[int]]) -> np.ndarray:
-        tokens = np.full((self.batch_size, self.max_len), tok.PAD, np.int32)
+    def _batch(self, chunk: list[list[int]], rows: int | None = None) -> np.ndarray:
+        tokens = np.full((rows or self.batch_size, self.max_len), tok.PAD, np.int32)
         for row, seq in enumerate(chunk):
             tokens[row, : len(seq)] = seq
         return tokens

@@ -23,7 +23,7 @@ from jax.sharding import Mesh
 from research import distributed
 from research.config import Config
 from research.data import corpus as corpus_lib
-from research.data import windows
+from research.data import phrases, windows
 from research.data.blocks import block_groups, block_stream, parallel_groups, position_of
 from research.errors import UserError
 from research.eval import evaluators_from_config, run_evaluators
@@ -74,6 +74,7 @@ def validate(config: Config) -> None:
     for ok, message in checks:
         if not ok:
             raise UserError(message)
+    phrases.PhraseSettings.from_data_config(config.data)  # raises on a bad phrase setting
 
 
 def check_mesh(config: Config, mesh: Mesh | None, vocab_size: int | None = None) -> None:
@@ -176,6 +177,8 @@ def _fit(
         lambda: corpus_lib.prepare_corpus(config.data, progress=config.log.progress),
     )
     check_mesh(config, mesh, corpus.vocab_size)
+    if distributed.is_main_process() and corpus.meta.get("phrase_passes"):
+        print(phrase_summary(corpus.meta), flush=True)
     fingerprint = run_files.vocabulary_fingerprint(list(corpus.words), corpus.counts)
     run_files.check_resume_data(workdir, fingerprint, "vocabulary")
     world_files = corpus.world_files
@@ -273,6 +276,20 @@ def _fit(
     return TrainedRun(vectors, corpus, world_files, total_blocks, train_seconds)
 
 
+def phrase_summary(meta: dict) -> str:
+    """One line on what the phrase passes of a corpus found (its meta.json, also in run.json)."""
+    found = "; ".join(
+        f"pass {p['pass']}: {p['phrases']:,} phrases, {p['joins']:,} joins"
+        for p in meta["phrase_passes"]
+    )
+    settings = meta["phrases"]
+    return (
+        f"phrases (min_count {settings['min_count']}, threshold {settings['threshold']:g}, "
+        f"{settings['scoring']} scoring): {found}; {meta['phrases_in_vocab']:,} phrase tokens "
+        "in the vocabulary"
+    )
+
+
 def _plot_pairs(config: Config, world_files: dict, vectors: WordVectors) -> list[tuple[str, str]]:
     if world_files:
         manifest = json.loads(Path(world_files["manifest"]).read_text())
@@ -293,6 +310,7 @@ def evaluate_and_report(config: Config, workdir: Path, run: TrainedRun) -> dict[
     evaluators = build_evaluators(config, world_files, vectors)
     results, extra = run_evaluators(evaluators, vectors)
     vectors.save_word2vec_text(workdir / "vectors.txt")
+    vectors.save_vocab_counts(workdir / "vocab.txt")  # SIF weighting reads them (research.embed)
     pairs = _plot_pairs(config, world_files, vectors)
     plot_analogy_pairs(vectors, pairs, workdir / "plots" / "analogy_pca.png")
     plot_loss(workdir)
@@ -309,5 +327,7 @@ def evaluate_and_report(config: Config, workdir: Path, run: TrainedRun) -> dict[
         "seed": config.train.seed,
         "git commit": git_commit(),
     }
+    if corpus.meta.get("phrase_passes"):
+        provenance["phrases"] = phrase_summary(corpus.meta)
     print(write_results(workdir, results, provenance, extra))
     return results

@@ -66,15 +66,19 @@ def check_resume_config(workdir: Path, config: Any, *, announce: bool = True) ->
     if not saved_path.exists() or not (workdir / "checkpoints").exists():
         return []
     saved = flatten(json.loads(saved_path.read_text()))
-    # A key the saved config lacks was added to the code after the run began; new keys default
-    # to the old behaviour, so the run trained with the default (e.g. model.norm=pre).
-    defaults = flatten(config_lib.to_dict(type(config)()))
-    saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
     current = flatten(config_lib.to_dict(config))
+    # A setting added after the run was saved, at its default, changes nothing the run did
+    # (a new feature's switch, off by default, e.g. data.phrases).
+    try:
+        defaults = flatten(config_lib.to_dict(type(config)()))
+    except TypeError:  # a config type without defaults for every field
+        defaults = {}
     changed = [
         f"{key}: {saved.get(key)!r} -> {current.get(key)!r}"
         for key in sorted(set(saved) | set(current))
-        if saved.get(key) != current.get(key) and not key.startswith(RESUMABLE_PREFIXES)
+        if saved.get(key) != current.get(key)
+        and not key.startswith(RESUMABLE_PREFIXES)
+        and not (key not in saved and key in defaults and current[key] == defaults[key])
     ]
     if changed and not config.train.allow_config_change:
         raise UserError(
