@@ -30,7 +30,7 @@ from flax import nnx
 
 from research.baselines import AveragedWordVectors
 from research.errors import UserError
-from research.models.embedder import EncoderEmbedder, TokenEmbeddings
+from research.eval.embedder import EncoderEmbedder, TokenEmbeddings
 from research.models.heads import POOLING
 from research.train.run_weights import load_run_weights
 

@@ -13,8 +13,8 @@ import pytest
 from research.baselines import AveragedWordVectors
 from research.embed import load_model
 from research.errors import UserError
+from research.eval.embedder import EncoderEmbedder
 from research.eval.vectors import WordVectors
-from research.models.embedder import EncoderEmbedder
 from research.mteb_encoder import MTEBEncoder, run_name
 
 TEXTS = ["the king walked to the river", "a loan from the bank", "", "queen " * 200, "bank"]

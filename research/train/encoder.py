@@ -36,12 +36,12 @@ from research.data.text_batches import (
 )
 from research.errors import UserError
 from research.eval import evaluators_from_config, run_evaluators
+from research.eval.embedder import EncoderEmbedder
 from research.eval.plots import plot_loss
 from research.eval.report import write_results
 from research.eval.suites import encoder_suite, resolve_evals
 from research.io.checkpoint import Checkpointer
 from research.io.writers import create_writers, git_commit
-from research.models.embedder import EncoderEmbedder
 from research.models.encoder import SIZES, count_params
 from research.objectives import multilevel
 from research.objectives import registry as objectives

@@ -22,9 +22,9 @@ from typing import Any
 from research import distributed
 from research.errors import UserError
 from research.eval import run_evaluators
+from research.eval.embedder import EncoderEmbedder
 from research.io.checkpoint import Checkpointer
 from research.io.writers import MultiWriter
-from research.models.embedder import EncoderEmbedder
 from research.train.run_weights import BEST_DIR
 
 
