@@ -83,12 +83,14 @@ def project(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> tuple[np
 
 
 def nearest_neighbours(
-    vectors: np.ndarray, k: int, chunk: int = 1024
+    vectors: np.ndarray, k: int, chunk: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(indices n × k int32, cosines n × k float32) of each row's k nearest other rows, best
-    first (ties: lower index first); k is capped at n - 1. Exact, in row chunks so memory stays chunk × n."""
+    first (equal cosines among the k in index order); k is capped at n - 1. Exact, in row
+    chunks of about 2**25 scores (128 MB, twice that for argpartition's int64 indices)."""
     points = unit(vectors)
     n = len(points)
+    chunk = chunk or max(1, min(4096, 2**25 // max(n, 1)))
     k = min(k, n - 1)
     indices = np.zeros((n, max(k, 0)), np.int32)
     scores = np.zeros((n, max(k, 0)), np.float32)
@@ -100,7 +102,7 @@ def nearest_neighbours(
         block[rows, start + rows] = -np.inf  # a text is not its own neighbour
         top = np.argpartition(-block, k - 1, axis=1)[:, :k]
         top_scores = np.take_along_axis(block, top, axis=1)
-        order = np.lexsort((top, -top_scores), axis=1)  # best first; ties: lower index first
+        order = np.lexsort((top, -top_scores), axis=1)  # best first, then by index
         indices[start : start + chunk] = np.take_along_axis(top, order, axis=1)
         scores[start : start + chunk] = np.take_along_axis(top_scores, order, axis=1)
     return indices, scores
