@@ -10,7 +10,6 @@ root, and raises with the reason when it cannot.
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import os
 import shutil
@@ -52,24 +51,18 @@ class Page:
 
     def __init__(self, width: int = 1200, height: int = 800, binary: str | None = None):
         binary = binary or ensure_chromium()
-        # The child's pipe ends become its fds 3 and 4 by dup2 in the child (dup2 clears
-        # close-on-exec, so exactly these two reach Chromium; every other descriptor Python
-        # opens is close-on-exec, hence close_fds=False, which would close them after the
-        # dup2). They are first moved above 10 so one dup2 cannot overwrite the other.
+        # The child's pipe ends become its fds 3 and 4 by bash's redirections before it execs
+        # Chromium: no preexec_fn, which would force a plain fork() of this (JAX-threaded)
+        # process and run Python in the child.
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
-        high_r = fcntl.fcntl(to_chrome_r, fcntl.F_DUPFD_CLOEXEC, 10)
-        high_w = fcntl.fcntl(from_chrome_w, fcntl.F_DUPFD_CLOEXEC, 10)
-        for fd in (to_chrome_r, from_chrome_w):
-            os.close(fd)
-
-        def child_fds() -> None:
-            os.dup2(high_r, 3)
-            os.dup2(high_w, 4)
-
+        redirect = f'exec "$0" "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}'
         self._profile = tempfile.mkdtemp(prefix="strata-chrome-")
         self._process = subprocess.Popen(
             [
+                "/bin/bash",  # dash reads only one-digit descriptors in redirections
+                "-c",
+                redirect,
                 binary,
                 "--headless",
                 "--no-sandbox",  # root in a container: Chromium's sandbox refuses to start
@@ -81,13 +74,12 @@ class Page:
                 f"--window-size={width},{height}",
                 "about:blank",
             ],
-            close_fds=False,
-            preexec_fn=child_fds,
+            pass_fds=(to_chrome_r, from_chrome_w),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        os.close(high_r)
-        os.close(high_w)
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
         self._buffer = b""
         self._next_id = 0
         self._events: list[dict] = []
