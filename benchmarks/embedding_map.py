@@ -95,7 +95,7 @@ def measure(n: int, dim: int, out_dir: Path) -> dict:
     }
 
 
-def report(rows: list[dict], dim: int, command: str) -> str:
+def report(rows: list[dict], dim: int, command: str, commit: str) -> str:
     memory = _memory_gib()
     lines = [
         "### Interactive embedding map (random vectors)",
@@ -104,7 +104,7 @@ def report(rows: list[dict], dim: int, command: str) -> str:
         f"- machine: {machine()}, {memory:.0f} GiB; headless Chromium with software WebGL "
         f"(SwiftShader); load average {os.getloadavg()[0]:.1f} at the end (the machine was "
         f"shared: wall times include waiting for a core)",
-        f"- date: {datetime.date.today().isoformat()}; commit {git_commit()}",
+        f"- date: {datetime.date.today().isoformat()}; commit {commit}",
         f"- data: random {dim}-d vectors around {CENTRES} centres (label = centre), texts of "
         f"about 60 characters, {QUERIES} queries, PCA, 10 neighbours per point",
         "",
@@ -135,13 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/embedding_map.py " + " ".join(
         sys.argv[1:] if argv is None else argv
     )
+    commit = git_commit()  # at the start: the code this process imports and measures
     rows = []
     with tempfile.TemporaryDirectory(prefix="strata-map-bench-") as tmp:
         for n in args.sizes:
             print(f"[{time.strftime('%H:%M:%S')}] {n:,} points ...", file=sys.stderr, flush=True)
             rows.append(measure(n, args.dim, Path(tmp)))
             print(rows[-1], file=sys.stderr, flush=True)
-    text = report(rows, args.dim, command)
+    text = report(rows, args.dim, command, commit)
     print(text)
     if args.write:
         write_section(ROOT / "BENCHMARKS.md", "embedding_map", text)

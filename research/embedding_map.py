@@ -213,7 +213,7 @@ def write_html_map(
                 y=coords[members, 1],
                 text=[hover[i] for i in members],
                 mode="markers",
-                name=f"{name} ({len(members):,})",
+                name=html.escape(f"{name} ({len(members):,})", quote=False),  # HTML in legends
                 marker={"size": size, "color": colour, "opacity": 0.75},
                 hovertemplate="%{text}<extra></extra>",
             )
@@ -337,8 +337,10 @@ var status = document.getElementById('status');
 var results = document.getElementById('results');
 gd.setAttribute('data-points', drawn);
 status.textContent = drawn.toLocaleString() + ' texts. Click a point, or search.';
+var highlighted = [];  // text indices of the neighbour layer's points, for clicks on it
 function show(title, centre, hits) {
   var n = hits.length, xs = [], ys = [], ts = [];
+  highlighted = hits.map(function (h) { return h[0]; });
   hits.forEach(function (h) { var p = point(h[0]); xs.push(p.x); ys.push(p.y); ts.push(p.text); });
   Plotly.restyle(gd, {x: [xs], y: [ys], text: [ts]}, [hl]);
   var c = centre === null ? {x: [], y: [], text: []} : point(centre);
@@ -372,6 +374,7 @@ function select(i) {
 gd.on('plotly_click', function (ev) {
   var p = ev.points[0];
   if (p.curveNumber < groups.length) { select(groups[p.curveNumber][p.pointNumber]); }
+  else if (p.curveNumber === hl) { select(highlighted[p.pointNumber]); }
 });
 function search(q) {
   q = q.trim();

@@ -111,6 +111,15 @@ def test_html_map_in_headless_chromium(tmp_path, monkeypatch, capsys, chromium):
         assert "of: </script><script>throw 1</script> <b>buy</b> car & co" in listed
         assert "how to buy a car" in listed.splitlines()[1]
         assert page.evaluate("document.getElementById('map')._fullData.at(-1)._length") == 1
+        # A click (plotly's event, as the plot emits it): on a point, then on a highlighted one.
+        click = "document.getElementById('map').emit('plotly_click', {points: [%s]})"
+        page.evaluate(click % "{curveNumber: 2, pointNumber: 0}")  # food: the only point
+        listed = page.evaluate("document.getElementById('results').innerText")
+        assert listed.startswith("Nearest neighbours (cosine) of: best pizza in town"), listed
+        first = listed.splitlines()[1].split(" ", 1)[1]
+        page.evaluate(click % "{curveNumber: 4, pointNumber: 0}")  # the neighbour layer
+        listed = page.evaluate("document.getElementById('results').innerText")
+        assert listed.startswith(f"Nearest neighbours (cosine) of: {first}"), listed
         shot = page.screenshot(tmp_path / "map.png")
         assert page.errors == []
     header = shot.read_bytes()[:24]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,10 @@ def log_run_results(
             key = table_key(title)
             seen[key] = seen.get(key, 0) + 1
             key = key if seen[key] == 1 else f"{key}_{seen[key]}"
-            media[f"results/{key}"] = wandb.Table(columns=header, data=typed_columns(rows))
+            try:
+                media[f"results/{key}"] = wandb.Table(columns=header, data=typed_columns(rows))
+            except (ValueError, TypeError) as err:  # the results are on disk: warn, go on
+                print(f"W&B: table {title!r} of results.md not logged ({err})", file=sys.stderr)
     if media:
         # No step: the images and tables belong to the run's last step (an explicit step
         # below the last logged one would be dropped by W&B).
