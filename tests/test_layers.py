@@ -20,6 +20,7 @@ LAYERS = {
     "baselines": 7,
     "embed": 7,
     "search": 7,
+    "embedding_map": 7,
     "query": 7,
     "compare": 7,
 }
