@@ -243,7 +243,7 @@ def train_word2vec(config: CompareConfig, seed: int, workdir: Path):
     word_config.data.synthetic_tokens = encoder.data.synthetic_tokens
     word_config.data.synthetic_seed = encoder.data.synthetic_seed
     word_config.train.seed = seed
-    word_config.log = dataclasses.replace(config.log, wandb=False)
+    word_config.log = dataclasses.replace(config.log, wandb=False, wandb_artifacts=False)
     return word_config, word_trainer.fit(word_config, workdir)
 
 

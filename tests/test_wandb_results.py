@@ -198,6 +198,17 @@ def test_without_wandb_artifacts_only_tables_are_artifacts(tmp_path):
     assert logged_tables(offline_run(workdir))["results/metrics"]["data"] == [["x", 1.0]]
 
 
+def test_artifacts_without_wandb_are_refused_before_training(tmp_path):
+    from research.errors import UserError
+    from research.train import word2vec as loop
+    from tests.test_train import small_config
+
+    config = small_config(**{"log.wandb_artifacts": "true"})
+    with pytest.raises(UserError, match="log.wandb_artifacts=true logs to W&B: add --set log"):
+        loop.train_and_evaluate(config, tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
 def test_the_comparison_table_is_one_table_in_the_comparison_group(tmp_path):
     from research.compare import CompareConfig, comparison_rows, log_comparison_to_wandb
 

@@ -16,6 +16,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
+from research.errors import UserError
+
 
 class MetricWriter(Protocol):
     def write(self, step: int, metrics: dict[str, float]) -> None: ...
@@ -131,6 +133,12 @@ def create_writers(workdir: Path, config: Any, *, wandb: bool | None = None) -> 
     if not distributed.is_main_process():
         return MultiWriter([])  # process 0 logs for every process of a multi-process run
     log = config.log
+    if wandb is None and log.wandb_artifacts and not log.wandb:
+        # Checked here, before training: the artifacts would otherwise be silently dropped.
+        raise UserError(
+            "log.wandb_artifacts=true logs to W&B: add --set log.wandb=true "
+            "(or drop log.wandb_artifacts)"
+        )
     writers: list[MetricWriter] = [JsonlWriter(workdir / "metrics.jsonl")]
     if not log.progress:
         writers.append(ConsoleWriter())
