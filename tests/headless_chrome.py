@@ -10,6 +10,7 @@ root, and raises with the reason when it cannot.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
@@ -34,12 +35,16 @@ def ensure_chromium() -> str:
     if os.geteuid() != 0:
         raise ChromeUnavailable("chromium is not installed: run `apt-get install -y chromium`")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-        if done.returncode != 0:
-            raise ChromeUnavailable(
-                f"`{' '.join(command)}` failed ({done.returncode}): {done.stderr.strip()[-500:]}"
-            )
+    # One installer at a time (test workers, a benchmark): apt-get fails on a held lock.
+    with open(Path(tempfile.gettempdir()) / "strata-chromium-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if found := shutil.which("chromium"):  # installed while we waited
+            return found
+        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+            done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+            if done.returncode != 0:
+                tail = done.stderr.strip()[-500:]
+                raise ChromeUnavailable(f"`{' '.join(command)}` failed ({done.returncode}): {tail}")
     if found := shutil.which("chromium"):
         return found
     raise ChromeUnavailable("apt-get installed chromium but no chromium binary is on PATH")
