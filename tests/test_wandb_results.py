@@ -7,6 +7,7 @@ directory back: the media files under files/ and the records of the run's .wandb
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 import time
 from pathlib import Path
@@ -140,11 +141,14 @@ def test_markdown_tables_keep_headings_cells_and_number_columns():
     assert markdown_tables("no tables | here\n") == []
 
 
-def test_a_word2vec_run_logs_plots_summary_tables_and_artifacts(tmp_path):
+def test_a_word2vec_run_logs_plots_summary_tables_and_artifacts(tmp_path, word2vec_run):
+    """The shared finished run, copied and run again with W&B on: a finished run is evaluated
+    again without training, through the same writers as a training run (log.* may change)."""
     from research.train import word2vec as loop
     from tests.test_train import small_config
 
-    config = small_config(**{"train.epochs": 1, "log.wandb": "true", "log.wandb_artifacts": "true"})
+    shutil.copytree(word2vec_run, tmp_path / "run")
+    config = small_config(**{"log.wandb": "true", "log.wandb_artifacts": "true"})
     results = loop.train_and_evaluate(config, tmp_path / "run")
     run_dir = offline_run(tmp_path / "run")
     records = wandb_records(run_dir)
