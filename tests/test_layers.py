@@ -21,6 +21,7 @@ LAYERS = {
     "embed": 7,
     "search": 7,
     "embedding_map": 7,
+    "mteb_encoder": 7,
     "query": 7,
     "compare": 7,
 }
