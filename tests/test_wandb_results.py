@@ -173,7 +173,7 @@ def test_a_word2vec_run_logs_plots_summary_tables_and_artifacts(tmp_path, word2v
     # The vectors and the final checkpoint (with the files that reload it) as artifacts.
     run_id = (tmp_path / "run" / "wandb_id.txt").read_text().strip()
     artifacts = artifacts_of(records)
-    assert artifacts[f"vectors-{run_id}"] == ("vectors", ["vectors.txt"])
+    assert artifacts[f"vectors-{run_id}"] == ("vectors", ["vectors.txt", "vocab.txt"])
     kind, paths = artifacts[f"model-{run_id}"]
     step = max(int(p.name) for p in (tmp_path / "run" / "checkpoints").iterdir())
     assert kind == "model" and {"config.json", "run.json"} <= set(paths)

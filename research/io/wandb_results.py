@@ -5,7 +5,8 @@ what the run wrote to disk:
   plots/*.png          images, keyed plots/<file stem>
   results.json         the run summary (null metrics stay null)
   results.md           every markdown table as a W&B table, keyed results/<section heading>
-  vectors.txt          artifact `vectors-<run id>` (type vectors), when log.wandb_artifacts
+  vectors.txt          artifact `vectors-<run id>` (type vectors, with vocab.txt when present),
+                       when log.wandb_artifacts
   checkpoints/<last>/  artifact `model-<run id>` (type model) with best/, config.json, run.json
                        and tokenizer.json when present: what `load_encoder` reads back
 The comparison runner logs its table as one W&B table in its own run of the comparison's group
@@ -139,7 +140,8 @@ def log_run_results(
 
 
 def log_artifacts(run: Any, workdir: Path) -> list[str]:
-    """Log vectors.txt and the final checkpoint (with what reloads it) as artifacts; returns
+    """Log vectors.txt (and vocab.txt) and the final checkpoint (with what reloads it) as
+    artifacts; returns
     the artifact names logged. Files are copied to W&B's staging area when logged (its
     default), so an offline run uploads them intact on `wandb sync` even after later
     checkpoints replace these."""
@@ -150,6 +152,8 @@ def log_artifacts(run: Any, workdir: Path) -> list[str]:
     if vectors.exists():
         artifact = wandb.Artifact(f"vectors-{run.id}", type="vectors")
         artifact.add_file(str(vectors))
+        if (workdir / "vocab.txt").exists():  # word counts: SIF weights in load_model
+            artifact.add_file(str(workdir / "vocab.txt"))
         run.log_artifact(artifact)
         names.append(artifact.name)
     checkpoint = latest_checkpoint(workdir)
