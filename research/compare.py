@@ -243,7 +243,7 @@ def train_word2vec(config: CompareConfig, seed: int, workdir: Path):
     word_config.data.synthetic_tokens = encoder.data.synthetic_tokens
     word_config.data.synthetic_seed = encoder.data.synthetic_seed
     word_config.train.seed = seed
-    word_config.log = dataclasses.replace(config.log, wandb=False)
+    word_config.log = dataclasses.replace(config.log, wandb=False, wandb_artifacts=False)
     return word_config, word_trainer.fit(word_config, workdir)
 
 
@@ -529,4 +529,43 @@ def run_comparison(config: CompareConfig, workdir: str | Path) -> dict:
     plot_bars(table, workdir / "plots" / "compare_metrics.png")
     plot_curves(run_dirs, workdir / "plots" / "training_curves.png")
     print(markdown)
+    if config.log.wandb:
+        log_comparison_to_wandb(config, workdir, table)
     return table
+
+
+def comparison_rows(table: dict) -> tuple[list[str], list[list[Any]]]:
+    """The comparison as one numeric table: a row per method; per headline metric its mean
+    and std over seeds (None where the method has no value), and the fewest seeds of a cell."""
+    keys = [(k, t) for k, t in HEADLINE if any(k in row for row in table.values())]
+    columns = ["method", "seeds"] + [c for _, t in keys for c in (t, f"{t} std")]
+    rows = []
+    for method, row in table.items():
+        cells: list[Any] = [method, min((row[k][2] for k, _ in keys if k in row), default=0)]
+        for key, _ in keys:
+            cells += [row[key][0], row[key][1]] if key in row else [None, None]
+        rows.append(cells)
+    return columns, rows
+
+
+def log_comparison_to_wandb(config: CompareConfig, workdir: Path, table: dict) -> None:
+    """One W&B run named `comparison` in the comparison's group (beside its training runs)
+    holding the table and the two comparison plots."""
+    from research.io.wandb_results import log_comparison
+    from research.io.writers import WandbWriter
+
+    writer = WandbWriter(
+        config_lib.to_dict(config),
+        workdir,
+        project=config.log.wandb_project,
+        group=config.log.wandb_group or config.name,
+        name="comparison",
+    )
+    try:
+        columns, rows = comparison_rows(table)
+        plots = [
+            workdir / "plots" / f"{name}.png" for name in ("compare_metrics", "training_curves")
+        ]
+        log_comparison(writer.run, columns, rows, plots)
+    finally:
+        writer.close()

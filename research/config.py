@@ -119,6 +119,9 @@ class LogConfig:
     wandb: bool = False
     wandb_project: str = "strata"
     wandb_group: str = ""
+    # Also log the exported vectors and the final checkpoint as W&B artifacts (a copy of each
+    # is uploaded, so off by default; research/io/wandb_results.py).
+    wandb_artifacts: bool = False
     progress: bool = True  # progress bar on stderr
 
 

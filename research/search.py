@@ -3,19 +3,25 @@
     python -m research.search RUN_DIR --file titles.txt --query "cheap flights to rome" --top 5
     python -m research.search RUN_DIR --file papers.tsv --column title --label-column topic \\
         --map map.png
+    python -m research.search RUN_DIR --file papers.tsv --column title --label-column topic \\
+        --map map.html --query "graph neural networks"
 
 The collection is one text per line for .txt (and any other extension), a table with a header
 line for .tsv (split on tabs only) and .csv (CSV quoting), or one JSON object per line for
 .jsonl; --column names the text column or key (default ``text``, or the only column), and
 --label-column an optional label that colours the map. Each --query prints the --top most
 cosine-similar texts with their scores; --map draws the collection's sentence vectors in a 2-D
-PCA, coloured by label (with a legend), a sample of points annotated with their text.
+PCA, coloured by label (with a legend): FILE.png a static picture, a sample of points annotated
+with their text; FILE.html an interactive page (research/embedding_map.py: hover, zoom, a search
+box highlighting the --neighbours nearest texts of a --query or a clicked point, WebGL for
+100,000 points, --projection pca or tsne).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import io
 import json
 import sys
@@ -304,11 +310,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--query", action="append", default=[], help="a search query (repeat for several)"
     )
     parser.add_argument("--top", type=positive_int, default=5, help="hits shown per query")
-    parser.add_argument("--map", default=None, help="write a 2-D map of the collection here")
+    parser.add_argument(
+        "--map", default=None,
+        help="write a 2-D map of the collection: FILE.png (static) or FILE.html (interactive)",
+    )  # fmt: skip
     parser.add_argument(
         "--annotate", type=int, default=15, help="texts written next to their point on the map"
     )
+    parser.add_argument(
+        "--projection", choices=("pca", "tsne"), default=None,
+        help="HTML map: pca (default) or tsne (needs scikit-learn: pip install 'research[map]')",
+    )  # fmt: skip
+    parser.add_argument(
+        "--neighbours", type=positive_int, default=10,
+        help="HTML map: nearest texts highlighted per query or clicked point (default 10)",
+    )  # fmt: skip
     return parser
+
+
+MAP_KINDS = (".png", ".html")
+
+
+def _check_map_args(args: argparse.Namespace) -> None:
+    """Refuse a map file type we cannot write, and HTML-only options with a PNG map, before the
+    encoder is loaded."""
+    if args.map is None:
+        if args.projection is not None:
+            raise UserError("--projection needs --map FILE.html")
+        return
+    suffix = Path(args.map).suffix.lower()
+    if suffix not in MAP_KINDS:
+        raise UserError(
+            f"--map {args.map}: unknown map type {suffix or '(no extension)'!r}; "
+            f"end the name in .png (static picture) or .html (interactive page)"
+        )
+    if suffix == ".png" and args.projection is not None:
+        raise UserError("--projection applies to HTML maps; use --map FILE.html")
+    if args.projection == "tsne" and importlib.util.find_spec("sklearn") is None:
+        raise UserError(
+            "--projection tsne needs scikit-learn: pip install 'research[map]' (or use pca)"
+        )
 
 
 def load_run_encoder(run_dir: str | Path) -> TextEncoder:
@@ -327,7 +368,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if not args.query and args.map is None:
-            raise UserError("nothing to do: pass --query TEXT (repeatable) and/or --map FILE.png")
+            raise UserError(
+                "nothing to do: pass --query TEXT (repeatable) and/or --map FILE.png|FILE.html"
+            )
+        _check_map_args(args)
         texts, labels, skipped = read_collection_counted(args.file, args.column, args.label_column)
         model = load_run_encoder(args.run_dir)
     except UserError as err:
@@ -337,12 +381,28 @@ def main(argv: list[str] | None = None) -> int:
         note = f"note: {skipped} row(s) of {args.file} have no text and were skipped"
         print(note, file=sys.stderr)
     vectors = embed_sentences(model, texts)
+    query_vectors = embed_sentences(model, args.query) if args.query else None
     if args.query:
-        hits = search_vectors(vectors, embed_sentences(model, args.query), args.top)
+        hits = search_vectors(vectors, query_vectors, args.top)
         blocks = [format_hits(q, h, texts, labels) for q, h in zip(args.query, hits, strict=True)]
         print("\n\n".join(blocks))
     if args.map is not None:
-        path = draw_map(vectors, texts, labels, args.map, annotate=max(args.annotate, 0))
+        if Path(args.map).suffix.lower() == ".html":
+            from research.embedding_map import write_html_map  # loads plotly only here
+
+            try:
+                path = write_html_map(
+                    vectors, texts, labels, args.map,
+                    queries=args.query, query_vectors=query_vectors,
+                    neighbours=args.neighbours, projection=args.projection or "pca",
+                    title=f"{len(texts):,} texts of {Path(args.file).name}, "
+                    f"run {Path(args.run_dir).expanduser().resolve().name}",
+                )  # fmt: skip
+            except UserError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
+        else:
+            path = draw_map(vectors, texts, labels, args.map, annotate=max(args.annotate, 0))
         print(f"{'' if not args.query else chr(10)}map of {len(texts)} texts written to {path}")
     return 0
 

@@ -23,6 +23,7 @@ LAYERS = {
     "bert": 7,
     "mteb_encoder": 7,
     "search": 7,
+    "embedding_map": 7,
     "query": 7,
     "compare": 7,
 }

@@ -162,6 +162,9 @@ def test_main_searches_and_maps_with_the_run_encoder(tmp_path, monkeypatch, caps
         ("missing_column", "no text column 'title'"),
         ("missing_run", "run directory"),
         ("nothing_to_do", "nothing to do"),
+        ("map_type", "unknown map type '.svg'; end the name in .png"),
+        ("projection_png", "--projection applies to HTML maps"),
+        ("projection_no_map", "--projection needs --map FILE.html"),
     ],
 )
 def test_main_errors_are_one_line_with_exit_status_2(tmp_path, capsys, setup, message):
@@ -179,16 +182,23 @@ def test_main_errors_are_one_line_with_exit_status_2(tmp_path, capsys, setup, me
         args[0] = str(tmp_path / "no-run")
     elif setup == "nothing_to_do":
         args = args[:3]
+    elif setup == "map_type":
+        args += ["--map", str(tmp_path / "map.svg")]
+    elif setup == "projection_png":
+        args += ["--map", str(tmp_path / "map.png"), "--projection", "tsne"]
+    elif setup == "projection_no_map":
+        args += ["--projection", "pca"]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
 
 
 def test_module_imports_without_the_encoder_loader_jax_or_matplotlib():
-    # research.embed (and JAX) load only inside main; matplotlib only when a map is drawn.
+    # research.embed (and JAX) load only inside main; matplotlib and plotly only when a map
+    # is drawn.
     code = (
         "import sys, research.search; "
-        "print(sorted(m for m in ('research.embed', 'jax', 'matplotlib', 'datasets') "
+        "print(sorted(m for m in ('research.embed', 'jax', 'matplotlib', 'datasets', 'plotly') "
         "if m in sys.modules))"
     )
     root = Path(__file__).resolve().parents[1]

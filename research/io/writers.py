@@ -16,6 +16,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
+from research.errors import UserError
+
 
 class MetricWriter(Protocol):
     def write(self, step: int, metrics: dict[str, float]) -> None: ...
@@ -52,9 +54,26 @@ class ConsoleWriter:
 
 
 class WandbWriter:
-    def __init__(self, config: dict[str, Any], workdir: Path, *, project: str, group: str):
+    """One W&B run per workdir (its id in wandb_id.txt, so a resumed run continues it).
+
+    `summary(results)` at the end of a run logs what the run wrote, not only the numbers: plots,
+    results.json as the summary, results.md's tables, and with `artifacts` the vectors and final
+    checkpoint (research/io/wandb_results.py)."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        workdir: Path,
+        *,
+        project: str,
+        group: str,
+        artifacts: bool = False,
+        name: str | None = None,
+    ):
         import wandb
 
+        self._workdir = workdir
+        self._artifacts = artifacts
         mode = "online" if _wandb_logged_in() else "offline"
         id_file = workdir / "wandb_id.txt"
         run_id = id_file.read_text().strip() if id_file.exists() else uuid.uuid4().hex[:12]
@@ -62,7 +81,7 @@ class WandbWriter:
         self._run = wandb.init(
             project=project,
             group=group or None,
-            name=workdir.name,
+            name=name or workdir.name,
             id=run_id,
             resume="allow",
             dir=str(workdir),
@@ -74,7 +93,13 @@ class WandbWriter:
         self._run.log(metrics, step=step)
 
     def summary(self, results: dict[str, float]) -> None:
-        self._run.summary.update(results)
+        from research.io.wandb_results import log_run_results
+
+        log_run_results(self._run, self._workdir, results, artifacts=self._artifacts)
+
+    @property
+    def run(self) -> Any:
+        return self._run
 
     def close(self) -> None:
         self._run.finish()
@@ -108,6 +133,12 @@ def create_writers(workdir: Path, config: Any, *, wandb: bool | None = None) -> 
     if not distributed.is_main_process():
         return MultiWriter([])  # process 0 logs for every process of a multi-process run
     log = config.log
+    if wandb is None and log.wandb_artifacts and not log.wandb:
+        # Checked here, before training: the artifacts would otherwise be silently dropped.
+        raise UserError(
+            "log.wandb_artifacts=true logs to W&B: add --set log.wandb=true "
+            "(or drop log.wandb_artifacts)"
+        )
     writers: list[MetricWriter] = [JsonlWriter(workdir / "metrics.jsonl")]
     if not log.progress:
         writers.append(ConsoleWriter())
@@ -118,6 +149,7 @@ def create_writers(workdir: Path, config: Any, *, wandb: bool | None = None) -> 
                 workdir,
                 project=log.wandb_project,
                 group=log.wandb_group,
+                artifacts=log.wandb_artifacts,
             )
         )
     return MultiWriter(writers)
