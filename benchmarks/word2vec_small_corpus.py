@@ -73,10 +73,36 @@ def score(words, vectors, counts) -> dict[str, float]:
                 hit = sum(bool(correct[i]) for i in rows)
                 n = sum(bool(covered[i]) for i in rows)
                 out[f"analogy/{name}"] = hit / n if n else float("nan")
+                out[f"covered/{name}"] = n
             out["analogy/coverage"] = float(covered.mean())
         else:
             out[evaluator.name] = evaluator.run(wv).metrics["spearman"]
     return out
+
+
+def corpus_file_schedule(workers: int):
+    """gensim's learning rate in `corpus_file` mode with `workers` threads, as a schedule for
+    ours: each thread reads 1/workers of the file but measures its progress against the whole
+    corpus (word2vec_corpusfile.pyx: total_sentences / expected_examples), so within epoch e
+    the rate falls only from its value at e to its value at e + 1/workers, then jumps back up
+    at the next epoch: a saw-tooth whose last rate is about 0.025 / epochs·(1 - 1/workers), not
+    min_alpha."""
+    import jax.numpy as jnp
+
+    def schedule(config, total_steps):
+        epochs = config.train.epochs
+        per_epoch = max(total_steps / epochs, 1.0)
+        start, end = config.train.learning_rate, config.train.min_learning_rate
+
+        def rate(step):
+            epoch = jnp.floor(step / per_epoch)
+            within = (step - epoch * per_epoch) / per_epoch
+            progress = (epoch + within / workers) / epochs
+            return jnp.maximum(end, start - (start - end) * progress)
+
+        return rate
+
+    return schedule
 
 
 def worker_ours(args) -> dict:
@@ -93,8 +119,9 @@ def worker_ours(args) -> dict:
     config.log.progress = False
     for assignment in args.set or []:
         apply_override(config, assignment)
+    schedule = corpus_file_schedule(args.ours_schedule) if args.ours_schedule else None
     with tempfile.TemporaryDirectory() as workdir:
-        run = fit(config, workdir)
+        run = fit(config, workdir, schedule=schedule)
         info = json.loads((Path(workdir) / "run.json").read_text())
     words, vectors = run.vectors.words, run.vectors.vectors
     return {
@@ -108,10 +135,16 @@ def worker_ours(args) -> dict:
 def worker_gensim(args) -> dict:
     import gensim
     from gensim.models import Word2Vec
+    from gensim.models.word2vec import LineSentence
 
     started = time.time()
+    source = (
+        {"corpus_file": args.corpus}
+        if args.gensim_mode == "corpus_file"
+        else {"sentences": LineSentence(args.corpus)}
+    )
     model = Word2Vec(
-        corpus_file=args.corpus,
+        **source,
         vector_size=args.dim,
         window=args.window,
         negative=args.negative,
@@ -165,10 +198,11 @@ def tables(store: dict, corpus: str) -> str:
     if not reference:
         return "(no runs yet)\n"
     rows = metric_rows(reference)
+    commands = store.get("commands", {})
     lines = [
         f"### word2vec on a small corpus: ours vs gensim ({Path(corpus).name})",
         "",
-        f"- command (both systems): `{store.get('commands', {}).get('default', '')}`",
+        f"- command (both systems): `{commands.get('ours:default') or commands.get('default')}`",
         f"- machine: {machine()}",
         f"- date: {store.get('date', '')}",
         f"- corpus: {corpus} ({store.get('raw_words', 0):,} words); skip-gram, dim 100, window 5, "
@@ -179,20 +213,32 @@ def tables(store: dict, corpus: str) -> str:
         "in-vocabulary pairs; Google analogies 3CosAdd over the 30,000 most frequent words, "
         "accuracy over covered questions (coverage "
         f"{cell([r['results']['analogy/coverage'] for r in reference])})",
-        "- within spread: |Δ| ≤ the larger of the two seed standard deviations",
+        "- within spread: |Δ| ≤ the larger of the two seed standard deviations; an analogy "
+        "row's questions covered (all four words among the candidates) in brackets when recorded",
         "",
-        "| set | gensim | ours | Δ (ours − gensim) | within spread |",
-        "|---|---|---|---|---|",
+    ]
+    # Ours at its defaults, then each --headline variant, each against gensim.
+    compared = ["default"] + [v for v in store.get("headline", []) if ("ours", v) in by]
+    lines += [
+        "| set | gensim | " + " | ".join(f"ours {v} | Δ | within spread" for v in compared) + " |",
+        "|---|---|" + "---|---|---|" * len(compared),
     ]
     for key, label in rows:
         g = [r["results"].get(key, float("nan")) for r in gensim]
-        o = [r["results"].get(key, float("nan")) for r in ours]
-        (gm, gs), (om, os_) = mean_std(g), mean_std(o)
-        delta = om - gm
-        within = "n/a" if delta != delta else ("yes" if abs(delta) <= max(gs, os_) else "**no**")
-        lines.append(f"| {label} | {cell(g)} | {cell(o)} | {delta:+.3f} | {within} |")
-    variants = [v for (impl, v) in by if impl == "ours"]
-    if len(variants) > 1 or gensim:
+        gm, gs = mean_std(g)
+        covered = reference[0]["results"].get(key.replace("analogy/", "covered/", 1))
+        cells = [label if covered is None else f"{label} ({covered})", cell(g)]
+        for variant in compared:
+            o = [r["results"].get(key, float("nan")) for r in by[("ours", variant)]]
+            om, os_ = mean_std(o)
+            delta = om - gm
+            within = "n/a" if delta != delta else "yes" if abs(delta) <= max(gs, os_) else "**no**"
+            cells += [cell(o), f"{delta:+.3f}", within]
+        lines.append("| " + " | ".join(cells) + " |")
+    order = [("gensim", "default")] * bool(gensim) + [
+        key for key in by if key != ("gensim", "default")
+    ]
+    if len(order) > 1:
         head = [label for key, label in rows if not key.startswith("analogy/section:")]
         lines += [
             "",
@@ -205,7 +251,6 @@ def tables(store: dict, corpus: str) -> str:
         base = {
             k: mean_std([r["results"].get(k, float("nan")) for r in ours])[0] for k in main_keys
         }
-        order = ([("gensim", "default")] if gensim else []) + [("ours", v) for v in variants]
         for impl, variant in order:
             recs = by[(impl, variant)]
             cells, deltas = [], []
@@ -213,14 +258,15 @@ def tables(store: dict, corpus: str) -> str:
                 values = [r["results"].get(k, float("nan")) for r in recs]
                 cells.append(cell(values))
                 deltas.append(f"{mean_std(values)[0] - base[k]:+.3f}" if ours else "")
-            name = "gensim" if impl == "gensim" else variant
-            command = store.get("commands", {}).get(variant, "") if impl == "ours" else ""
+            name = variant if impl == "ours" else f"gensim {variant}".replace(" default", "")
+            commands = store.get("commands", {})
+            command = commands.get(f"{impl}:{variant}", commands.get(variant, ""))
             lines.append(
                 f"| {name} ({len(recs)}) | " + " | ".join(cells) + f" | `{command}` |"
                 if command
                 else f"| {name} ({len(recs)}) | " + " | ".join(cells) + " | |"
             )
-            if impl == "ours" and variant != "default":
+            if (impl, variant) != ("ours", "default"):
                 lines.append("| Δ | " + " | ".join(deltas) + " | |")
         section_keys = [(k, label) for k, label in rows if k.startswith("analogy/section:")]
         if section_keys:
@@ -228,8 +274,10 @@ def tables(store: dict, corpus: str) -> str:
                 "",
                 "#### Google analogy accuracy by section (mean over seeds)",
                 "",
-                "| section | " + " | ".join(("gensim",) * bool(gensim) + tuple(variants)) + " |",
-                "|---|" + "---|" * (bool(gensim) + len(variants)),
+                "| section | "
+                + " | ".join(v if i == "ours" else f"gensim {v}" for i, v in order)
+                + " |",
+                "|---|" + "---|" * len(order),
             ]
             for key, label in section_keys:
                 cols = [by[o] for o in order]
@@ -243,6 +291,7 @@ def tables(store: dict, corpus: str) -> str:
 def worker_command(impl: str, seed: int, args) -> list[str]:
     command = [sys.executable, __file__, "--worker", impl, "--seed", str(seed)]
     command += ["--corpus", args.corpus, "--workers", str(args.workers)]
+    command += ["--gensim-mode", args.gensim_mode, "--ours-schedule", str(args.ours_schedule)]
     for name in ("epochs", "dim", "window", "negative", "sample", "min_count"):
         command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     for assignment in args.set or []:
@@ -263,9 +312,19 @@ def main() -> None:
     parser.add_argument("--negative", type=int, default=5)
     parser.add_argument("--sample", type=float, default=1e-3)
     parser.add_argument("--min-count", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="gensim's threads")
+    parser.add_argument("--gensim-mode", choices=["corpus_file", "iterable"], default="corpus_file")
+    parser.add_argument(
+        "--ours-schedule",
+        type=int,
+        default=0,
+        help="N > 0: ours with gensim corpus_file's learning rate for N threads (a saw-tooth)",
+    )
     parser.add_argument("--store", default="", help="JSON of every run (default: under runs/)")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument(
+        "--headline", action="store_true", help="also compare this variant of ours with gensim"
+    )
     parser.add_argument("--rerun", action="store_true", help="replace stored runs it repeats")
     parser.add_argument("--worker", choices=["ours", "gensim"], help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
@@ -276,8 +335,11 @@ def main() -> None:
     if args.worker:
         print(json.dumps((worker_ours if args.worker == "ours" else worker_gensim)(args)))
         return
-    if args.set and args.variant == "default":
-        raise SystemExit("error: --set changes ours; name the variant with --variant NAME")
+    changed = (
+        args.set or args.ours_schedule or args.workers != 2 or args.gensim_mode != "corpus_file"
+    )
+    if changed and args.variant == "default":
+        raise SystemExit("error: a changed setting needs a row label: --variant NAME")
     store_path = Path(
         args.store or ROOT / "runs" / "word2vec_small_corpus" / f"{Path(args.corpus).stem}.json"
     )
@@ -285,10 +347,13 @@ def main() -> None:
     command = "python " + " ".join(
         shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
     )
-    store.setdefault("commands", {})[args.variant] = command
-    store["raw_words"] = sum(len(line.split()) for line in open(args.corpus))
     for impl in args.impls.split(","):
-        variant = args.variant if impl == "ours" else "default"
+        store.setdefault("commands", {})[f"{impl}:{args.variant}"] = command
+    store["raw_words"] = sum(len(line.split()) for line in open(args.corpus))
+    if args.headline and args.variant not in store.setdefault("headline", []):
+        store["headline"].append(args.variant)
+    for impl in args.impls.split(","):
+        variant = args.variant
         for seed in (int(s) for s in args.seeds.split(",")):
             done = [
                 r
