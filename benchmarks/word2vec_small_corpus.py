@@ -213,7 +213,8 @@ def tables(store: dict, corpus: str) -> str:
         "in-vocabulary pairs; Google analogies 3CosAdd over the 30,000 most frequent words, "
         "accuracy over covered questions (coverage "
         f"{cell([r['results']['analogy/coverage'] for r in reference])})",
-        "- within spread: |Δ| ≤ the larger of the two seed standard deviations; an analogy "
+        "- within spread: |Δ| ≤ the larger of the two seed standard deviations (else above or "
+        "**below** gensim); an analogy "
         "row's questions covered (all four words among the candidates) in brackets when recorded",
         "",
     ]
@@ -226,13 +227,26 @@ def tables(store: dict, corpus: str) -> str:
     for key, label in rows:
         g = [r["results"].get(key, float("nan")) for r in gensim]
         gm, gs = mean_std(g)
-        covered = reference[0]["results"].get(key.replace("analogy/", "covered/", 1))
+        covered = (
+            reference[0]["results"].get(key.replace("analogy/", "covered/", 1))
+            if key.startswith("analogy/")
+            else None
+        )
         cells = [label if covered is None else f"{label} ({covered})", cell(g)]
         for variant in compared:
             o = [r["results"].get(key, float("nan")) for r in by[("ours", variant)]]
             om, os_ = mean_std(o)
             delta = om - gm
-            within = "n/a" if delta != delta else "yes" if abs(delta) <= max(gs, os_) else "**no**"
+            spread = max(gs, os_)
+            within = (
+                "n/a"
+                if delta != delta
+                else "yes"
+                if abs(delta) <= spread
+                else "above"
+                if delta > 0
+                else "**below**"
+            )
             cells += [cell(o), f"{delta:+.3f}", within]
         lines.append("| " + " | ".join(cells) + " |")
     order = [("gensim", "default")] * bool(gensim) + [
