@@ -154,6 +154,7 @@ def worker_gensim(args) -> dict:
         workers=args.workers,
         seed=args.seed,
         epochs=args.epochs,
+        alpha=args.gensim_alpha,
     )
     counts = [model.wv.get_vecattr(w, "count") for w in model.wv.index_to_key]
     return {
@@ -306,6 +307,7 @@ def worker_command(impl: str, seed: int, args) -> list[str]:
     command = [sys.executable, __file__, "--worker", impl, "--seed", str(seed)]
     command += ["--corpus", args.corpus, "--workers", str(args.workers)]
     command += ["--gensim-mode", args.gensim_mode, "--ours-schedule", str(args.ours_schedule)]
+    command += ["--gensim-alpha", str(args.gensim_alpha)]
     for name in ("epochs", "dim", "window", "negative", "sample", "min_count"):
         command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     for assignment in args.set or []:
@@ -328,6 +330,7 @@ def main() -> None:
     parser.add_argument("--min-count", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2, help="gensim's threads")
     parser.add_argument("--gensim-mode", choices=["corpus_file", "iterable"], default="corpus_file")
+    parser.add_argument("--gensim-alpha", type=float, default=0.025, help="gensim's start rate")
     parser.add_argument(
         "--ours-schedule",
         type=int,
@@ -350,7 +353,11 @@ def main() -> None:
         print(json.dumps((worker_ours if args.worker == "ours" else worker_gensim)(args)))
         return
     changed = (
-        args.set or args.ours_schedule or args.workers != 2 or args.gensim_mode != "corpus_file"
+        args.set
+        or args.ours_schedule
+        or args.workers != 2
+        or args.gensim_mode != "corpus_file"
+        or args.gensim_alpha != 0.025
     )
     if changed and args.variant == "default":
         raise SystemExit("error: a changed setting needs a row label: --variant NAME")
