@@ -69,6 +69,9 @@ class TrainConfig:
     # Rows hit more than this many times in one block have their summed update scaled down to
     # it (see train/word2vec_step.py: stale summed updates diverge for frequent words); 0 = off.
     row_hit_cap: int = 16
+    # Skip a shared negative for the pairs whose positive word it is, as word2vec.c and gensim
+    # skip a drawn negative equal to the target (off: such negatives push the target away).
+    reject_target_negatives: bool = False
     steps_per_dispatch: int = 16  # blocks processed per jitted call (lax.scan)
     # Blocks per SGD step, updated from the same tables and scatter-added together: the unit of
     # data parallelism (split over the devices, so it must be a multiple of their count). 1 =

@@ -6,9 +6,10 @@ document boundaries from the token positions, log-sigmoid gradients per (centre,
 (centre, negative) pair, the shared negatives weighted negatives/shared_negatives per pair,
 CBOW's mean of contexts with the full error to every context word (word2vec.c, gensim
 cbow_mean=1), all from one stale snapshot of both tables and summed per row, with plain SGD at
-the schedule's learning rate. Only the random bits (each centre's reach and the uniform draws of
-the negatives) are taken from jax.random with the step's key derivation. The hit cap of the
-scatter is checked on its own against numpy.
+the schedule's learning rate; with train.reject_target_negatives a pair skips every negative
+equal to its positive word, as word2vec.c does. Only the random bits (each centre's reach and
+the uniform draws of the negatives) are taken from jax.random with the step's key derivation.
+The hit cap of the scatter is checked on its own against numpy.
 """
 
 import jax
@@ -24,8 +25,9 @@ VOCAB, DIM, BATCH, WINDOW, NEGATIVES, SHARED = 30, 8, 16, 2, 3, 5
 PAD = windows.PAD
 
 
-def tiny_config(kind: str, chunk_size: int) -> Config:
+def tiny_config(kind: str, chunk_size: int, reject: bool = False) -> Config:
     config = Config()
+    config.train.reject_target_negatives = reject
     config.model.kind = kind
     config.model.dim = DIM
     config.data.window = WINDOW
@@ -100,6 +102,7 @@ def reference_update(kind, config, table_in, table_out, ids, docs, key, step, lr
     u, v = table_in.astype(np.float64), table_out.astype(np.float64)
     reach, negative_ids = random_bits(config, key, step)
     weight = NEGATIVES / SHARED  # each positive pair's share of each shared negative
+    reject = config.train.reject_target_negatives
     d_in, d_out = np.zeros_like(u), np.zeros_like(v)
     touched_in, touched_out = set(), set()
     contexts = {b: [] for b in range(BATCH)}
@@ -122,6 +125,8 @@ def reference_update(kind, config, table_in, table_out, ids, docs, key, step, lr
                 touched_out.add(context)
                 # this pair's negatives: loss -w log σ(-u·v_n), d/dx = w σ(x)
                 for n in chunk_negatives:
+                    if reject and n == context:
+                        continue
                     g = weight * sigmoid(u[centre] @ v[n])
                     d_in[centre] += g * v[n]
                     d_out[n] += g * u[centre]
@@ -134,6 +139,8 @@ def reference_update(kind, config, table_in, table_out, ids, docs, key, step, lr
             d_out[centre] += g * hidden
             touched_out.add(centre)
             for n in chunk_negatives:
+                if reject and n == centre:
+                    continue
                 g = weight * sigmoid(hidden @ v[n])
                 d_hidden += g * v[n]
                 d_out[n] += g * hidden
@@ -163,10 +170,11 @@ def assert_rows_match(name, new, old, expected_update, touched, tol=1e-5) -> flo
     return diff
 
 
+@pytest.mark.parametrize("reject", [False, True])
 @pytest.mark.parametrize("chunk_size", [4, 8])
 @pytest.mark.parametrize("kind", ["skipgram", "cbow"])
-def test_block_update_matches_per_pair_reference(kind, chunk_size):
-    config = tiny_config(kind, chunk_size)
+def test_block_update_matches_per_pair_reference(kind, chunk_size, reject):
+    config = tiny_config(kind, chunk_size, reject)
     total_steps = 10
     tx, schedule = step_lib.make_optimizer(config, total_steps)
     graphdef, state = step_lib.init_state(config, VOCAB, tx)
@@ -182,6 +190,7 @@ def test_block_update_matches_per_pair_reference(kind, chunk_size):
     key = np.asarray(state["key"])
     step = step_lib.make_train_step(config, graphdef, tx, schedule, noise())
 
+    rejection_effect = 0.0
     for index, (ids, docs) in enumerate(blocks()):  # steps 0 and 1: the key is folded per step
         assert int(state["step"]) == index
         old_in, old_out = tables(state)  # the state is donated: copy first
@@ -189,6 +198,19 @@ def test_block_update_matches_per_pair_reference(kind, chunk_size):
         d_in, d_out, touched_in, touched_out = reference_update(
             kind, config, old_in, old_out, ids, docs, jnp.asarray(key), index, lr
         )
+        if reject:  # how much rejecting changes this block's reference update
+            keep_all = reference_update(
+                kind,
+                tiny_config(kind, chunk_size),
+                old_in,
+                old_out,
+                ids,
+                docs,
+                jnp.asarray(key),
+                index,
+                lr,
+            )
+            rejection_effect = max(rejection_effect, float(np.max(np.abs(keep_all[1] - d_out))))
         state, metrics = step(state, ids[None], docs[None])
         new_in, new_out = tables(state)
         diff_in = assert_rows_match("input", new_in, old_in, d_in, touched_in)
@@ -202,6 +224,8 @@ def test_block_update_matches_per_pair_reference(kind, chunk_size):
         print(
             f"{kind} chunk={chunk_size} step={index}: max diff in {diff_in:.2e} out {diff_out:.2e}"
         )
+    # The data draws negatives equal to positive words, so rejecting them is checked with teeth.
+    assert not reject or rejection_effect > 1e-3
 
 
 def scatter_reference(table, ids, updates, cap):

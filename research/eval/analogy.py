@@ -222,7 +222,9 @@ class Analogy:
             )
         self.questions = read_analogies(self.path)
 
-    def run(self, vectors: WordVectors) -> EvalResult:
+    def solve(self, vectors: WordVectors) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Per question: (covered, correct by 3CosAdd, correct by 3CosMul) and the candidate
+        count; `run` aggregates these, benchmarks read them per section."""
         limit = min(self.restrict_vocab or len(vectors), len(vectors))
         words = vectors.words[:limit]
         ok = lowercase_index(words)
@@ -241,8 +243,11 @@ class Analogy:
             # A case variant of d counts as correct, as in gensim (it compares uppercased words).
             correct_add[covered] = canonical[best_add] == q[:, 3]
             correct_mul[covered] = canonical[best_mul] == q[:, 3]
+        return covered, correct_add, correct_mul, limit
 
-        total, n_covered = len(idx), int(covered.sum())
+    def run(self, vectors: WordVectors) -> EvalResult:
+        covered, correct_add, correct_mul, limit = self.solve(vectors)
+        total, n_covered = len(covered), int(covered.sum())
         metrics: dict[str, float] = {
             "accuracy": _ratio(int(correct_add.sum()), n_covered),
             "accuracy_3cosmul": _ratio(int(correct_mul.sum()), n_covered),

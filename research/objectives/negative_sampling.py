@@ -76,21 +76,41 @@ def skipgram_loss(
     negative_rows: jax.Array,
     pair_mask: jax.Array,
     negatives_per_pair: int,
+    clashes: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """Skip-gram negative-sampling loss summed over the block's pairs.
 
     centre_rows (G, c, D) input-table rows; context_rows (G, c+2w, D) and negative_rows (G, n, D)
-    output-table rows; pair_mask (G, c, c+2w). Returns (loss sum, number of pairs).
+    output-table rows; pair_mask (G, c, c+2w). `clashes` (G, c, n), when given, counts the pairs
+    of centre i whose context word is negative j (`negative_clashes`): those pairs skip that
+    negative, as word2vec.c and gensim skip a negative equal to the positive word. Returns
+    (loss sum, number of pairs).
     """
     mask = pair_mask.astype(centre_rows.dtype)
     positive_logits = jnp.einsum("gid,gkd->gik", centre_rows, context_rows)
     positive = -jnp.sum(mask * jax.nn.log_sigmoid(positive_logits))
     pairs_per_centre = mask.sum(-1)
     shared = negative_rows.shape[1]
-    weight = pairs_per_centre * (negatives_per_pair / shared)
+    pairs_per_negative = pairs_per_centre[..., None]
+    if clashes is not None:
+        pairs_per_negative = pairs_per_negative - clashes
+    weight = pairs_per_negative * (negatives_per_pair / shared)
     negative_logits = jnp.einsum("gid,gnd->gin", centre_rows, negative_rows)
-    negative = -jnp.sum(weight[..., None] * jax.nn.log_sigmoid(-negative_logits))
+    negative = -jnp.sum(weight * jax.nn.log_sigmoid(-negative_logits))
     return positive + negative, pairs_per_centre.sum()
+
+
+def negative_clashes(
+    pair_mask: jax.Array, positive_ids: jax.Array, negative_ids: jax.Array
+) -> jax.Array:
+    """(G, c, n): how many of centre i's pairs have negative j as their positive word.
+
+    pair_mask (G, c, k) marks centre i's pairs among the k positive slots, positive_ids (G, k)
+    the words in those slots (skip-gram: the chunk's window, k = c + 2w; CBOW: the centres
+    themselves with an identity mask), negative_ids (G, n) the chunk's negatives.
+    """
+    same = (positive_ids[:, :, None] == negative_ids[:, None, :]).astype(jnp.float32)
+    return jnp.einsum("gik,gkn->gin", pair_mask.astype(jnp.float32), same)
 
 
 def cbow_hidden(context_rows: jax.Array, pair_mask: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -107,15 +127,19 @@ def cbow_loss(
     negative_rows: jax.Array,
     context_counts: jax.Array,
     negatives_per_pair: int,
+    clashes: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """CBOW negative-sampling loss summed over centres that have at least one context word.
 
     hidden (G, c, D) context means; centre_rows (G, c, D) and negative_rows (G, n, D) output rows.
-    Returns (loss sum, number of predicted centres).
+    `clashes` (G, c, n), when given, is 1 where negative j is centre i's own word (skipped, as in
+    word2vec.c). Returns (loss sum, number of predicted centres).
     """
     has_context = (context_counts > 0).astype(hidden.dtype)
     positive = -jnp.sum(has_context * jax.nn.log_sigmoid(jnp.sum(hidden * centre_rows, -1)))
-    weight = has_context * (negatives_per_pair / negative_rows.shape[1])
+    weight = has_context[..., None] * (negatives_per_pair / negative_rows.shape[1])
+    if clashes is not None:
+        weight = weight * (1.0 - clashes)
     negative_logits = jnp.einsum("gid,gnd->gin", hidden, negative_rows)
-    negative = -jnp.sum(weight[..., None] * jax.nn.log_sigmoid(-negative_logits))
+    negative = -jnp.sum(weight * jax.nn.log_sigmoid(-negative_logits))
     return positive + negative, has_context.sum()

@@ -148,6 +148,7 @@ def make_train_step(
     hit_cap = float(config.train.row_hit_cap)
     kind = config.model.kind
     parallel = config.train.parallel_blocks
+    reject_target = config.train.reject_target_negatives
 
     def as_f32(rows: jax.Array) -> jax.Array:
         # Tables may be stored in bfloat16 (model.table_dtype) to halve the bytes moved; the
@@ -164,8 +165,11 @@ def make_train_step(
         context_ids = safe_ids[layout.context_positions]
         negative_ids = ns.sample_negatives(negative_key, noise_cdf, (num_chunks, shared))
         rows_of = {"centre": centre_ids, "context": context_ids, "negative": negative_ids}
+        clashes = None
 
         if kind == "skipgram":
+            if reject_target:
+                clashes = ns.negative_clashes(pair_mask, context_ids, negative_ids)
             rows = {
                 "centre": as_f32(table_in[centre_ids]),
                 "context": as_f32(table_out[context_ids]),
@@ -174,12 +178,14 @@ def make_train_step(
 
             def loss_fn(r):
                 return ns.skipgram_loss(
-                    r["centre"], r["context"], r["negative"], pair_mask, negatives
+                    r["centre"], r["context"], r["negative"], pair_mask, negatives, clashes
                 )
 
             (loss, pairs), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows)
         else:
             hidden, counts = ns.cbow_hidden(as_f32(table_in[context_ids]), pair_mask)
+            if reject_target:
+                clashes = (centre_ids[..., None] == negative_ids[:, None, :]).astype(jnp.float32)
             rows = {
                 "hidden": hidden,
                 "centre": as_f32(table_out[centre_ids]),
@@ -187,7 +193,9 @@ def make_train_step(
             }
 
             def loss_fn(r):
-                return ns.cbow_loss(r["hidden"], r["centre"], r["negative"], counts, negatives)
+                return ns.cbow_loss(
+                    r["hidden"], r["centre"], r["negative"], counts, negatives, clashes
+                )
 
             (loss, pairs), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows)
             # As word2vec.c and gensim do for cbow_mean=1: every context word receives the full
