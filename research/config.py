@@ -432,11 +432,22 @@ class ObjectiveConfig:
     )  # which levels the head predicts
     level_weights: dict[str, float] = dataclasses.field(default_factory=dict)  # unnamed: 1
     span_length: int = 3  # tokens per masked span (and per span-level item)
-    target_layers: int = 2  # target = layer-normalised mean of the EMA encoder's top k layers
-    ema_start: float = 0.999  # EMA decay tau at step 0, linear to ema_end at train.steps
+    # whole sentences withheld from the student: the sentence level predicts them from the rest
+    # of their document, the document level its target from the sentences left
+    sentence_mask_rate: float = 0.25
+    # target = layer-normalised mean of the EMA encoder's top k blocks; 0 = the top half
+    target_layers: int = 0
+    # EMA teacher (objectives/ema.py): "half_life" = constant tau whose half-life is
+    # ema_half_life x train.steps; "linear" = data2vec's tau from ema_start to ema_end
+    ema_schedule: Literal["half_life", "linear"] = "half_life"
+    ema_half_life: float = 0.01
+    ema_start: float = 0.999
     ema_end: float = 0.9999
     regression: Literal["cosine", "smooth_l1"] = "cosine"  # per-level loss to the target
     nce_weight: float = 0.1  # in-batch InfoNCE per level, against collapse
+    # the InfoNCE's negatives: every item of the level in the batch, or ("sequence") only the
+    # items of the same packed sequence: its document's other sentences and its neighbours
+    nce_negatives: Literal["batch", "sequence"] = "batch"
     # e.g. {token: 64, document: 16}: that level uses only its first n dims
     matryoshka: dict[str, int] = dataclasses.field(default_factory=dict)
     contexts: list[str] = dataclasses.field(default_factory=list)  # [] = the world's topics

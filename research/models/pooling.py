@@ -55,6 +55,11 @@ def segment_means(
     return total / jnp.maximum(counts, 1.0)[..., None], counts
 
 
+def segment_counts(segment_ids: jax.Array, num_segments: int) -> jax.Array:
+    """(B, S) float32: tokens per segment id (ids -1 or >= S are not counted)."""
+    return jax.nn.one_hot(segment_ids, num_segments, dtype=jnp.float32).sum(1)
+
+
 def max_segments(length: int) -> int:
     """Static bound on sentences (and documents) per packed sequence: [CLS] then each sentence
     takes at least one token and its [SEP], so there are at most (L - 1) // 2 of them."""

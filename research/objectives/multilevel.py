@@ -3,23 +3,25 @@ context-conditioned (FiLM) contrastive spaces. The README's "The multi-abstracti
 
 Per step, on packed sequences with per-token sentence and document ids (-1 on specials/padding):
 
-* the student encoder sees the input with masked *spans* (`mask_spans`); the EMA target encoder
-  (objectives/ema.py) sees the full input; its per-token target is the layer-normalised mean of
-  its top `target_layers` layers;
-* each level pools targets and student states into items (`level_items`):
-    token     one item per masked token: its own target; student input = its state
-    span      one item per span start: mean over the span's tokens, targets and student alike
-    sentence  one item per sentence of each sequence: mean over the sentence's tokens
-    document  one item per document segment of each sequence: mean over the segment's tokens
-  All pooling is fixed-shape (`segment_means`: one-hot sums with a static segment count,
-  `window_means`: n shifted copies), so the step compiles once;
+* the student encoder sees the input with masked *spans* (`mask_spans`) and whole *withheld
+  sentences* (`mask_sentences`, rate `sentence_mask_rate`), every hidden token replaced by
+  [MASK]; the EMA target encoder (objectives/ema.py: a half-life sized to the run) sees the full
+  input; its per-token target is the layer-normalised mean of its top `target_layers` blocks
+  (0 = the top half);
+* each level pools targets and student states into items that ask for withheld content
+  (`level_items`): masked tokens, masked spans, withheld sentences predicted from the rest of
+  their document (the latent analogue of next-sentence prediction, as in Large Concept Models
+  and JEPA), documents predicted from the sentences left. No prediction reads the tokens it
+  predicts (tests/test_multilevel.py checks it by changing those tokens). All pooling is
+  fixed-shape (`segment_means`, `window_means`), so the step compiles once;
 * the head (models/multilevel_head.py) maps student inputs to one prediction per level; the loss
   per level is regression to the normalised target (cosine: 1 - cos, or smooth-L1) plus
-  `nce_weight` x in-batch InfoNCE of each prediction against the other items' targets of the
-  same level, which keeps the predictions from collapsing onto a constant that the slowly moving
-  target would otherwise accept;
-* collapse monitor: per level, the standard deviation across the batch of the L2-normalised
-  predictions and targets (mean over dimensions; 0 = collapsed, about 1/sqrt(D) = isotropic);
+  `nce_weight` x InfoNCE of each prediction against the other items' targets of the same level
+  (in the batch, or only the same packed sequence: `nce_negatives`), which keeps the predictions
+  from collapsing onto a constant;
+* monitors: per level the number of items, the InfoNCE accuracy (1.0 early = a shortcut), and
+  the standard deviation across the batch of the L2-normalised predictions and targets (0 =
+  collapsed, about 1/sqrt(D) = isotropic); the teacher-student distance (train/encoder_step.py);
 * context term (`context_nce`): see `context_info_nce`.
 
 The levels' losses are averaged with `level_weights` (normalised to sum to 1), so adding levels
@@ -35,9 +37,9 @@ import optax
 from research.data import tokenizer as tok
 from research.errors import UserError
 from research.models.multilevel_head import LEVELS
-from research.models.pooling import max_segments, segment_means, window_means
-from research.objectives.ema import layer_norm, target_encoder_states
-from research.objectives.masking import mask_spans
+from research.models.pooling import max_segments, segment_counts, segment_means, window_means
+from research.objectives.ema import layer_norm, target_encoder_states, top_half
+from research.objectives.masking import mask_sentences, mask_spans
 
 FIRST_WORD_ID = len(tok.SPECIAL_TOKENS)  # ids below are special tokens, never masked
 # In-batch InfoNCE compares every item with every other; above this many valid items per level
@@ -99,7 +101,12 @@ def validate(objective, dim: int | None = None) -> None:
         matryoshka(objective, dim)
     checks = [
         (objective.span_length >= 1, "objective.span_length must be at least 1"),
-        (objective.target_layers >= 1, "objective.target_layers must be at least 1"),
+        (objective.target_layers >= 0, "objective.target_layers must be 0 (top half) or more"),
+        (
+            0 <= objective.sentence_mask_rate < 1,
+            "objective.sentence_mask_rate must be in [0, 1)",
+        ),
+        (objective.ema_half_life > 0, "objective.ema_half_life must be positive"),
         (
             0 <= objective.ema_start <= objective.ema_end <= 1,
             "objective.ema_start <= objective.ema_end must both be in [0, 1]",
@@ -123,6 +130,7 @@ def level_items(
     target: jax.Array,
     *,
     masked: jax.Array,
+    withheld: jax.Array,
     starts: jax.Array,
     members: jax.Array,
     sentence_ids: jax.Array,
@@ -130,8 +138,16 @@ def level_items(
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """(student inputs (N, D), pooled targets (N, D), weights (N,)) of one level, flattened.
 
-    student and target are (B, L, D) states; weights mark the items that exist (a masked token,
-    a span start, a sentence or document segment present in the sequence).
+    student and target are (B, L) x D states; `masked` marks every token the student did not
+    see, `withheld` the tokens of whole withheld sentences (a subset of `masked`). Weights mark
+    the items that exist and ask for withheld content:
+        token     a masked token: its own target
+        span      a masked span's start: the span's mean, targets and student alike
+        sentence  a withheld sentence whose document kept a visible sentence in the sequence:
+                  the student's states at its (masked) positions, pooled, predict the
+                  target's mean over the sentence; what it can use is the rest of the document
+        document  a document segment with both withheld and visible sentences: the student's
+                  mean over the segment predicts the target's mean over the whole document
     """
     batch, length, dim = student.shape
     if level == "token":
@@ -139,10 +155,19 @@ def level_items(
     elif level == "span":
         s, t, w = window_means(student, members), window_means(target, members), starts
     elif level in ("sentence", "document"):
-        ids = sentence_ids if level == "sentence" else document_ids
-        s, counts = segment_means(student, ids, max_segments(length))
-        t, _ = segment_means(target, ids, max_segments(length))
-        w = counts > 0
+        count = max_segments(length)
+        s, _ = segment_means(student, sentence_ids if level == "sentence" else document_ids, count)
+        t, _ = segment_means(target, sentence_ids if level == "sentence" else document_ids, count)
+        visible = (document_ids >= 0) & ~withheld
+        visible_in_doc = segment_counts(jnp.where(visible, document_ids, -1), count)
+        withheld_in_doc = segment_counts(jnp.where(withheld, document_ids, -1), count)
+        if level == "document":
+            w = (visible_in_doc > 0) & (withheld_in_doc > 0)
+        else:
+            # per token: its document kept a visible token; per sentence: withheld and that
+            context = jnp.take_along_axis(visible_in_doc, jnp.clip(document_ids, 0, count - 1), 1)
+            asks = withheld & (context > 0)
+            w = segment_counts(jnp.where(asks, sentence_ids, -1), count) > 0
     else:
         raise ValueError(f"level {level!r}; choose one of {LEVELS}")
     return (
@@ -150,6 +175,12 @@ def level_items(
         t.reshape(-1, dim).astype(jnp.float32),
         w.reshape(-1).astype(jnp.float32),
     )
+
+
+def item_rows(level: str, batch: int, length: int) -> jax.Array:
+    """(N,) the packed sequence each of `level_items`'s flattened items comes from."""
+    per_row = length if level in ("token", "span") else max_segments(length)
+    return jnp.repeat(jnp.arange(batch), per_row)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -233,13 +264,20 @@ def level_loss(
     regression: str,
     temperature: float,
     key: jax.Array,
+    rows: jax.Array | None = None,
 ) -> dict[str, jax.Array]:
     """regression, nce, nce accuracy and the collapse monitor of one level; every term compares
-    with the layer-normalised target."""
+    with the layer-normalised target. With `rows` (each item's packed sequence) the InfoNCE's
+    negatives are only the items of the same sequence (objective.nce_negatives="sequence")."""
     targets = layer_norm(targets)
     out = {"regression": regression_loss(predictions, targets, weights, regression)}
-    (p, t), w = _subsample(key, [predictions, targets], weights, NCE_MAX_ITEMS)
-    out["nce"], out["nce_accuracy"] = masked_info_nce(p, t, w, temperature)
+    if rows is None:
+        (p, t), w = _subsample(key, [predictions, targets], weights, NCE_MAX_ITEMS)
+        out["nce"], out["nce_accuracy"] = masked_info_nce(p, t, w, temperature)
+    else:
+        (p, t, r), w = _subsample(key, [predictions, targets, rows], weights, NCE_MAX_ITEMS)
+        other_row = r[:, None] != r[None, :]
+        out["nce"], out["nce_accuracy"] = masked_info_nce(p, t, w, temperature, other_row)
     out["pred_std"] = jax.lax.stop_gradient(spread(predictions, weights))
     out["target_std"] = jax.lax.stop_gradient(spread(targets, weights))
     return out
@@ -292,6 +330,89 @@ def context_info_nce(
 # ------------------------------------------------------------------------------------------------
 
 
+def target_layer_count(objective, depth: int) -> int:
+    """objective.target_layers, with 0 meaning the top half of `depth` blocks."""
+    return objective.target_layers or top_half(depth)
+
+
+def student_view(key: jax.Array, batch: dict, objective, vocab_size: int) -> dict[str, jax.Array]:
+    """The student's input and what it withholds: masked spans inside visible sentences plus
+    whole withheld sentences, every withheld token replaced by [MASK] (no random or kept
+    tokens, data2vec-style: a prediction must never read the token it predicts)."""
+    span_key, sentence_key = jax.random.split(key)
+    tokens = batch["tokens"]
+    maskable = tokens >= FIRST_WORD_ID
+    sentence_ids = batch["sentence_ids"]
+    inputs, spans, starts, members = mask_spans(
+        span_key,
+        tokens,
+        maskable,
+        sentence_ids,
+        mask_id=tok.MASK,
+        vocab_size=vocab_size,
+        rate=objective.mask_rate,
+        span_length=objective.span_length,
+        random_rate=0.0,
+        keep_rate=0.0,
+    )
+    withheld = maskable & mask_sentences(
+        sentence_key, sentence_ids, objective.sentence_mask_rate, max_segments(tokens.shape[1])
+    )
+    inputs = jnp.where(withheld, jnp.asarray(tok.MASK, tokens.dtype), inputs)
+    return {
+        "inputs": inputs,
+        "masked": spans | withheld,
+        "withheld": withheld,
+        "starts": starts,
+        "members": members,
+    }
+
+
+def level_predictions(
+    model, target_encoder, config, batch: dict, key: jax.Array
+) -> tuple[dict[str, tuple[jax.Array, jax.Array, jax.Array]], dict[str, jax.Array]]:
+    """({level: (predictions (N, D_l), targets (N, D_l), weights (N,))}, masking metrics).
+
+    The student encoder reads `student_view`'s input; the EMA target encoder the full input.
+    """
+    objective = config.objective
+    view_key, student_key = jax.random.split(key)
+    tokens = batch["tokens"]
+    padding = tokens != tok.PAD
+    view = student_view(view_key, batch, objective, model.settings.vocab_size)
+    student = model.encoder(view["inputs"], padding, deterministic=False, rngs=student_key)
+    depth = len(student) - 1
+    student = student[-1]
+    target = target_encoder_states(
+        target_encoder, tokens, padding, target_layer_count(objective, depth)
+    )
+    maskable = tokens >= FIRST_WORD_ID
+    metrics = {
+        "masked_fraction": view["masked"].sum() / jnp.maximum(maskable.sum(), 1),
+        "withheld_fraction": view["withheld"].sum() / jnp.maximum(maskable.sum(), 1),
+    }
+    out = {}
+    for level in model.levels:
+        s, t, w = level_items(
+            level,
+            student,
+            target,
+            masked=view["masked"],
+            withheld=view["withheld"],
+            starts=view["starts"],
+            members=view["members"],
+            sentence_ids=batch["sentence_ids"],
+            document_ids=batch["document_ids"],
+        )
+        predictions = model.level_head(s, level)
+        size = model.level_dims(level)
+        if size is not None:
+            predictions, t = predictions[:, :size], t[:, :size]
+        out[level] = (predictions, t, w)
+        metrics[f"{level}_items"] = w.sum()
+    return out, metrics
+
+
 def multi_abstraction_loss(
     model, target_encoder, config, batch: dict, key: jax.Array
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
@@ -303,48 +424,23 @@ def multi_abstraction_loss(
     context_anchors, context_positives (S, Ls) and context_ids, context_positive_topics (S,).
     """
     objective = config.objective
-    mask_key, student_key, nce_key, view_a, view_b = jax.random.split(key, 5)
-    tokens = batch["tokens"]
-    padding = tokens != tok.PAD
-    maskable = tokens >= FIRST_WORD_ID
-    sentence_ids, document_ids = batch["sentence_ids"], batch["document_ids"]
-    inputs, masked, starts, members = mask_spans(
-        mask_key,
-        tokens,
-        maskable,
-        sentence_ids,
-        mask_id=tok.MASK,
-        vocab_size=model.settings.vocab_size,
-        rate=objective.mask_rate,
-        span_length=objective.span_length,
-    )
-    student = model.encoder(inputs, padding, deterministic=False, rngs=student_key)[-1]
-    target = target_encoder_states(target_encoder, tokens, padding, objective.target_layers)
+    predict_key, nce_key, view_a, view_b = jax.random.split(key, 4)
+    predictions, metrics = level_predictions(model, target_encoder, config, batch, predict_key)
+    batch_size, length = batch["tokens"].shape
     weights = level_weights(objective)
-    metrics = {"masked_fraction": masked.sum() / jnp.maximum(maskable.sum(), 1)}
     total = jnp.zeros((), jnp.float32)
-    for i, level in enumerate(model.levels):
-        s, t, w = level_items(
-            level,
-            student,
-            target,
-            masked=masked,
-            starts=starts,
-            members=members,
-            sentence_ids=sentence_ids,
-            document_ids=document_ids,
-        )
-        predictions = model.level_head(s, level)
-        size = model.level_dims(level)
-        if size is not None:
-            predictions, t = predictions[:, :size], t[:, :size]
+    for i, (level, (p, t, w)) in enumerate(predictions.items()):
+        rows = None
+        if objective.nce_negatives == "sequence":
+            rows = item_rows(level, batch_size, length)
         parts = level_loss(
-            predictions,
+            p,
             t,
             w,
             regression=objective.regression,
             temperature=objective.temperature,
             key=jax.random.fold_in(nce_key, i),
+            rows=rows,
         )
         total = total + weights[level] * (parts["regression"] + objective.nce_weight * parts["nce"])
         metrics.update({f"{level}_{name}": value for name, value in parts.items()})

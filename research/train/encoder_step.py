@@ -185,16 +185,11 @@ def make_train_step(
             "key": state["key"],
         }
         if "target_params" in state:
-            decay = ema.ema_decay(
-                state["step"],
-                start=objective.ema_start,
-                end=objective.ema_end,
-                total_steps=config.train.steps,
-            )
-            new_state["target_params"] = ema.ema_update(
-                state["target_params"], params["encoder"], decay
-            )
+            decay = ema.schedule_decay(state["step"], objective, config.train.steps)
+            target = ema.ema_update(state["target_params"], params["encoder"], decay)
+            new_state["target_params"] = target
             metrics["ema_decay"] = decay
+            metrics["teacher_distance"] = ema.relative_distance(target, params["encoder"])
         return new_state, metrics
 
     options = compiler_options(config)
