@@ -325,8 +325,8 @@ def nan_on_some_blocks(monkeypatch):
     them, fixed by the data): isolated bad batches."""
     original = negative_sampling.skipgram_loss
 
-    def loss(centre, context, negative, mask, negatives):
-        total, pairs = original(centre, context, negative, mask, negatives)
+    def loss(centre, context, negative, mask, negatives, clashes=None):
+        total, pairs = original(centre, context, negative, mask, negatives, clashes)
         # A product, not jnp.where: the gradients must be NaN too, as in a real bad batch.
         return total * jnp.where(pairs % 5 == 0, jnp.nan, 1.0), pairs
 
