@@ -262,11 +262,6 @@ def _build(
             if budget.spent:
                 break
         written, n_documents = tokens.rows, offsets.rows - 1
-    if written != total:
-        raise RuntimeError(f"wrote {written} token ids but the vocabulary counts {total}")
-    (out / "vocab.json").write_text(
-        json.dumps({"words": [w for w, _ in vocab], "counts": [c for _, c in vocab]})
-    )
     meta = {
         **settings,
         "source_description": source.description,
@@ -277,8 +272,20 @@ def _build(
         "documents": n_documents,
         # Rows of the source without a single word (empty lines, non-text values).
         "skipped_documents": rows - with_words,
-        "seconds": round(time.time() - started, 2),
     }
+    _write_vocab_and_meta(out, vocab, written, meta, started)
+
+
+def _write_vocab_and_meta(
+    out: Path, vocab: list[tuple[str, int]], written: int, meta: dict, started: float
+) -> None:
+    """The cache's vocab.json and meta.json, after checking that every counted id was written."""
+    if written != meta["tokens"]:
+        raise RuntimeError(f"wrote {written} token ids but the vocabulary counts {meta['tokens']}")
+    (out / "vocab.json").write_text(
+        json.dumps({"words": [w for w, _ in vocab], "counts": [c for _, c in vocab]})
+    )
+    meta = {**meta, "seconds": round(time.time() - started, 2)}
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
 
 
@@ -374,11 +381,6 @@ def _build_with_phrases(
             tokens.append(ids)
         written, n_documents = tokens.rows, offsets.rows - 1
     shutil.rmtree(scratch)
-    if written != total:
-        raise RuntimeError(f"wrote {written} token ids but the vocabulary counts {total}")
-    (out / "vocab.json").write_text(
-        json.dumps({"words": [w for w, _ in vocab], "counts": [c for _, c in vocab]})
-    )
     meta = {
         **settings,
         "source_description": source.description,
@@ -392,9 +394,8 @@ def _build_with_phrases(
         # many of the phrase tokens made the vocabulary.
         "phrase_passes": [p.stats for p in found.passes],
         "phrases_in_vocab": sum(phrases.DELIMITER in w for w, _ in vocab),
-        "seconds": round(time.time() - started, 2),
     }
-    (out / "meta.json").write_text(json.dumps(meta, indent=2))
+    _write_vocab_and_meta(out, vocab, written, meta, started)
 
 
 def _encode_batch(
