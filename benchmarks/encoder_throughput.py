@@ -4,23 +4,29 @@
 
 Runs (a) this project's jitted, state-donating MLM train step (research/train/encoder_step.py:
 TextModel + tied MLM head, AdamW, global-norm clipping 1.0, masking inside the step), built from
-an EncoderRunConfig of the chosen size, and (b) transformers' BertForMaskedLM on PyTorch (CPU)
-with the same shape (hidden, layers, heads, intermediate, vocab, max positions), the same batches,
-the same masking (15% of positions labelled; 80% [MASK], 10% random, 10% kept), dropout 0.1,
-torch AdamW with the same learning-rate schedule, weight decay (not on biases and LayerNorm
-parameters) and clipping 1.0. Each implementation runs in its own subprocess, so peak RSS is per
-implementation. Batches are random tokens drawn from a Zipf distribution (so the loss can fall
-below log(vocab) by learning unigram frequencies, which shows that both really train), generated
-before timing and fed straight to the step: no host data pipeline is measured.
+an EncoderRunConfig of the chosen size, (b) transformers' BertForMaskedLM in eager PyTorch and
+(c) the same under `torch.compile`, on the GPU when PyTorch sees one, else on the CPU, doing the
+same work: the same shape (hidden, layers, heads, intermediate, vocab, max positions), with
+`--arch bert` (the default) ours built in BERT's layout (post-norm, token-type table, LayerNorm
+and dropout on the embeddings, dropout 0.1 on the attention probabilities, eps 1e-12), the same
+batches, the same masking (15% of positions labelled; 80% [MASK], 10% random, 10% kept; at most
+`max_predictions` per row), the vocabulary scored only at the masked positions on both sides
+(gathered into one fixed shape, as BERT's `gather_indexes`), dropout 0.1, AdamW (PyTorch's fused
+one) with the same learning-rate schedule, weight decay (not on biases and LayerNorm parameters)
+and clipping 1.0. `--arch ours` keeps our default pre-norm layout (BERT then does more dropout
+work). Each implementation runs in its own subprocess, so peak RSS is per implementation.
+Batches are random tokens drawn from a Zipf distribution (so the loss can fall below log(vocab)
+by learning unigram frequencies, which shows that all really train), generated before timing
+and fed straight to the step: no host data pipeline is measured.
 
 tokens/s = batch x seq_len x timed steps / wall time of the timed steps; the warm-up steps before
-them include compilation (ours) and allocator warm-up (both). `--rounds N` (default 3) runs each
-implementation N times in fresh processes, alternating which goes first; the headline ratio is
-the median of the per-round ratios, since on a shared machine one pair of runs moved the ratio by
-several per cent. The table is written into
-BENCHMARKS.md between markers named after size, sequence length and dtype (replacing a previous
-table of the same name), with the command, machine and date. When JAX runs on a GPU, model-FLOPs
-utilisation is reported for ours (formula in the output).
+them include compilation (ours, torch.compile) and allocator warm-up (all). `--rounds N`
+(default 3) runs each implementation N times in fresh processes, rotating the order; each
+headline ratio is the median of the per-round ratios, since on a shared machine one pair of runs
+moved the ratio by several per cent. The table is written into BENCHMARKS.md between markers
+named after size, sequence length and dtype (replacing a previous table of the same name), with
+the command, machine and date. When JAX runs on a GPU, model-FLOPs utilisation is reported for
+ours (formula in the output).
 """
 
 from __future__ import annotations
@@ -75,6 +81,14 @@ def run_config(args):
     config.model.dtype = args.dtype
     config.model.dropout = 0.1
     config.model.positions = "learned"  # as BERT
+    if args.arch == "bert":
+        # BERT's own layout (post-norm, token types, LayerNorm + dropout on the embeddings,
+        # dropout on the attention probabilities, eps 1e-12), so both sides do the same work.
+        config.model.norm = "post"
+        config.model.token_types = 2
+        config.model.embed_norm = True
+        config.model.attention_dropout = args.attention_dropout
+        config.model.norm_eps = 1e-12
     config.data.max_len = args.seq_len
     config.data.vocab_size = args.vocab_size
     config.objective.kind = "mlm"
@@ -90,6 +104,7 @@ def make_spec(args) -> dict:
     """Everything both workers need, resolved once here so they cannot disagree."""
     from research.data import tokenizer as tok
     from research.models.encoder import SIZES
+    from research.objectives.mlm import default_max_predictions
     from research.objectives.registry import encoder_config
     from research.train.encoder_step import make_optimizer
 
@@ -107,7 +122,11 @@ def make_spec(args) -> dict:
         "mlp_dim": shape.mlp_dim,
         "max_len": shape.max_len,
         "dropout": shape.dropout,
+        "attention_dropout": shape.attention_dropout,
+        "norm_eps": shape.norm_eps,
+        "arch": args.arch,
         "mask_rate": config.objective.mask_rate,
+        "max_predictions": default_max_predictions(args.seq_len, config.objective.mask_rate),
         "mask_id": tok.MASK,
         "first_word_id": len(tok.SPECIAL_TOKENS),
         "learning_rates": [float(schedule(i)) for i in range(total)],
@@ -142,7 +161,9 @@ def worker_ours(args, spec: dict) -> dict:
         (jax.tree_util.keystr(path), int(leaf.size))
         for path, leaf in jax.tree_util.tree_flatten_with_path(state["params"])[0]
     ]
-    params, non_embedding = split_embedding_params(named, ("token_embed", "position_embed"))
+    params, non_embedding = split_embedding_params(
+        named, ("token_embed", "position_embed", "type_embed")
+    )
     batches = [jax.device_put(b) for b in token_batches(spec)]
     jax.block_until_ready(batches)
 
@@ -182,11 +203,13 @@ def worker_ours(args, spec: dict) -> dict:
     }
 
 
-def worker_torch(args, spec: dict) -> dict:
+def worker_torch(args, spec: dict, compiled: bool = False) -> dict:
     import torch
+    import torch.nn.functional as F
     import transformers
     from transformers import BertConfig, BertForMaskedLM
 
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     threads = os.cpu_count()
     torch.set_num_threads(threads)
     torch.manual_seed(spec["seed"])
@@ -198,13 +221,14 @@ def worker_torch(args, spec: dict) -> dict:
         intermediate_size=spec["mlp_dim"],
         max_position_embeddings=spec["max_len"],
         hidden_dropout_prob=spec["dropout"],
-        attention_probs_dropout_prob=spec["dropout"],
+        attention_probs_dropout_prob=spec["attention_dropout"],
+        layer_norm_eps=spec["norm_eps"],
         hidden_act="gelu",  # exact erf gelu, as ours
         type_vocab_size=2,
         pad_token_id=0,
         tie_word_embeddings=True,
     )
-    model = BertForMaskedLM(config)
+    model = BertForMaskedLM(config).to(device)
     model.train()
     named = [(name, p.numel()) for name, p in model.named_parameters()]  # tied table once
     params, non_embedding = split_embedding_params(
@@ -221,25 +245,43 @@ def worker_torch(args, spec: dict) -> dict:
         lr=lrs[0],
         betas=(0.9, 0.999),
         eps=1e-8,
+        fused=True,  # PyTorch's fastest AdamW, on CPU and CUDA alike
     )
-    batches = torch.from_numpy(token_batches(spec)).long()
-    generator = torch.Generator().manual_seed(spec["seed"])
+    batches = torch.from_numpy(token_batches(spec)).long().to(device)
+    generator = torch.Generator(device=device).manual_seed(spec["seed"])
     rate, mask_id, vocab = spec["mask_rate"], spec["mask_id"], spec["vocab_size"]
+    max_predictions = spec["max_predictions"]
+
+    def masked_loss(inputs, tokens, chosen):
+        # The same work as ours (research/objectives/mlm.py): the vocabulary is scored only at
+        # each row's first `max_predictions` chosen positions, gathered into a fixed shape (so
+        # torch.compile sees one shape), padded slots weighted 0.
+        hidden = model.bert(input_ids=inputs).last_hidden_state
+        order = torch.argsort((~chosen).to(torch.int8), dim=-1, stable=True)[:, :max_predictions]
+        valid = torch.gather(chosen, 1, order).reshape(-1).float()
+        gathered = torch.gather(hidden, 1, order[..., None].expand(-1, -1, hidden.shape[-1]))
+        logits = model.cls(gathered).float().reshape(-1, vocab)
+        targets = torch.gather(tokens, 1, order).reshape(-1)
+        nll = F.cross_entropy(logits, targets, reduction="none")
+        return (nll * valid).sum() / valid.sum().clamp(min=1.0)
+
+    loss_fn = torch.compile(masked_loss) if compiled else masked_loss
 
     def train_step(i: int) -> torch.Tensor:
         tokens = batches[i]
-        # BERT masking, as research/objectives/mlm.py: each word position chosen with p = rate.
+        # BERT masking, as research/objectives/mlm.py: each word position chosen with p = rate,
+        # at most max_predictions per row (the first ones).
         chosen = (tokens >= spec["first_word_id"]) & (
-            torch.rand(tokens.shape, generator=generator) < rate
+            torch.rand(tokens.shape, generator=generator, device=device) < rate
         )
-        kind = torch.rand(tokens.shape, generator=generator)
-        random_tokens = torch.randint(0, vocab, tokens.shape, generator=generator)
+        chosen = chosen & (torch.cumsum(chosen.int(), dim=-1) <= max_predictions)
+        kind = torch.rand(tokens.shape, generator=generator, device=device)
+        random_tokens = torch.randint(0, vocab, tokens.shape, generator=generator, device=device)
         inputs = torch.where(chosen & (kind < 0.8), torch.full_like(tokens, mask_id), tokens)
         inputs = torch.where(chosen & (kind >= 0.8) & (kind < 0.9), random_tokens, inputs)
-        labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=spec["torch_bf16"]):
-            loss = model(input_ids=inputs, labels=labels).loss
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=spec["torch_bf16"]):
+            loss = loss_fn(inputs, tokens, chosen)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         for group in optimizer.param_groups:
@@ -247,24 +289,32 @@ def worker_torch(args, spec: dict) -> dict:
         optimizer.step()
         return loss.detach()
 
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
     losses = []
     started = time.perf_counter()
     first_step_seconds = float("nan")
     for i in range(spec["warmup"]):
         losses.append(train_step(i))
         if i == 0:
+            sync()
             first_step_seconds = time.perf_counter() - started
+    sync()
     warmup_seconds = time.perf_counter() - started
     started = time.perf_counter()
     for i in range(spec["warmup"], spec["warmup"] + spec["steps"]):
-        losses.append(train_step(i))
+        losses.append(train_step(i))  # kept on device: no host sync inside the timed loop
+    sync()
     seconds = time.perf_counter() - started
 
+    kind_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     return {
-        "impl": "pytorch",
+        "impl": "torch_compile" if compiled else "torch",
         "version": f"torch {torch.__version__}, transformers {transformers.__version__}",
-        "platform": "cpu",
-        "device_kind": "cpu",
+        "platform": device.type,
+        "device_kind": kind_name,
         "dtype": "bfloat16 autocast" if spec["torch_bf16"] else "float32",
         "attn_implementation": getattr(model.config, "_attn_implementation", None),
         "params": params,
@@ -283,7 +333,8 @@ def run_worker(impl: str, args, spec: dict) -> dict:
     command += [
         "--size", args.size, "--seq-len", str(args.seq_len), "--batch", str(args.batch),
         "--steps", str(args.steps), "--warmup", str(args.warmup), "--dtype", args.dtype,
-        "--vocab-size", str(args.vocab_size), "--seed", str(args.seed),
+        "--vocab-size", str(args.vocab_size), "--seed", str(args.seed), "--arch", args.arch,
+        "--attention-dropout", str(args.attention_dropout),
     ]  # fmt: skip
     result = run_json_worker(command, impl)
     result["tokens_per_sec"] = args.batch * args.seq_len * args.steps / result["seconds"]
@@ -342,59 +393,80 @@ def median_run(runs: list[dict]) -> dict:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def table(ours_runs: list[dict], theirs_runs: list[dict], spec: dict, command: str) -> str:
+IMPL_NAMES = {
+    "ours": "ours (jax)",
+    "torch": "BertForMaskedLM (torch eager)",
+    "torch_compile": "BertForMaskedLM (torch.compile)",
+}
+
+
+def table(runs: dict[str, list[dict]], spec: dict, command: str) -> str:
     s = spec
-    ours, theirs = median_run(ours_runs), median_run(theirs_runs)
+    ours_runs = runs["ours"]
+    ours = median_run(ours_runs)
+    peers = [impl for impl in ("torch", "torch_compile") if runs.get(impl)]
+    any_peer = median_run(runs[peers[0]])
     rounds = len(ours_runs)
-    pairs = zip(ours_runs, theirs_runs, strict=True)
-    ratios = [a["tokens_per_sec"] / b["tokens_per_sec"] for a, b in pairs]
-    median_ratio = statistics.median(ratios)
+    architecture = (
+        "BERT's layout on both sides (post-norm, token types, LayerNorm and dropout on the "
+        f"embeddings, dropout {s['attention_dropout']:g} on the attention probabilities, "
+        "LayerNorm eps 1e-12)"
+        if s["arch"] == "bert"
+        else "ours pre-norm with a final LayerNorm and no attention or embedding dropout; BERT "
+        "post-norm with both (so BERT does more dropout work)"
+    )
     lines = [
         f"### encoder MLM training throughput ({s['size']}, seq_len {s['seq_len']}, {s['dtype']})",
         "",
         f"- command: `{command}`",
         f"- machine: {machine()}; ours on {ours['device_kind']} ({ours['version']}); "
-        f"PyTorch on CPU, {theirs['threads']} threads ({theirs['version']}, attention "
-        f"{theirs.get('attn_implementation')})",
+        f"PyTorch on {any_peer['device_kind']}, {any_peer['threads']} CPU threads "
+        f"({any_peer['version']}, attention {any_peer.get('attn_implementation')}, fused AdamW)",
         f"- date: {datetime.date.today().isoformat()}",
         f"- model: {s['size']} = dim {s['dim']}, {s['layers']} layers, {s['heads']} heads, "
         f"mlp {s['mlp_dim']}, vocab {s['vocab_size']}, max positions {s['max_len']}, "
-        f"dropout {s['dropout']}",
+        f"dropout {s['dropout']}; {architecture}",
         f"- training: batch {s['batch']} × seq_len {s['seq_len']}, {s['warmup']} warm-up steps "
         f"(incl. compilation) then {s['steps']} timed steps; MLM {s['mask_rate']:.0%} of "
-        f"positions (80/10/10), Zipf-random tokens; AdamW (weight decay {s['weight_decay']}, "
+        f"positions (80/10/10), the vocabulary scored only at each row's first "
+        f"{s['max_predictions']} masked positions on both sides (BERT's gather_indexes); "
+        f"Zipf-random tokens; AdamW (weight decay {s['weight_decay']}, "
         f"none on biases/LayerNorm), warm-up+cosine lr peaking at "
         f"{max(s['learning_rates']):g}, global-norm clip 1.0",
         "- tokens/s = batch × seq_len × timed steps / timed wall time",
-        f"- {rounds} round(s), each a fresh process per implementation, in alternating order "
-        "(ours first in odd rounds, PyTorch first in even ones) so that drift in the machine's "
-        "speed hits both alike; each row is that implementation's median round",
+        f"- {rounds} round(s), each a fresh process per implementation, the order rotating "
+        "between rounds so that drift in the machine's speed hits all alike; each row is that "
+        "implementation's median round",
         "",
         "| impl | dtype | params | non-embedding | first step s | ms/step | tokens/s "
         "| tokens/s per round | peak RSS MB | loss start → end |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r, runs in ((ours, ours_runs), (theirs, theirs_runs)):
-        name = "ours (jax)" if r["impl"] == "ours" else "BertForMaskedLM (torch)"
-        per_round = " / ".join(f"{x['tokens_per_sec']:,.0f}" for x in runs)
+    for impl in ("ours", *peers):
+        r = median_run(runs[impl])
+        per_round = " / ".join(f"{x['tokens_per_sec']:,.0f}" for x in runs[impl])
         lines.append(
-            f"| {name} | {r['dtype']} | {r['params']:,} | {r['non_embedding_params']:,} "
-            f"| {r['first_step_seconds']:.1f} | {r['ms_per_step']:.1f} "
-            f"| {r['tokens_per_sec']:,.0f} | {per_round} | {r['peak_rss_mb']:.0f} "
-            f"| {r['loss_first']:.3f} → {r['loss_last']:.3f} |"
+            f"| {IMPL_NAMES[impl]} | {r['dtype']} | {r['params']:,} | "
+            f"{r['non_embedding_params']:,} | {r['first_step_seconds']:.1f} | "
+            f"{r['ms_per_step']:.1f} | {r['tokens_per_sec']:,.0f} | {per_round} | "
+            f"{r['peak_rss_mb']:.0f} | {r['loss_first']:.3f} → {r['loss_last']:.3f} |"
         )
-    lines += [
-        "",
-        f"- ours / PyTorch: **{median_ratio:.2f}×** tokens/s (median of the rounds' ratios; "
-        f"per round {', '.join(f'{x:.2f}×' for x in ratios)}), "
-        f"{ours['peak_rss_mb'] / theirs['peak_rss_mb']:.2f}× peak RSS",
-        f"- parameters differ by {theirs['params'] - ours['params']:+,} (BERT − ours): "
-        "ours is pre-norm with a final LayerNorm, BERT post-norm with a LayerNorm after the "
-        "embeddings (same count), and BERT adds token-type embeddings (2 × dim); both tie the "
-        "MLM head to the token embeddings. BERT also applies dropout to attention "
-        "probabilities and to the embeddings, which ours does not",
-        *mfu_lines(ours, spec),
-    ]
+    lines.append("")
+    for impl in peers:
+        pairs = zip(ours_runs, runs[impl], strict=True)
+        ratios = [a["tokens_per_sec"] / b["tokens_per_sec"] for a, b in pairs]
+        theirs = median_run(runs[impl])
+        lines.append(
+            f"- ours / {IMPL_NAMES[impl]}: **{statistics.median(ratios):.2f}×** tokens/s "
+            f"(median of the rounds' ratios; per round {', '.join(f'{x:.2f}×' for x in ratios)}"
+            f"), {ours['peak_rss_mb'] / theirs['peak_rss_mb']:.2f}× peak RSS"
+        )
+    lines.append(
+        f"- parameters differ by {any_peer['params'] - ours['params']:+,} (BERT − ours)"
+        + ("" if s["arch"] == "bert" else ": BERT adds token-type embeddings (2 × dim)")
+        + "; both tie the MLM head to the token embeddings"
+    )
+    lines += mfu_lines(ours, spec)
     return "\n".join(lines) + "\n"
 
 
@@ -416,15 +488,26 @@ def main() -> None:
                         help="fresh-process runs of each implementation, alternating")  # fmt: skip
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--json", default="", help="also write the raw results here")
-    parser.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--arch", choices=["bert", "ours"], default="bert",
+                        help="bert: ours built with BERT's layout, so both do the same work; "
+                        "ours: our default pre-norm layout")  # fmt: skip
+    parser.add_argument("--attention-dropout", type=float, default=0.1,
+                        help="--arch bert: dropout on the attention probabilities, both sides "
+                        "(BERT: 0.1)")  # fmt: skip
+    parser.add_argument("--no-compile", action="store_true",
+                        help="skip the torch.compile row")  # fmt: skip
+    parser.add_argument("--worker", choices=list(IMPL_NAMES), help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steps < 1 or args.warmup < 1 or args.rounds < 1:
         raise SystemExit("error: --steps, --warmup and --rounds must be at least 1")
     if args.worker:
         spec = json.loads(args.spec)
-        worker = worker_ours if args.worker == "ours" else worker_torch
-        print(json.dumps(worker(args, spec)))
+        if args.worker == "ours":
+            result = worker_ours(args, spec)
+        else:
+            result = worker_torch(args, spec, compiled=args.worker == "torch_compile")
+        print(json.dumps(result))
         return
     if not args.vocab_size:
         from research.config import EncoderRunConfig
@@ -434,19 +517,24 @@ def main() -> None:
         shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
     )
     spec = make_spec(args)
-    runs: dict[str, list[dict]] = {"ours": [], "torch": []}
+    impls = ["ours", "torch"] + ([] if args.no_compile else ["torch_compile"])
+    runs: dict[str, list[dict]] = {impl: [] for impl in impls}
     for round_index in range(args.rounds):
-        order = ("ours", "torch") if round_index % 2 == 0 else ("torch", "ours")
-        for impl in order:
+        shift = round_index % len(impls)
+        for impl in impls[shift:] + impls[:shift]:
             print(f"round {round_index + 1}/{args.rounds}: {impl}", file=sys.stderr, flush=True)
             runs[impl].append(run_worker(impl, args, spec))
-    body = table(runs["ours"], runs["torch"], spec, command)
+    body = table(runs, spec, command)
     print(body)
     if args.json:
         Path(args.json).write_text(json.dumps({"spec": spec, "rounds": runs}, indent=2))
     name = f"encoder_throughput {args.size} seq{args.seq_len} {args.dtype}"
     if args.torch_bf16:
         name += " torch-bf16"
+    if args.arch != "bert":
+        name += f" arch-{args.arch}"
+    elif args.attention_dropout != 0.1:
+        name += f" attention-dropout-{args.attention_dropout:g}"
     write_section(Path(args.out), name, body)
 
 

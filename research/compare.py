@@ -328,6 +328,26 @@ def add_best_level(results: dict[str, float | None]) -> dict[str, float | None]:
     return {**results, **best}
 
 
+def with_head_readings(per_method: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Each method followed by one row per head level it was also read at (eval.head_levels):
+    "<method> · head <level>", whose `<evaluator>/<metric>` are its runs' results at
+    `<evaluator>@head_<level>/<metric>` (the columns the head's reading does not reach stay n/a)."""
+    out: dict[str, list[dict]] = {}
+    for method, runs in per_method.items():
+        out[method] = runs
+        order = {"token": 0, "span": 1, "sentence": 2, "document": 3}
+        levels = sorted(
+            {k.split("@head_")[1].split("/")[0] for r in runs for k in r if "@head_" in k},
+            key=lambda level: (order.get(level, len(order)), level),
+        )
+        for level in levels:
+            tag = f"@head_{level}/"
+            out[f"{method} · head {level}"] = [
+                {k.replace(tag, "/"): v for k, v in r.items() if tag in k} for r in runs
+            ]
+    return out
+
+
 def aggregate(per_method: dict[str, list[dict]]) -> dict[str, dict[str, tuple[float, float, int]]]:
     """{method: {metric: (mean, std, n)}} over seeds; missing or null values are skipped."""
     table = {}
@@ -386,7 +406,15 @@ def comparison_markdown(
         "averaged word2vec and SIF word2vec (a/(a+p(w)) weights, a = 1e-3, p from the training "
         "corpus, first principal component of 20,000 training lines removed; a word in context "
         "= its static vector), word2vec trained on the same data; word overlap = the word-sense "
-        "evaluators' Jaccard baseline (threshold fitted on their tuning split).",
+        "evaluators' Jaccard baseline (threshold fitted on their tuning split)."
+        + (
+            " `· head <level>` rows: the same runs read through the multi-abstraction head "
+            "(eval.head_levels): sentence evaluators embed each text at that level, "
+            "word-in-context ones average the level's per-position predictions over the word "
+            "(token and span levels only); n/a where a reading does not apply."
+            if any(" · head " in method for method in table)
+            else ""
+        ),
         "",
         *budget_lines(config, steps or {}),
         "| method | " + " | ".join(title for _, title in columns) + " |",
@@ -518,6 +546,7 @@ def run_comparison(config: CompareConfig, workdir: str | Path) -> dict:
             word2vec_dir = workdir / "runs" / "word2vec" / f"seed{seed}"
             results = run_baseline(config, baseline, seed, directory, word2vec_dir)
             per_method.setdefault(f"baseline: {baseline}", []).append(add_best_level(results))
+    per_method = with_head_readings(per_method)
     first = next(iter(methods))
     overlap = [overlap_row(r) for r in per_method.get(first, [])]
     if any(overlap):

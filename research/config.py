@@ -497,6 +497,13 @@ class EncoderEvalConfig:
     # metrics, keep the best parameters in best/; the final evaluation and load_encoder use them.
     every: int = 0
     select: str = ""
+    # Also score the multi-abstraction head's own embeddings: for each level named here, the
+    # sentence evaluators (STS, retrieval) read the head's embedding of the whole text at that
+    # level and the word-in-context ones (sense, polysemy) its per-position predictions (token
+    # and span levels); metrics are named "<evaluator>@head_<level>/<metric>". [all] = every
+    # level of the head; [] = only the pooled encoder, which every evaluator reads (the probes
+    # read the head's levels anyway). A comparison shows them as "<method> · head <level>" rows.
+    head_levels: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass

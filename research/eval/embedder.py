@@ -53,11 +53,13 @@ class EncoderEmbedder(SentenceEncoder):
         if not 1 <= top_layers <= layers + 1:
             raise UserError(f"top_layers={top_layers}: the encoder has {layers} layers")
         graphdef, params = nnx.split(model)
+        self._graphdef = graphdef
         self._params = params
         self._layers = layers
         # The strata embed_level serves: the multi-abstraction head's levels, else ("sentence",).
         self.levels: tuple[str, ...] = tuple(model.levels)
         self.contexts: tuple[str, ...] = tuple(model.contexts)
+        self.has_level_head = model.level_head is not None
 
         def forward(params, tokens, padding, layer):
             encoder = nnx.merge(graphdef, params).encoder
@@ -77,7 +79,12 @@ class EncoderEmbedder(SentenceEncoder):
         def context_forward(params, embeddings, context_ids):
             return nnx.merge(graphdef, params).contextualize(embeddings, context_ids)
 
+        def position_forward(params, tokens, padding, level):
+            model = nnx.merge(graphdef, params)
+            return model.level_token_predictions(tokens, padding, level)
+
         self._level_forward = jax.jit(level_forward, static_argnums=3)
+        self._position_forward = jax.jit(position_forward, static_argnums=3)
         self._context_forward = jax.jit(context_forward)
 
     def use_params(self, params) -> None:
@@ -181,13 +188,78 @@ class EncoderEmbedder(SentenceEncoder):
         """(N, D): mean contextual embedding of the tokens overlapping each character span."""
         ids, offsets = self._encode(texts)
         _, states = self._run(ids)
-        dim = states.shape[-1] if states.size else 0
-        out = np.zeros((len(texts), dim), np.float32)
-        for row, ((start, end), token_spans) in enumerate(zip(spans, offsets, strict=True)):
-            hits = [i for i, (a, b) in enumerate(token_spans) if a < end and b > start]
-            if hits:
-                out[row] = states[row, 1 + np.asarray(hits)].mean(axis=0)
-        return out
+        return span_means(states, offsets, spans)
+
+    def embed_level_spans(
+        self, texts: list[str], spans: list[tuple[int, int]], level: str
+    ) -> np.ndarray:
+        """(N, D_level): the head's per-position predictions at a token or span level
+        (TextModel.level_token_predictions) averaged over the tokens overlapping each span."""
+        if level not in self.levels or level not in ("token", "span"):
+            raise UserError(
+                f"level {level!r}: per-position levels of this encoder are "
+                f"{', '.join(x for x in self.levels if x in ('token', 'span')) or 'none'}"
+            )
+        ids, offsets = self._encode(texts)
+        out = []
+        for start in range(0, len(ids), self.batch_size):
+            tokens = self._batch(ids[start : start + self.batch_size])
+            predictions = self._position_forward(self._params, tokens, tokens != tok.PAD, level)
+            out.append(np.asarray(predictions)[: len(ids[start : start + self.batch_size])])
+        states = np.concatenate(out) if out else np.zeros((0, self.max_len, 0), np.float32)
+        return span_means(states, offsets, spans)
 
     def report(self) -> str:
         return f"{self.truncated} text(s) truncated to {self.max_len} tokens, {self.empty} empty"
+
+
+def span_means(
+    states: np.ndarray, offsets: list[list[tuple[int, int]]], spans: list[tuple[int, int]]
+) -> np.ndarray:
+    """(N, D): per text, the mean of `states` (N, L, D; position 0 = [CLS]) over the tokens whose
+    character offsets overlap its span; zeros where none does."""
+    dim = states.shape[-1] if states.size else 0
+    out = np.zeros((len(offsets), dim), np.float32)
+    for row, ((start, end), token_spans) in enumerate(zip(spans, offsets, strict=True)):
+        hits = [i for i, (a, b) in enumerate(token_spans) if a < end and b > start]
+        if hits:
+            out[row] = states[row, 1 + np.asarray(hits)].mean(axis=0)
+    return out
+
+
+class HeadLevelView(SentenceEncoder):
+    """One level of the multi-abstraction head behind the TextEncoder protocol, so that the
+    sentence and word-in-context evaluators can score the head's own embeddings beside the
+    pooled encoder's (eval.head_levels).
+
+    embed_sentences: the head's embedding of each whole text at `level` (embed_level; for token
+    and span levels the mean of its per-position predictions, as in training). embed_spans (token
+    and span levels only): its per-position predictions averaged over the word's tokens.
+    `reads` says which evaluators can read it (their own `reads`).
+    """
+
+    def __init__(self, embedder: EncoderEmbedder, level: str):
+        if not embedder.has_level_head:
+            raise UserError(
+                "eval.head_levels needs the multi-abstraction head (objective multi_abstraction); "
+                "this encoder has none: set eval.head_levels=[]"
+            )
+        if level not in embedder.levels:
+            raise UserError(
+                f"eval.head_levels names {level!r}; the head's levels are "
+                f"{', '.join(embedder.levels)}"
+            )
+        self.embedder = embedder
+        self.level = level
+        per_position = level in ("token", "span")
+        self.reads: tuple[str, ...] = ("sentences", "spans") if per_position else ("sentences",)
+
+    def embed_sentences(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.embed_level(texts, self.level)
+
+    def embed_spans(self, texts: list[str], spans: list[tuple[int, int]]) -> np.ndarray:
+        if "spans" not in self.reads:
+            raise UserError(
+                f"the head's {self.level!r} level embeds whole texts, not words in context"
+            )
+        return self.embedder.embed_level_spans(texts, spans, self.level)

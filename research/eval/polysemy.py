@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -250,6 +251,8 @@ def plot_polysemy(
 @dataclass
 class SenseSeparation:
     """Evaluator: leave-one-out nearest-centroid sense accuracy on a polysemy file."""
+
+    reads: ClassVar[str] = "spans"  # what it embeds: one vector per word in context
 
     name: str
     path: str | Path

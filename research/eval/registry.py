@@ -136,9 +136,10 @@ def evaluators_from_config(evals: Mapping[str, Mapping[str, object]]) -> list[Ev
 
 
 def run_evaluators(
-    evaluators: Iterable[Evaluator], vectors: WordVectors
+    evaluators: Iterable[Evaluator], vectors: WordVectors, suffix: str = ""
 ) -> tuple[dict[str, float], str]:
-    """Run each evaluator; return flat {"<name>/<metric>": value} and the joined markdown."""
+    """Run each evaluator; return flat {"<name><suffix>/<metric>": value} and the joined
+    markdown (`suffix` labels a second reading of the same evaluators, e.g. "@head_sentence")."""
     results: dict[str, float] = {}
     sections: list[str] = []
     seen: set[str] = set()
@@ -152,7 +153,8 @@ def run_evaluators(
         for metric, value in result.metrics.items():
             # Counts stay int so that results tables print them as integers.
             is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-            results[f"{evaluator.name}/{metric}"] = int(value) if is_int else float(value)
+            key = f"{evaluator.name}{suffix}/{metric}"
+            results[key] = int(value) if is_int else float(value)
         if result.markdown.strip():
             sections.append(result.markdown.strip())
     return results, "\n\n".join(sections) + ("\n" if sections else "")

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -110,6 +111,8 @@ def _check_ks(name: str, ks: object) -> tuple[int, ...]:
 @dataclass
 class Retrieval:
     """Evaluator: recall@k and MRR of each query's own target among all distinct targets."""
+
+    reads: ClassVar[str] = "sentences"  # what it embeds: one vector per text
 
     name: str
     path: str | Path

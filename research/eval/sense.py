@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -180,6 +181,8 @@ class WordSense:
     `tune_split` picks the threshold; `eval_split` is scored (default: "test" if the file has
     it, else the tuning split).
     """
+
+    reads: ClassVar[str] = "spans"  # what it embeds: one vector per word in context
 
     name: str
     path: str | Path

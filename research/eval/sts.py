@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -208,6 +209,8 @@ def unique_rows(vectors: np.ndarray, texts: list[str]) -> np.ndarray:
 @dataclass
 class SentenceSimilarity:
     """Evaluator: Spearman rho (and Pearson r) of sentence-vector cosines against gold scores."""
+
+    reads: ClassVar[str] = "sentences"  # what it embeds: one vector per text
 
     name: str
     path: str | Path

@@ -104,15 +104,32 @@ class TextModel(nnx.Module):
             pooled, _ = segment_means(states, jnp.where(words, 0, -1), 1)
             out = self.level_head(pooled[:, 0], level)
         else:
-            if level == "span":
-                segments = jnp.where(words, 0, -1)
-                members = window_members(words, segments, self.span_length)
-                states = window_means(states, members)
-            predictions = self.level_head(states, level)
+            predictions = self._position_predictions(states, words, level)
             out = jnp.einsum("bld,bl->bd", predictions, weights)
             out = out / jnp.maximum(weights.sum(-1, keepdims=True), 1.0)
         size = self.level_dims(level)
         return out[:, :size] if size is not None else out
+
+    def level_token_predictions(
+        self, tokens: jax.Array, padding_mask: jax.Array, level: str
+    ) -> jax.Array:
+        """(B, L, D_level) float32: the head's prediction at every position for a per-position
+        level (token: each word token; span: the window of span_length word tokens there), as
+        `level_embedding` averages them; 0 at non-word positions (deterministic)."""
+        if self.level_head is None or level not in ("token", "span") or level not in self.levels:
+            raise ValueError(f"level {level!r} is not a per-position level of {self.levels}")
+        states = self.encoder(tokens, padding_mask)[-1]
+        words = padding_mask & (tokens >= len(tok.SPECIAL_TOKENS))
+        predictions = self._position_predictions(states, words, level) * words[..., None]
+        size = self.level_dims(level)
+        return predictions[..., :size] if size is not None else predictions
+
+    def _position_predictions(self, states: jax.Array, words: jax.Array, level: str) -> jax.Array:
+        if level == "span":
+            segments = jnp.where(words, 0, -1)
+            members = window_members(words, segments, self.span_length)
+            states = window_means(states, members)
+        return self.level_head(states, level).astype(jnp.float32)
 
     def level_dims(self, level: str) -> int | None:
         """The leading dimensions a Matryoshka level uses, None for all of them."""

@@ -36,7 +36,7 @@ from research.data.text_batches import (
 )
 from research.errors import UserError
 from research.eval import evaluators_from_config, run_evaluators
-from research.eval.embedder import EncoderEmbedder
+from research.eval.embedder import EncoderEmbedder, HeadLevelView
 from research.eval.plots import plot_loss
 from research.eval.report import write_results
 from research.eval.suites import encoder_suite, resolve_evals
@@ -76,6 +76,27 @@ def validate(config: EncoderRunConfig) -> None:
             raise UserError(message)
     objectives.encoder_config(config, vocab_size=1)  # shape and lengths, before any data work
     objectives.validate(config)
+    validate_head_levels(config)
+
+
+def validate_head_levels(config: EncoderRunConfig) -> None:
+    """eval.head_levels names levels of the head this run trains (checked before training)."""
+    wanted = list(config.eval.head_levels)
+    if not wanted:
+        return
+    if "all" in wanted and wanted != ["all"]:
+        raise UserError(f"eval.head_levels={wanted}: 'all' stands alone, e.g. [all]")
+    if "levels" not in objectives.heads(config):
+        raise UserError(
+            f"eval.head_levels={wanted} needs the multi-abstraction head, which objective.kind="
+            f"{config.objective.kind} does not train: set eval.head_levels=[]"
+        )
+    unknown = [x for x in wanted if x != "all" and x not in config.objective.levels]
+    if unknown:
+        raise UserError(
+            f"eval.head_levels names {', '.join(unknown)}; the head's levels "
+            f"(objective.levels) are {', '.join(config.objective.levels)}"
+        )
 
 
 def check_mesh(config: EncoderRunConfig, mesh: Mesh | None) -> None:
@@ -406,6 +427,14 @@ def evaluate_and_report(
     selected: str | None = None,
 ) -> dict[str, float]:
     results, extra = run_evaluators(evaluators, embedder)
+    head_levels = list(config.eval.head_levels)
+    for level in embedder.levels if head_levels == ["all"] else head_levels:
+        view = HeadLevelView(embedder, level)
+        readable = [e for e in evaluators if getattr(e, "reads", None) in view.reads]
+        more, markdown = run_evaluators(readable, view, suffix=f"@head_{level}")
+        results.update(more)
+        if markdown:
+            extra += f"\n## The head's {level} level (eval.head_levels)\n\n{markdown}"
     if polysemy_file is not None:
         from research.eval.polysemy import plot_polysemy
 
