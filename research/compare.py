@@ -55,6 +55,9 @@ HEADLINE = [
     ("hypernym_probes/best/depth1/linear", "hypernym depth1"),
     ("hypernym_probes/best/depth2/linear", "hypernym depth2"),
     ("hypernym_probes/best/depth3/linear", "hypernym depth3"),
+    ("hypernym_probes/best/root2/linear", "hypernym root2"),
+    ("hypernym_probes/best/root3/linear", "hypernym root3"),
+    ("hypernym_probes/best/lexname/linear", "supersense"),
     ("ws353/spearman", "WS-353 ρ"),
     # SimCSE's geometry on STS-B test (research/eval/geometry.py): lower is better.
     ("stsb_test/alignment", "STS-B align ↓"),

@@ -250,6 +250,38 @@ def test_ladder_probes_labels_depths_and_short_ladders(tmp_path: Path) -> None:
     assert set(d1_rare.labels) == {"dog", "cat", "oak", "fern"} and d1_rare.skipped_rare == 1
 
 
+def test_ladder_probes_count_from_the_root_and_read_label_columns(tmp_path: Path) -> None:
+    path = tmp_path / "hierarchy.tsv"
+    rows = [
+        ("dog", "noun.animal", "dog|mammal|animal|organism|entity"),
+        ("cat", "noun.animal", "cat|mammal|animal|organism|entity"),
+        ("oak", "noun.plant", "oak|tree|plant|organism|entity"),
+        ("fern", "noun.plant", "fern|plant|organism|entity"),
+        ("rock", "noun.object", "rock|material|substance|entity"),
+        ("sand", "noun.object", "sand|material|substance|entity"),
+    ]
+    path.write_text(
+        "lemma\tlexname\tladder_words\n"
+        + "".join(f"{w}{i}\t{lex}\t{ladder}\n" for w, lex, ladder in rows for i in range(2)),
+        encoding="utf-8",
+    )
+    root2, root3, lexname = ladder_probes(
+        path, (), root_depths=(2, 3), label_columns="lexname", min_class_items=1
+    )
+    assert [p.name for p in (root2, root3, lexname)] == ["root2", "root3", "lexname"]
+    by_text = dict(zip(root2.texts, root2.labels, strict=True))
+    # Counted from the root: root1 = entity, root2 = organism or substance.
+    assert by_text["dog0"] == by_text["fern1"] == "organism" and by_text["sand0"] == "substance"
+    assert dict(zip(root3.texts, root3.labels, strict=True))["fern0"] == "plant"
+    assert dict(zip(root3.texts, root3.labels, strict=True))["dog0"] == "animal"
+    assert dict(zip(lexname.texts, lexname.labels, strict=True))["oak1"] == "noun.plant"
+    assert len(lexname) == len(rows) * 2 and set(lexname.labels) == {
+        "noun.animal", "noun.plant", "noun.object"
+    }  # fmt: skip
+    with pytest.raises(UserError, match="supersense"):
+        ladder_probes(path, (1,), label_columns=["supersense"], min_class_items=1)
+
+
 def test_ladder_probe_with_one_class_is_a_user_error(tmp_path: Path) -> None:
     path = tmp_path / "h.tsv"
     path.write_text(

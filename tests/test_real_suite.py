@@ -81,18 +81,18 @@ def write_data_dir(root: Path) -> Path:
     ]:
         def2word.append(f"{lemma}\tn\t{lemma}.n.01\tnoun.x\t4\t{definition}\t{split}")
     (wordnet / "wordnet_def2word_core.tsv").write_text("\n".join(def2word) + "\n")
-    ladder = ["lemma\tpos\tladder_words\tsplit"]
-    for lemma, words, split in [
-        ("cat", "feline|carnivore|animal|entity", "train"),
-        ("dog", "canine|carnivore|animal|entity", "train"),
-        ("water", "liquid|fluid|matter|entity", "train"),
-        ("river", "stream|fluid|matter|entity", "train"),
-        ("money", "asset|possession|relation|entity", "train"),
-        ("loan", "debt|possession|relation|entity", "train"),
-        ("bank", "asset|possession|relation|entity", "dev"),
-        ("sat", "feline|carnivore|animal|entity", "dev"),
+    ladder = ["lemma\tpos\tlexname\tladder_words\tsplit"]
+    for lemma, lexname, words, split in [
+        ("cat", "noun.animal", "feline|carnivore|animal|entity", "train"),
+        ("dog", "noun.animal", "canine|carnivore|animal|entity", "train"),
+        ("water", "noun.substance", "liquid|fluid|matter|entity", "train"),
+        ("river", "noun.object", "stream|fluid|matter|entity", "train"),
+        ("money", "noun.possession", "asset|possession|relation|entity", "train"),
+        ("loan", "noun.possession", "debt|possession|relation|entity", "train"),
+        ("bank", "noun.possession", "asset|possession|relation|entity", "dev"),
+        ("sat", "noun.animal", "feline|carnivore|animal|entity", "dev"),
     ]:
-        ladder.append(f"{lemma}\tn\t{words}\t{split}")
+        ladder.append(f"{lemma}\tn\t{lexname}\t{words}\t{split}")
     (wordnet / "wordnet_hypernym_ladder_core.tsv").write_text("\n".join(ladder) + "\n")
     return root
 
@@ -117,6 +117,10 @@ def test_evals_real_selects_the_encoder_suite_under_the_data_directory(tmp_path)
     assert results["def2word/queries"] == results["def2word/candidates"] == 3
     assert "each embedded as a text on its own" in markdown
     assert "hypernym_probes/sentence/depth2/linear" in results
+    # Coarser classes: counted from the root (root2 of bank = relation) and the supersense.
+    assert "hypernym_probes/sentence/root2/linear" in results
+    assert "hypernym_probes/sentence/lexname/linear" in results
+    assert results["hypernym_probes/root2/classes"] == 3  # animal, matter, relation
 
 
 def test_evals_real_for_word_vectors_scores_every_similarity_set_and_the_analogies(tmp_path):

@@ -18,6 +18,13 @@ Probes (file formats):
   ``hierarchy.tsv``. ``ladder_words`` lists the ancestors nearest first, separated by ``|``
   (``mammal|animal|entity``). The item text is ``template.format(lemma)`` and its label at depth
   k is the k-th ancestor; items whose ladder is shorter than k are skipped and counted.
+* **Coarser hierarchy classes** (probes ``root2``, ``root3``, ...: ``root_depths``): the same
+  ladders counted from the root, the label at root depth k being the k-th ancestor from the top
+  (``ladder[-k]``: for WordNet nouns root1 is always ``entity``, root2 ``object`` or
+  ``abstraction``, ...), so a few common classes instead of thousands of rare nearest
+  ancestors; and (probe ``<column>``: ``label_columns``) any other column of the ladder TSV as
+  the label, such as WordNet's ``lexname`` (its 45 lexicographer files, the "supersenses":
+  ``noun.animal``, ``verb.motion``, ...).
 * **Document topic** (probe ``topic``): JSONL, one object per line with ``"topic"`` (a string)
   and ``"sentences"`` (a list of strings), as the synthetic world's ``documents.jsonl``; an
   optional ``"split"`` is used like the TSV's. The item text is the first ``max_sentences``
@@ -170,13 +177,17 @@ def ladder_probes(
     seed: int = 0,
     min_class_items: int = 2,
     folds: int = 0,
+    root_depths: Sequence[int] = (),
+    label_columns: Sequence[str] = (),
 ) -> list[ProbeSet]:
-    """One probe per depth k (``depth<k>``) from a hierarchy ladder TSV (module docstring).
+    """One probe per depth k (``depth<k>``), per root depth k (``root<k>``) and per label column
+    from a hierarchy ladder TSV (module docstring).
 
-    The same items (after the `pos` filter and the `max_items` sample) feed every depth.
+    The same items (after the `pos` filter and the `max_items` sample) feed every probe.
     """
     path = Path(path).expanduser()
-    depths = _check_depths(depths)
+    # No nearest-first depth is fine when root depths or label columns give the probes.
+    depths = _check_depths(depths) if depths or not (root_depths or label_columns) else ()
     try:
         has_lemma = "\x00" in template.format("\x00")
     except (IndexError, KeyError, ValueError):
@@ -185,9 +196,12 @@ def ladder_probes(
         raise UserError(
             f"template {template!r} must contain '{{}}' where the lemma goes, e.g. 'the {{}}'"
         )
-    required = ["lemma", "ladder_words"] + (["pos"] if pos else [])
+    root_depths = _check_depths(root_depths) if root_depths else ()
+    label_columns = [label_columns] if isinstance(label_columns, str) else list(label_columns)
+    required = ["lemma", "ladder_words"] + (["pos"] if pos else []) + label_columns
     rows = read_header_tsv(path, required, LADDER_FORMAT)
     lemmas: list[str] = []
+    column_labels: dict[str, list[str]] = {column: [] for column in label_columns}
     ladders: list[list[str]] = []
     splits: list[str] | None = [] if "split" in rows[0][1] else None
     for line_no, row in rows:
@@ -212,20 +226,30 @@ def ladder_probes(
             if not split:
                 raise UserError(f"{where}: empty split; expected the {LADDER_FORMAT}")
             splits.append(split)
+        for column in label_columns:
+            label = row[column].strip()
+            if not label:
+                raise UserError(f"{where}: empty {column} for {lemma!r}; every row needs one")
+            column_labels[column].append(label)
         lemmas.append(lemma)
         ladders.append(ladder)
     if not lemmas:
         raise UserError(f"{path}: no rows with pos {pos!r}; check the pos option")
     chosen = sample_items(len(lemmas), max_items, seed)
+    # (probe name, label of item i or None when its ladder is too short)
+    labellers = [(f"depth{k}", lambda i, k=k: ladders[i][k - 1]) for k in depths]
+    labellers += [(f"root{k}", lambda i, k=k: ladders[i][-k]) for k in root_depths]
+    labellers += [(c, lambda i, c=c: column_labels[c][i]) for c in label_columns]
+    lengths = {f"depth{k}": k for k in depths} | {f"root{k}": k for k in root_depths}
     probes = []
-    for k in depths:
-        kept = [i for i in chosen if len(ladders[i]) >= k]
+    for name, label_of in labellers:
+        kept = [i for i in chosen if len(ladders[i]) >= lengths.get(name, 0)]
         probes.append(
             make_probe(
-                f"depth{k}",
+                name,
                 str(path),
                 [template.format(lemmas[i]) for i in kept],
-                [ladders[i][k - 1] for i in kept],
+                [label_of(i) for i in kept],
                 None if splits is None else [splits[i] for i in kept],
                 seed=seed,
                 min_class_items=min_class_items,
@@ -439,6 +463,8 @@ class LevelProbes:
     ladder: str | Path = ""
     documents: str | Path = ""
     depths: Sequence[int] = (1, 2, 3)
+    root_depths: Sequence[int] = ()  # probes root<k>: ancestors counted from the root
+    label_columns: Sequence[str] = ()  # probes named after other ladder columns (lexname)
     template: str = "{}"
     max_items: int = 2000
     seed: int = 0
@@ -496,6 +522,8 @@ class LevelProbes:
                 seed=self.seed,
                 min_class_items=self.min_class_items,
                 folds=self.folds,
+                root_depths=self.root_depths,
+                label_columns=self.label_columns,
             )
         if self.documents:
             self.probes.append(

@@ -24,8 +24,8 @@ MTurk-287 and -771 (Spearman), and the Google analogies with every section, rest
 * `def2word`: WordNet definition -> word retrieval on the `dev` split, R@1, R@10, MRR; the
   candidates are every distinct lemma of the dev rows, each embedded as a one-word text.
 * `hypernym_probes`: the level probes' hierarchy-depth probes on the WordNet hypernym ladders
-  (the lemma embedded alone; depth k = the k-th ancestor, nearest first), dev items against
-  train items.
+  (the lemma embedded alone; depth k = the k-th ancestor, nearest first; root k = the k-th
+  counted from the root; lexname = WordNet's supersense), dev items against train items.
 """
 
 from __future__ import annotations
@@ -100,6 +100,10 @@ def _real_encoder_suite() -> Evals:
             "kind": "level_probes",
             "ladder": wordnet.format("hypernym_ladder_core"),
             "depths": [1, 2, 3],
+            # Coarser classes than the nearest ancestors (mostly singletons): ancestors counted
+            # from the root, and WordNet's 45 lexicographer files (supersenses).
+            "root_depths": [2, 3],
+            "label_columns": ["lexname"],
             "folds": 0,
         },
     }
