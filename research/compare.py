@@ -262,7 +262,7 @@ def run_baseline(
     from research.baselines import AveragedWordVectors, TfidfEncoder
     from research.data.sequences import prepare_sequences
     from research.eval import run_evaluators
-    from research.train import encoder as encoder_trainer
+    from research.train import encoder_report
     from research.train import word2vec as word_trainer
 
     if baseline not in ("tfidf", "word2vec", "sif"):
@@ -279,7 +279,7 @@ def run_baseline(
         vocab_size=encoder.data.vocab_size,
         progress=False,
     )
-    evaluators = encoder_trainer.build_evaluators(encoder, data, workdir / "plots")[0]
+    evaluators = encoder_report.build_evaluators(encoder, data, workdir / "plots")[0]
     extra: dict[str, float] = {}
     if baseline == "tfidf":
         model = TfidfEncoder(training_lines(encoder, data))
