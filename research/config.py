@@ -50,6 +50,10 @@ class DataConfig:
 class ModelConfig:
     kind: Literal["skipgram", "cbow"] = "skipgram"
     dim: int = 100
+    # The output layer: "negative" = negative sampling (data.negatives per pair); "hs" =
+    # hierarchical softmax over a Huffman tree of the counts (word2vec.c -hs 1 -negative 0,
+    # gensim hs=1 negative=0), which trains without negatives, so it needs data.negatives=0.
+    output: Literal["negative", "hs"] = "negative"
     # Storage of the two tables. bfloat16 halves their memory and the bytes each step moves
     # (blocks still compute in float32); meant for accelerators, XLA:CPU runs it far slower
     # (BENCHMARKS.md). Vectors are exported as float32 either way.
