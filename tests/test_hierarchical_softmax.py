@@ -117,34 +117,37 @@ def test_huffman_tree_is_word2vec_c_and_a_prefix_code(seed):
 
 def test_losses_equal_a_naive_sum_over_pairs_and_path_nodes():
     rng = np.random.default_rng(0)
-    g, c, k, length, d = 2, 3, 5, 4, 6
-    context = rng.normal(size=(g, k, d)).astype(np.float32)
-    path = rng.normal(size=(g, c, length, d)).astype(np.float32)
-    lengths = rng.integers(1, length + 1, size=(g, c))
-    mask = (np.arange(length) < lengths[..., None]).astype(np.float32)
-    codes = rng.integers(0, 2, size=(g, c, length))
+    batch, window, length, d = 6, 2, 4, 5
+    block = rng.normal(size=(batch + 2 * window, d)).astype(np.float32)
+    path = rng.normal(size=(batch, length, d)).astype(np.float32)
+    lengths = rng.integers(1, length + 1, size=batch)
+    mask = (np.arange(length) < lengths[:, None]).astype(np.float32)
+    codes = rng.integers(0, 2, size=(batch, length))
     signs = (1 - 2 * codes) * mask
-    pair_mask = rng.random((g, c, k)) < 0.5
-    pair_mask[0, 0] = False  # a centre without context
+    pair_mask = rng.random((batch, 2 * window)) < 0.5
+    pair_mask[0] = False  # a centre without context
     loss, pairs = hs.skipgram_hs_loss(
-        jnp.asarray(context), jnp.asarray(path), jnp.asarray(signs), jnp.asarray(mask), pair_mask
+        jnp.asarray(block), jnp.asarray(path), jnp.asarray(signs), jnp.asarray(mask), pair_mask
     )
+    offsets = [-2, -1, 1, 2]
     expected = 0.0
-    for gi in range(g):
-        for i in range(c):
-            for j in range(k):
-                if not pair_mask[gi, i, j]:
-                    continue
-                for step in range(lengths[gi, i]):  # word2vec.c: label = 1 - code
-                    f = float(context[gi, j].astype(np.float64) @ path[gi, i, step])
-                    label = 1 - codes[gi, i, step]
-                    p = sigmoid(f)
-                    expected -= math.log(p if label == 1 else 1 - p)
+    for b in range(batch):
+        for k, offset in enumerate(offsets):
+            if not pair_mask[b, k]:
+                continue
+            context = block[window + b + offset].astype(np.float64)
+            for step in range(lengths[b]):  # word2vec.c: label = 1 - code
+                p = sigmoid(float(context @ path[b, step]))
+                expected -= math.log(p if codes[b, step] == 0 else 1 - p)
     assert float(loss) == pytest.approx(expected, rel=1e-5)
     assert int(pairs) == pair_mask.sum()
 
-    counts = pair_mask.sum(-1)
+    g, c = 2, 3
+    counts = rng.integers(0, 3, size=(g, c))
+    counts[0, 0] = 0
     hidden = rng.normal(size=(g, c, d)).astype(np.float32)
+    path, lengths = path.reshape(g, c, length, d), lengths.reshape(g, c)
+    codes, signs, mask = codes.reshape(g, c, -1), signs.reshape(g, c, -1), mask.reshape(g, c, -1)
     loss, centres = hs.cbow_hs_loss(
         jnp.asarray(hidden), jnp.asarray(path), jnp.asarray(signs), jnp.asarray(mask), counts
     )

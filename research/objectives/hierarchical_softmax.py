@@ -104,8 +104,32 @@ def path_log_likelihood(logits: jax.Array, signs: jax.Array) -> jax.Array:
     return jax.nn.log_sigmoid(signs * logits)
 
 
+def offset_mask(
+    key: jax.Array, ids: jax.Array, docs: jax.Array, chunks: tuple[int, int], window: int
+) -> jax.Array:
+    """(B, 2w) bool: which of its 2w neighbours (offsets -w..-1, 1..w) are pairs of each centre.
+
+    The same pairs as negative_sampling.window_mask, drawn the same way (each centre's reach
+    uniform in 1..window, with the key and the (G, c) shape of the block's chunks), but listed
+    per centre rather than against its chunk's whole window.
+    """
+    batch = chunks[0] * chunks[1]
+    reach = jax.random.randint(key, chunks, 1, window + 1).reshape(batch)
+    offsets = jnp.asarray(neighbour_offsets(window))
+    centre = window + jnp.arange(batch)
+    context = centre[:, None] + offsets[None, :]
+    in_window = jnp.abs(offsets)[None, :] <= reach[:, None]
+    same_doc = docs[context] == docs[centre][:, None]
+    return in_window & same_doc & (ids[context] >= 0)
+
+
+def neighbour_offsets(window: int) -> np.ndarray:
+    """-w..-1, 1..w: a centre's neighbours' positions relative to it."""
+    return np.array([o for o in range(-window, window + 1) if o != 0], np.int32)
+
+
 def skipgram_hs_loss(
-    context_rows: jax.Array,
+    block_rows: jax.Array,
     path_rows: jax.Array,
     path_signs: jax.Array,
     path_mask: jax.Array,
@@ -113,16 +137,22 @@ def skipgram_hs_loss(
 ) -> tuple[jax.Array, jax.Array]:
     """Skip-gram hierarchical-softmax loss summed over the block's pairs.
 
-    As word2vec.c and gensim do for hs, each context word's input row predicts the centre's path:
-    context_rows (G, c+2w, D) input rows of the chunk's window; path_rows (G, c, L, D) the output
-    rows of each centre's path nodes, path_signs and path_mask (G, c, L); pair_mask (G, c, c+2w).
-    One batched product per chunk scores every centre's path against its whole window; the pair
-    mask keeps the pairs. Returns (loss sum, number of pairs).
+    As word2vec.c and gensim do for hs, each context word's input row predicts the centre's path.
+    block_rows (B + 2w, D) the input rows of the block's tokens (centre b sits at w + b);
+    path_rows (B, L, D) the output rows of each centre's path nodes, path_signs and path_mask
+    (B, L); pair_mask (B, 2w) from `offset_mask`. Each centre scores its path against its own 2w
+    neighbours only (not its chunk's whole window, as negative sampling does: a path holds L
+    rows, so the c + 2w columns would cost L times more). Returns (loss sum, number of pairs).
     """
-    logits = jnp.einsum("gkd,gild->gikl", context_rows, path_rows)
-    per_node = path_log_likelihood(logits, path_signs[:, :, None, :])
-    weight = pair_mask.astype(logits.dtype)[..., None] * path_mask[:, :, None, :]
-    return -jnp.sum(weight * per_node), pair_mask.astype(logits.dtype).sum()
+    batch, window = pair_mask.shape[0], pair_mask.shape[1] // 2
+    weights = pair_mask.astype(path_rows.dtype)
+    neighbours = jnp.stack(
+        [block_rows[window + o : window + o + batch] for o in neighbour_offsets(window)], axis=1
+    )
+    logits = jnp.einsum("bkd,bld->bkl", neighbours, path_rows)
+    per_node = path_log_likelihood(logits, path_signs[:, None, :])
+    loss = -jnp.sum(weights[..., None] * path_mask[:, None, :] * per_node)
+    return loss, weights.sum()
 
 
 def cbow_hs_loss(

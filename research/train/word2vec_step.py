@@ -183,43 +183,53 @@ def make_train_step(
         """block_gradients for hierarchical softmax: each centre's path replaces the negatives.
 
         Skip-gram predicts the centre's path from each context word's input row (word2vec.c's
-        and gensim's direction for hs), so its input updates go to the window's rows, as CBOW's.
+        and gensim's direction for hs), so its input updates go to the block's tokens' rows.
         """
         window_key, _ = jax.random.split(key)  # the same windows as negative sampling draws
-        pair_mask = ns.window_mask(window_key, ids, docs, layout, window)
         safe_ids = jnp.maximum(ids, 0)
-        centre_ids = safe_ids[layout.centre_positions]
-        context_ids = safe_ids[layout.context_positions]
-        points, signs, mask = (
-            path_points[centre_ids],
-            path_signs[centre_ids],
-            path_mask[centre_ids],
-        )
-        context_in = as_f32(table_in[context_ids])
+        centre_ids = safe_ids[window : window + layout.centre_positions.size]
+        points = path_points[centre_ids]
+        signs, mask = path_signs[centre_ids], path_mask[centre_ids]
         path_rows = as_f32(table_out[points])
         if kind == "skipgram":
-            rows = {"context": context_in, "path": path_rows}
+            pair_mask = hs.offset_mask(window_key, ids, docs, layout.centre_positions.shape, window)
+            rows = {"block": as_f32(table_in[safe_ids]), "path": path_rows}
 
             def loss_fn(r):
-                return hs.skipgram_hs_loss(r["context"], r["path"], signs, mask, pair_mask)
+                return hs.skipgram_hs_loss(r["block"], r["path"], signs, mask, pair_mask)
 
             (loss, pairs), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows)
+            in_ids, in_grads = safe_ids, grads["block"]
+            has_pair = jnp.any(pair_mask, axis=-1)
         else:
-            hidden, counts = ns.cbow_hidden(context_in, pair_mask)
-            rows = {"hidden": hidden, "path": path_rows}
+            pair_mask = ns.window_mask(window_key, ids, docs, layout, window)
+            context_ids = safe_ids[layout.context_positions]
+            hidden, counts = ns.cbow_hidden(as_f32(table_in[context_ids]), pair_mask)
+            num_chunks, chunk = layout.centre_positions.shape
+            rows = {
+                "hidden": hidden,
+                "path": path_rows.reshape(num_chunks, chunk, *path_rows.shape[1:]),
+            }
 
             def loss_fn(r):
-                return hs.cbow_hs_loss(r["hidden"], r["path"], signs, mask, counts)
+                return hs.cbow_hs_loss(
+                    r["hidden"],
+                    r["path"],
+                    signs.reshape(num_chunks, chunk, -1),
+                    mask.reshape(num_chunks, chunk, -1),
+                    counts,
+                )
 
             (loss, pairs), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows)
             # The full error of the mean to every context word, as for negative sampling.
-            grads["context"] = jnp.einsum(
-                "gik,gid->gkd", pair_mask.astype(hidden.dtype), grads.pop("hidden")
-            )
+            in_ids = context_ids
+            in_grads = jnp.einsum("gik,gid->gkd", pair_mask.astype(hidden.dtype), grads["hidden"])
+            has_pair = counts.reshape(-1) > 0
+        grads = {"input": in_grads, "path": grads["path"].reshape(path_rows.shape)}
         # Hits for the row cap: the real nodes of the paths of centres that have a pair (padding
         # and centres without context carry a zero update).
-        counted = mask * jnp.any(pair_mask, axis=-1)[..., None]
-        rows_of = {"context": context_ids, "path": points, "path_counted": counted}
+        counted = mask * has_pair[:, None]
+        rows_of = {"input": in_ids, "path": points, "path_counted": counted}
         return loss, pairs, grads, rows_of
 
     def block_gradients(table_in, table_out, ids, docs, key):
@@ -300,7 +310,7 @@ def make_train_step(
         updates, opt_state = tx.update(grads, state["opt_state"])
         out_counted = None
         if hierarchical:
-            in_ids, in_updates = rows_of["context"], updates["context"]
+            in_ids, in_updates = rows_of["input"], updates["input"]
             out_ids, out_updates = rows_of["path"], updates["path"]
             out_counted = gathered(rows_of["path_counted"].ravel())
         elif kind == "skipgram":
