@@ -263,9 +263,39 @@ def table(results: list[dict], args, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def seed_summary(files: list[str]) -> str:
+    """Mean ± std over the runs' --json files (one per seed) of each (model, impl): words/s,
+    WS-353, analogy total, semantic and syntactic."""
+    import statistics
+
+    runs: dict[tuple[str, str], list[dict]] = {}
+    for path in files:
+        for r in json.loads(Path(path).read_text()):
+            runs.setdefault((r["kind"], r["impl"]), []).append(r)
+    columns = [
+        ("words/s", lambda r: r["words_per_sec"], ",.0f"),
+        ("WS-353 ρ", lambda r: r["results"]["ws353/spearman"], ".3f"),
+        ("analogy", lambda r: r["results"]["analogy/accuracy"], ".3f"),
+        ("semantic", lambda r: r["results"]["analogy/semantic_accuracy"], ".3f"),
+        ("syntactic", lambda r: r["results"]["analogy/syntactic_accuracy"], ".3f"),
+    ]
+    lines = [
+        "| model | impl (runs) | " + " | ".join(name for name, _, _ in columns) + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for (kind, impl), rows in runs.items():
+        cells = []
+        for _, value, fmt in columns:
+            values = [value(r) for r in rows]
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            cells.append(f"{statistics.mean(values):{fmt}} ± {spread:{fmt}}")
+        lines.append(f"| {kind} | {impl} ({len(rows)}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--corpus", default="")
     parser.add_argument("--kinds", default="skipgram,cbow")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--dim", type=int, default=100)
@@ -286,9 +316,20 @@ def main() -> None:
     parser.add_argument("--set", action="append", help="extra config override for ours")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--json", default="", help="also write the raw results here")
+    parser.add_argument(
+        "--summarise",
+        nargs="+",
+        metavar="JSON",
+        help="print mean ± std over earlier runs' --json files (e.g. one per --seed) and exit",
+    )
     parser.add_argument("--worker", choices=["ours", "gensim"], help=argparse.SUPPRESS)
     parser.add_argument("--kind", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.summarise:
+        print(seed_summary(args.summarise))
+        return
+    if not args.corpus:
+        parser.error("--corpus is required")
     args.corpus = os.path.expanduser(args.corpus)
     if args.output == "hs":
         args.negative = 0  # hierarchical softmax alone, as word2vec.c -hs 1 -negative 0

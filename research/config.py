@@ -42,7 +42,7 @@ class DataConfig:
     phrase_max_bigrams: int = 20_000_000  # bigram table cap (16 bytes an entry); then pruned
     window: int = 5  # maximum distance between centre and context word
     sample: float = 1e-3  # frequent-word subsampling threshold (word2vec's formula); 0 = off
-    negatives: int = 5  # negative samples per positive pair
+    negatives: int = 5  # negative samples per positive pair (0 with model.output=hs)
     cache_dir: str = ""  # where token arrays are cached; "" = $STRATA_CACHE or ~/.cache/strata
 
 

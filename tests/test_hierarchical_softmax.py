@@ -254,6 +254,53 @@ def test_block_update_matches_per_pair_reference(kind):
         assert int(metrics["pairs"]) == expected_pairs
 
 
+@pytest.mark.parametrize("kind", ["skipgram", "cbow"])
+def test_parallel_blocks_sum_both_blocks_updates_from_one_snapshot(kind):
+    """train.parallel_blocks=2: the two blocks' path and input updates, each as the per-pair
+    reference computes it from the same tables (keys fold_in(key, 0) and fold_in(key, 1)), are
+    added together."""
+    config = hs_config(kind)
+    config.train.parallel_blocks = 2
+    tree = hs.huffman_tree(np.sort(np.random.default_rng(4).integers(1, 200, VOCAB))[::-1])
+    tx, schedule = step_lib.make_optimizer(config, 10)
+    graphdef, state = step_lib.init_state(config, VOCAB, tx)
+    rng = np.random.default_rng(12)
+    state["params"]["input_embeddings"][...] = jnp.asarray(rng.normal(0, 0.5, (VOCAB, DIM)))
+    state["params"]["output_embeddings"][...] = jnp.asarray(rng.normal(0, 0.5, (VOCAB - 1, DIM)))
+    key = jnp.asarray(np.asarray(state["key"]))
+    old_in = np.array(state["params"]["input_embeddings"][...])
+    old_out = np.array(state["params"]["output_embeddings"][...])
+    d_in, d_out = np.zeros(old_in.shape), np.zeros(old_out.shape)
+    for index, (ids, docs) in enumerate(blocks()):
+        window_key, _ = jax.random.split(jax.random.fold_in(key, index))
+        reach = np.asarray(jax.random.randint(window_key, (BATCH // 4, 4), 1, WINDOW + 1))
+        block_in, block_out = reference_hs_update(
+            kind, tree, old_in, old_out, ids, docs, reach.reshape(-1), float(schedule(0))
+        )
+        d_in, d_out = d_in + block_in, d_out + block_out
+    step = step_lib.make_train_step(
+        config, graphdef, tx, schedule, np.ones(VOCAB) / VOCAB, tree=tree
+    )
+    ids, docs = (np.stack(part)[None] for part in zip(*blocks(), strict=True))
+    state, _ = step(state, ids, docs)
+    new_in = np.array(state["params"]["input_embeddings"][...])
+    new_out = np.array(state["params"]["output_embeddings"][...])
+    np.testing.assert_allclose(new_in - old_in, d_in, atol=2e-5)
+    np.testing.assert_allclose(new_out - old_out, d_out, atol=2e-5)
+
+
+def test_row_hit_cap_counts_only_the_real_path_nodes():
+    """Padding entries of a path (counted 0, update 0) do not shrink a row's update."""
+    table = jnp.zeros((3, 2))
+    ids = jnp.array([1, 1, 1, 2])
+    updates = jnp.array([[1.0, 1.0], [0.0, 0.0], [0.0, 0.0], [2.0, 2.0]])
+    counted = jnp.array([1.0, 0.0, 0.0, 1.0])
+    capped = step_lib.scatter_row_updates(table, ids, updates, 1, counted)
+    np.testing.assert_allclose(capped, [[0, 0], [1, 1], [2, 2]])
+    uncounted = step_lib.scatter_row_updates(table, ids, updates, 1)  # 3 hits: a third
+    np.testing.assert_allclose(uncounted[1], [1 / 3, 1 / 3], rtol=1e-6)
+
+
 def topic_corpus(path, seed: int) -> str:
     """8 topics of 6 words; every line draws its words from one topic, so words of a topic
     co-occur and words of different topics never do. Topic sizes differ, so do the counts."""
