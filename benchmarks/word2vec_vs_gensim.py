@@ -1,12 +1,15 @@
 """This project's word2vec against gensim's, same corpus, same hyperparameters, same evaluation.
 
     python benchmarks/word2vec_vs_gensim.py --corpus ~/.cache/strata-bench-corpus/corpus.txt
+    python benchmarks/word2vec_vs_gensim.py --corpus ... --output hs   # hierarchical softmax
 
 Trains skip-gram and CBOW with both implementations (dim 100, window 5, negative 5, sample 1e-3,
 min_count 5, 5 epochs, gensim workers = cores), each in its own subprocess so that peak RSS is
 per trainer, evaluates all vectors with this project's evaluators on WordSim-353 and the Google
 analogies (restrict_vocab 30,000, as gensim), and writes the table into BENCHMARKS.md between
 markers (replacing the previous table of the same name), with the command, machine and date.
+`--output hs` trains both with hierarchical softmax instead (ours model.output=hs, gensim hs=1,
+negative=0) into a table of its own; every table also lists the analogy accuracy per section.
 
 words/s = raw corpus words x epochs / training wall time, the same definition for both. The
 one-off vocabulary pass is reported separately: gensim scans the corpus on every run; this
@@ -18,12 +21,15 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import shlex
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -48,6 +54,12 @@ def evaluate(words, vectors, counts, wordsim: str, analogy: str) -> dict[str, fl
         make_evaluator("analogy", name="analogy", path=analogy, restrict_vocab=30000),
     ]
     results, _ = run_evaluators(evaluators, wv)
+    covered, correct, _, _ = evaluators[1].solve(wv)
+    sections = np.array(evaluators[1].questions.sections, dtype=object)
+    for section in dict.fromkeys(evaluators[1].questions.sections):
+        rows = covered & (sections == section)
+        results[f"section/{section}"] = float(correct[rows].mean()) if rows.any() else math.nan
+        results[f"section_covered/{section}"] = int(rows.sum())
     return results
 
 
@@ -63,6 +75,7 @@ def worker_ours(args) -> dict:
     config.data.negatives = args.negative
     config.data.sample = args.sample
     config.model.kind = args.kind
+    config.model.output = args.output
     config.model.dim = args.dim
     config.train.epochs = args.epochs
     config.train.seed = args.seed
@@ -103,6 +116,7 @@ def worker_gensim(args) -> dict:
         vector_size=args.dim,
         window=args.window,
         negative=args.negative,
+        hs=1 if args.output == "hs" else 0,
         sample=args.sample,
         min_count=args.min_count,
         sg=1 if args.kind == "skipgram" else 0,
@@ -152,6 +166,8 @@ def run_worker(impl: str, kind: str, args) -> dict:
         str(args.window),
         "--negative",
         str(args.negative),
+        "--output",
+        args.output,
         "--sample",
         str(args.sample),
         "--min-count",
@@ -182,14 +198,17 @@ def table(results: list[dict], args, command: str) -> str:
     import jax
 
     by = {(r["impl"].split()[0], r["kind"]): r for r in results}
+    output = ", hierarchical softmax" if args.output == "hs" else ""
     lines = [
-        f"### word2vec vs gensim ({Path(args.corpus).name})",
+        f"### word2vec vs gensim{output} ({Path(args.corpus).name})",
         "",
         f"- command: `{command}`",
         f"- machine: {machine()}; jax {jax.__version__}",
         f"- date: {datetime.date.today().isoformat()}",
         f"- corpus: {args.corpus} ({results[0]['raw_words']:,} words); dim {args.dim}, window "
-        f"{args.window}, negative {args.negative}, sample {args.sample}, min_count "
+        f"{args.window}, negative {args.negative}"
+        + (" with hierarchical softmax (ours model.output=hs, gensim hs=1)" if output else "")
+        + f", sample {args.sample}, min_count "
         f"{args.min_count}, {args.epochs} epochs, seed {args.seed}; gensim workers {args.workers}",
         "- evaluation: this project's evaluators for both; WS-353 Spearman over in-vocabulary "
         "pairs; Google analogies 3CosAdd over the 30,000 most frequent words, accuracy over "
@@ -223,17 +242,71 @@ def table(results: list[dict], args, command: str) -> str:
             f"| {kind} | {ours['words_per_sec'] / theirs['words_per_sec']:.2f}× | {d_rho:+.4f} "
             f"| {d_acc:+.2f} | {ours['peak_rss_mb'] / theirs['peak_rss_mb']:.2f} |"
         )
+    sections = [k.split("/", 1)[1] for k in results[0]["results"] if k.startswith("section/")]
+    lines += [
+        "",
+        "Analogy accuracy (3CosAdd) per section, questions covered in brackets:",
+        "",
+        "| section | " + " | ".join(f"{r['kind']} {r['impl'].split()[0]}" for r in results) + " |",
+        "|---|" + "---|" * len(results),
+    ]
+    for group in ("semantic", "syntactic"):
+        cells = [f"{r['results'][f'analogy/{group}_accuracy']:.4f}" for r in results]
+        lines.append(f"| {group} | " + " | ".join(cells) + " |")
+    for section in sections:
+        cells = [
+            f"{r['results'][f'section/{section}']:.4f} "
+            f"({r['results'][f'section_covered/{section}']})"
+            for r in results
+        ]
+        lines.append(f"| {section} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def seed_summary(files: list[str]) -> str:
+    """Mean ± std over the runs' --json files (one per seed) of each (model, impl): words/s,
+    WS-353, analogy total, semantic and syntactic."""
+    import statistics
+
+    runs: dict[tuple[str, str], list[dict]] = {}
+    for path in files:
+        for r in json.loads(Path(path).read_text()):
+            runs.setdefault((r["kind"], r["impl"]), []).append(r)
+    columns = [
+        ("words/s", lambda r: r["words_per_sec"], ",.0f"),
+        ("WS-353 ρ", lambda r: r["results"]["ws353/spearman"], ".3f"),
+        ("analogy", lambda r: r["results"]["analogy/accuracy"], ".3f"),
+        ("semantic", lambda r: r["results"]["analogy/semantic_accuracy"], ".3f"),
+        ("syntactic", lambda r: r["results"]["analogy/syntactic_accuracy"], ".3f"),
+    ]
+    lines = [
+        "| model | impl (runs) | " + " | ".join(name for name, _, _ in columns) + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for (kind, impl), rows in runs.items():
+        cells = []
+        for _, value, fmt in columns:
+            values = [value(r) for r in rows]
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            cells.append(f"{statistics.mean(values):{fmt}} ± {spread:{fmt}}")
+        lines.append(f"| {kind} | {impl} ({len(rows)}) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--corpus", default="")
     parser.add_argument("--kinds", default="skipgram,cbow")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--window", type=int, default=5)
-    parser.add_argument("--negative", type=int, default=5)
+    parser.add_argument("--negative", type=int, default=5, help="0 with --output hs")
+    parser.add_argument(
+        "--output",
+        choices=["negative", "hs"],
+        default="negative",
+        help="hs: hierarchical softmax for both (ours model.output=hs, gensim hs=1 negative=0)",
+    )
     parser.add_argument("--sample", type=float, default=1e-3)
     parser.add_argument("--min-count", type=int, default=5)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
@@ -243,10 +316,23 @@ def main() -> None:
     parser.add_argument("--set", action="append", help="extra config override for ours")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--json", default="", help="also write the raw results here")
+    parser.add_argument(
+        "--summarise",
+        nargs="+",
+        metavar="JSON",
+        help="print mean ± std over earlier runs' --json files (e.g. one per --seed) and exit",
+    )
     parser.add_argument("--worker", choices=["ours", "gensim"], help=argparse.SUPPRESS)
     parser.add_argument("--kind", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.summarise:
+        print(seed_summary(args.summarise))
+        return
+    if not args.corpus:
+        parser.error("--corpus is required")
     args.corpus = os.path.expanduser(args.corpus)
+    if args.output == "hs":
+        args.negative = 0  # hierarchical softmax alone, as word2vec.c -hs 1 -negative 0
     if not os.path.isfile(args.corpus):
         raise SystemExit(
             f"error: no corpus at {args.corpus}; build one with "
@@ -272,7 +358,8 @@ def main() -> None:
     print(body)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
-    write_section(Path(args.out), f"word2vec_vs_gensim {Path(args.corpus).name}", body)
+    name = f"word2vec_vs_gensim{' hs' if args.output == 'hs' else ''} {Path(args.corpus).name}"
+    write_section(Path(args.out), name, body)
 
 
 if __name__ == "__main__":

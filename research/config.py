@@ -42,7 +42,7 @@ class DataConfig:
     phrase_max_bigrams: int = 20_000_000  # bigram table cap (16 bytes an entry); then pruned
     window: int = 5  # maximum distance between centre and context word
     sample: float = 1e-3  # frequent-word subsampling threshold (word2vec's formula); 0 = off
-    negatives: int = 5  # negative samples per positive pair
+    negatives: int = 5  # negative samples per positive pair (0 with model.output=hs)
     cache_dir: str = ""  # where token arrays are cached; "" = $STRATA_CACHE or ~/.cache/strata
 
 
@@ -50,6 +50,10 @@ class DataConfig:
 class ModelConfig:
     kind: Literal["skipgram", "cbow"] = "skipgram"
     dim: int = 100
+    # The output layer: "negative" = negative sampling (data.negatives per pair); "hs" =
+    # hierarchical softmax over a Huffman tree of the counts (word2vec.c -hs 1 -negative 0,
+    # gensim hs=1 negative=0), which trains without negatives, so it needs data.negatives=0.
+    output: Literal["negative", "hs"] = "negative"
     # Storage of the two tables. bfloat16 halves their memory and the bytes each step moves
     # (blocks still compute in float32); meant for accelerators, XLA:CPU runs it far slower
     # (BENCHMARKS.md). Vectors are exported as float32 either way.

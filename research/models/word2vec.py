@@ -31,17 +31,26 @@ class Word2Vec(nnx.Module):
     Input rows are uniform in [-0.5/dim, 0.5/dim) and output rows are zero, as in the word2vec C
     code and gensim; with zero output rows the first updates move only the output table. The
     rows are drawn in float32 and stored as `dtype`, so a bfloat16 table starts from the
-    float32 one, rounded.
+    float32 one, rounded. `output_rows` sizes the output table when it is not one row per word
+    (hierarchical softmax: one per inner node of the Huffman tree, V - 1).
     """
 
     def __init__(
-        self, vocab_size: int, dim: int, *, dtype: DTypeLike = jnp.float32, rngs: nnx.Rngs
+        self,
+        vocab_size: int,
+        dim: int,
+        *,
+        output_rows: int | None = None,
+        dtype: DTypeLike = jnp.float32,
+        rngs: nnx.Rngs,
     ):
         bound = 0.5 / dim
         self.input_embeddings = nnx.Param(
             uniform_rows(rngs.params(), vocab_size, dim, -bound, bound).astype(dtype)
         )
-        self.output_embeddings = nnx.Param(jnp.zeros((vocab_size, dim), dtype))
+        self.output_embeddings = nnx.Param(
+            jnp.zeros((vocab_size if output_rows is None else output_rows, dim), dtype)
+        )
 
     def __call__(self, ids: jax.Array) -> jax.Array:
         """The embeddings of `ids` (rows of the input table)."""

@@ -1,5 +1,5 @@
-"""The word2vec family (skip-gram and CBOW with negative sampling): `train_and_evaluate` from a
-config to evaluated, exported vectors.
+"""The word2vec family (skip-gram and CBOW with negative sampling or hierarchical softmax):
+`train_and_evaluate` from a config to evaluated, exported vectors.
 
 What is particular to word2vec lives here: its corpus (research/data/corpus.py), its blocks
 (research/data/windows.py, research/data/blocks.py), its evaluators and report. The state and
@@ -33,6 +33,7 @@ from research.eval.suites import resolve_evals, word_vectors_suite
 from research.eval.vectors import WordVectors
 from research.io.checkpoint import Checkpointer
 from research.io.writers import MultiWriter, create_writers, git_commit
+from research.objectives import hierarchical_softmax
 from research.train import loop, word2vec_step
 from research.train import workdir as run_files
 
@@ -53,7 +54,10 @@ def validate(config: Config) -> None:
     checks = [
         (config.model.dim > 0, "model.dim must be positive"),
         (config.data.window >= 1, "data.window must be at least 1"),
-        (config.data.negatives >= 1, "data.negatives must be at least 1"),
+        (
+            config.model.output == "hs" or config.data.negatives >= 1,
+            "data.negatives must be at least 1 (or model.output=hs with data.negatives=0)",
+        ),
         (config.data.min_count >= 1, "data.min_count must be at least 1"),
         (config.data.sample >= 0, "data.sample must be >= 0 (0 turns subsampling off)"),
         (config.train.epochs >= 1, "train.epochs must be at least 1"),
@@ -74,7 +78,30 @@ def validate(config: Config) -> None:
     for ok, message in checks:
         if not ok:
             raise UserError(message)
+    if config.model.output == "hs":
+        validate_hierarchical_softmax(config)
     phrases.PhraseSettings.from_data_config(config.data)  # raises on a bad phrase setting
+
+
+def validate_hierarchical_softmax(config: Config) -> None:
+    """model.output=hs replaces the negatives (word2vec.c -hs 1 -negative 0): a setting of
+    negative sampling left on would silently do nothing, so it is refused. Combining both
+    outputs, as word2vec.c and gensim allow, is not supported."""
+    if config.data.negatives != 0:
+        raise UserError(
+            f"model.output=hs trains without negatives but data.negatives={config.data.negatives}:"
+            " set data.negatives=0 (hierarchical softmax and negative sampling together are not "
+            "supported)"
+        )
+    for key, value, off in (
+        ("train.shared_negatives", config.train.shared_negatives, 0),
+        ("train.reject_target_negatives", config.train.reject_target_negatives, False),
+    ):
+        if value != off:
+            raise UserError(
+                f"{key}={json.dumps(value)} is a negative-sampling setting and model.output=hs "
+                f"draws no negatives: leave it at {json.dumps(off)}"
+            )
 
 
 def check_mesh(config: Config, mesh: Mesh | None, vocab_size: int | None = None) -> None:
@@ -87,6 +114,12 @@ def check_mesh(config: Config, mesh: Mesh | None, vocab_size: int | None = None)
             f"train.parallel_blocks={parallel} must be a multiple of the {devices} devices of the "
             f"data mesh: set train.parallel_blocks={devices * -(-parallel // devices)}, or "
             "train.devices=1 for one device"
+        )
+    if config.train.shard_tables and devices > 1 and config.model.output == "hs":
+        # The two tables have V and V - 1 rows: no vocabulary splits both evenly.
+        raise UserError(
+            "train.shard_tables does not support model.output=hs (its output table has one row "
+            "fewer than the vocabulary): set train.shard_tables=false"
         )
     if config.train.shard_tables and vocab_size is not None and vocab_size % devices:
         raise UserError(
@@ -209,6 +242,8 @@ def _fit(
     words_per_block = config.train.batch_size
     group = config.train.steps_per_dispatch * parallel
 
+    tree = hierarchical_softmax.huffman_tree(corpus.counts) if config.model.output == "hs" else None
+
     def make_step(graphdef, shardings):
         step = word2vec_step.make_train_step(
             config,
@@ -218,6 +253,7 @@ def _fit(
             windows.noise_distribution(corpus.counts),
             mesh=mesh,
             shardings=shardings,
+            tree=tree,
         )
         return lambda state, blocks: step(state, *blocks)
 
@@ -316,7 +352,8 @@ def evaluate_and_report(config: Config, workdir: Path, run: TrainedRun) -> dict[
     plot_loss(workdir)
     provenance = {
         "experiment": config.name,
-        "model": f"{config.model.kind}, dim {config.model.dim}",
+        "model": f"{config.model.kind}, dim {config.model.dim}"
+        + (", hierarchical softmax" if config.model.output == "hs" else ""),
         "data": corpus.meta.get("source_description", config.data.source),
         "tokens (in vocabulary)": corpus.num_tokens,
         "vocabulary": corpus.vocab_size,

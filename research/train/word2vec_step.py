@@ -23,6 +23,7 @@ from research import distributed
 from research.config import Config
 from research.errors import UserError
 from research.models import Word2Vec
+from research.objectives import hierarchical_softmax as hs
 from research.objectives import negative_sampling as ns
 from research.train.loop import fresh_state
 from research.train.nonfinite import skip_counts, with_skipping
@@ -78,6 +79,8 @@ def init_state(
     model = Word2Vec(
         vocab_size,
         config.model.dim,
+        # hierarchical softmax: one output row per inner node of the Huffman tree
+        output_rows=vocab_size - 1 if config.model.output == "hs" else None,
         dtype=jnp.dtype(config.model.table_dtype),
         rngs=nnx.Rngs(params=config.train.seed),
     )
@@ -87,7 +90,11 @@ def init_state(
 
 
 def scatter_row_updates(
-    table: jax.Array, ids: jax.Array, updates: jax.Array, hit_cap: float
+    table: jax.Array,
+    ids: jax.Array,
+    updates: jax.Array,
+    hit_cap: float,
+    counted: jax.Array | None = None,
 ) -> jax.Array:
     """Add row updates into `table`, shrinking the sum on rows hit more than `hit_cap` times.
 
@@ -97,9 +104,13 @@ def scatter_row_updates(
     within an epoch; BENCHMARKS.md). Scaling a row's summed update by
     min(1, hit_cap / m) bounds every step; rows hit at most `hit_cap` times in a block (all but the
     most frequent words) get exactly word2vec's update. hit_cap <= 0 turns the bound off.
+    `counted` (1 or 0 per id) leaves out of the hits the ids that carry no update by
+    construction (the padding of hierarchical-softmax paths, whose update is zero).
     """
     if hit_cap > 0:
-        hits = jnp.zeros(table.shape[0], jnp.float32).at[ids].add(1.0)
+        hits = (
+            jnp.zeros(table.shape[0], jnp.float32).at[ids].add(1.0 if counted is None else counted)
+        )
         updates = updates * jnp.minimum(1.0, hit_cap / jnp.maximum(hits[ids], 1.0))[:, None]
     return table.at[ids].add(updates.astype(table.dtype))
 
@@ -124,6 +135,7 @@ def make_train_step(
     noise_distribution: np.ndarray,
     mesh: Mesh | None = None,
     shardings: TrainState | None = None,
+    tree: hs.HuffmanTree | None = None,
 ) -> Callable[[TrainState, jax.Array, jax.Array], tuple[TrainState, dict[str, jax.Array]]]:
     """Build `train_step(state, ids, docs) -> (state, metrics)`, jitted with the state donated.
 
@@ -138,6 +150,10 @@ def make_train_step(
     With a `mesh` (and the state's `shardings`), the P axis is split over the data axis: each
     device computes the updates of its blocks, then the (ids, updates) rows are gathered to every
     device and scattered into the tables, so every device applies the same sums as one device.
+
+    With model.output=hs, `tree` (the vocabulary's Huffman tree) replaces the negatives: the
+    output rows a block touches are the nodes of its centres' paths, and the same gather,
+    SGD and capped scatter apply to them.
     """
     window = config.data.window
     layout = ns.BlockLayout.build(config.train.batch_size, config.train.chunk_size, window)
@@ -149,12 +165,72 @@ def make_train_step(
     kind = config.model.kind
     parallel = config.train.parallel_blocks
     reject_target = config.train.reject_target_negatives
+    hierarchical = config.model.output == "hs"
+    if hierarchical:
+        if tree is None:
+            raise ValueError("model.output=hs needs the vocabulary's Huffman tree (tree=...)")
+        path_points = jnp.asarray(tree.points)
+        path_signs = jnp.asarray(tree.signs())
+        path_mask = jnp.asarray(tree.mask())
 
     def as_f32(rows: jax.Array) -> jax.Array:
         # Tables may be stored in bfloat16 (model.table_dtype) to halve the bytes moved; the
         # block's arithmetic, its loss and pair sums stay float32, and updates are rounded to
         # the table's dtype when scattered.
         return rows.astype(jnp.float32)
+
+    def hs_block_gradients(table_in, table_out, ids, docs, key):
+        """block_gradients for hierarchical softmax: each centre's path replaces the negatives.
+
+        Skip-gram predicts the centre's path from each context word's input row (word2vec.c's
+        and gensim's direction for hs), so its input updates go to the block's tokens' rows.
+        """
+        window_key, _ = jax.random.split(key)  # the same windows as negative sampling draws
+        safe_ids = jnp.maximum(ids, 0)
+        centre_ids = safe_ids[window : window + layout.centre_positions.size]
+        points = path_points[centre_ids]
+        signs, mask = path_signs[centre_ids], path_mask[centre_ids]
+        path_rows = as_f32(table_out[points])
+        if kind == "skipgram":
+            pair_mask = hs.offset_mask(window_key, ids, docs, layout.centre_positions.shape, window)
+            rows = {"block": as_f32(table_in[safe_ids]), "path": path_rows}
+
+            def loss_fn(r):
+                return hs.skipgram_hs_loss(r["block"], r["path"], signs, mask, pair_mask)
+
+            (loss, pairs), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows)
+            in_ids, in_grads = safe_ids, grads["block"]
+            has_pair = jnp.any(pair_mask, axis=-1)
+        else:
+            pair_mask = ns.window_mask(window_key, ids, docs, layout, window)
+            context_ids = safe_ids[layout.context_positions]
+            hidden, counts = ns.cbow_hidden(as_f32(table_in[context_ids]), pair_mask)
+            num_chunks, chunk = layout.centre_positions.shape
+            rows = {
+                "hidden": hidden,
+                "path": path_rows.reshape(num_chunks, chunk, *path_rows.shape[1:]),
+            }
+
+            def loss_fn(r):
+                return hs.cbow_hs_loss(
+                    r["hidden"],
+                    r["path"],
+                    signs.reshape(num_chunks, chunk, -1),
+                    mask.reshape(num_chunks, chunk, -1),
+                    counts,
+                )
+
+            (loss, pairs), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows)
+            # The full error of the mean to every context word, as for negative sampling.
+            in_ids = context_ids
+            in_grads = jnp.einsum("gik,gid->gkd", pair_mask.astype(hidden.dtype), grads["hidden"])
+            has_pair = counts.reshape(-1) > 0
+        grads = {"input": in_grads, "path": grads["path"].reshape(path_rows.shape)}
+        # Hits for the row cap: the real nodes of the paths of centres that have a pair (padding
+        # and centres without context carry a zero update).
+        counted = mask * has_pair[:, None]
+        rows_of = {"input": in_ids, "path": points, "path_counted": counted}
+        return loss, pairs, grads, rows_of
 
     def block_gradients(table_in, table_out, ids, docs, key):
         """One block's loss sum, pair count, row gradients and the rows they belong to."""
@@ -217,21 +293,27 @@ def make_train_step(
         model = nnx.merge(graphdef, state["params"])
         table_in = model.input_embeddings[...]
         table_out = model.output_embeddings[...]
+        gradients = hs_block_gradients if hierarchical else block_gradients
         if parallel == 1:
             key = jax.random.fold_in(state["key"], state["step"])
-            loss, pairs, grads, rows_of = block_gradients(table_in, table_out, ids, docs, key)
+            loss, pairs, grads, rows_of = gradients(table_in, table_out, ids, docs, key)
         else:
             first = state["step"] * parallel
             keys = jax.vmap(jax.random.fold_in, (None, 0))(
                 state["key"], first + jnp.arange(parallel)
             )
-            loss, pairs, grads, rows_of = jax.vmap(block_gradients, (None, None, 0, 0, 0))(
+            loss, pairs, grads, rows_of = jax.vmap(gradients, (None, None, 0, 0, 0))(
                 table_in, table_out, ids, docs, keys
             )
             loss, pairs = loss.sum(), pairs.sum()
 
         updates, opt_state = tx.update(grads, state["opt_state"])
-        if kind == "skipgram":
+        out_counted = None
+        if hierarchical:
+            in_ids, in_updates = rows_of["input"], updates["input"]
+            out_ids, out_updates = rows_of["path"], updates["path"]
+            out_counted = gathered(rows_of["path_counted"].ravel())
+        elif kind == "skipgram":
             in_ids, in_updates = rows_of["centre"], updates["centre"]
             out_ids = jnp.concatenate([rows_of["context"], rows_of["negative"]], axis=-1)
             out_updates = jnp.concatenate([updates["context"], updates["negative"]], axis=-2)
@@ -244,7 +326,11 @@ def make_train_step(
             table_in, gathered(in_ids.ravel()), gathered(in_updates.reshape(-1, dim)), hit_cap
         )
         model.output_embeddings[...] = scatter_row_updates(
-            table_out, gathered(out_ids.ravel()), gathered(out_updates.reshape(-1, dim)), hit_cap
+            table_out,
+            gathered(out_ids.ravel()),
+            gathered(out_updates.reshape(-1, dim)),
+            hit_cap,
+            out_counted,
         )
         new_state = {
             "params": nnx.state(model),
