@@ -530,6 +530,14 @@ def test_level_and_context_embeddings(reference_run):
     assert not np.allclose(water, encoder.embed_in_context(texts, "finance"))
     with pytest.raises(UserError, match="context 'space'"):
         encoder.embed_in_context(texts, "space")
+    # The context-space controls swap the table: zeros are the identity, the original stays.
+    gamma, beta = encoder.context_table()
+    assert gamma.shape == beta.shape == (len(encoder.contexts), 64) and np.abs(gamma).max() > 0
+    reset = encoder.with_context_table(np.zeros_like(gamma), np.zeros_like(beta))
+    np.testing.assert_allclose(
+        reset.embed_in_context(texts, "water"), encoder.embed_sentences(texts), rtol=1e-6
+    )
+    np.testing.assert_array_equal(encoder.embed_in_context(texts, "water"), water)
 
 
 def test_identity_contexts_and_models_without_the_head(reference_run):

@@ -101,7 +101,8 @@ class EncoderEmbedder(SentenceEncoder):
         research/eval/context_spaces.py (zeros = the untrained table). Shares the compiled
         functions, so nothing recompiles."""
         self.context_table()  # the same error for an encoder without contexts
-        model = nnx.merge(self._graphdef, self._params)
+        # copy=True: merge otherwise shares the Variables, and the edit would reach this encoder
+        model = nnx.merge(self._graphdef, self._params, copy=True)
         model.context_film.gamma_offset[...] = jnp.asarray(gamma_offset, jnp.float32)
         model.context_film.beta_offset[...] = jnp.asarray(beta_offset, jnp.float32)
         clone = copy.copy(self)
