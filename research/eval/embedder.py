@@ -7,6 +7,7 @@ Texts longer than max_len are truncated; the count is kept in `truncated` and re
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import jax
@@ -91,6 +92,28 @@ class EncoderEmbedder(SentenceEncoder):
         """Embed with other weights of the same model (periodic evaluation during training):
         the jitted functions take the weights as an argument, so nothing recompiles."""
         self._params = params
+
+    def context_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """The context table's (gamma_offset, beta_offset), (contexts, D) each (ContextFiLM)."""
+        film = nnx.merge(self._graphdef, self._params).context_film
+        if film is None:
+            raise UserError("this encoder has no contexts (train with objective multi_abstraction)")
+        return np.asarray(film.gamma_offset[...]), np.asarray(film.beta_offset[...])
+
+    def with_context_table(
+        self, gamma_offset: np.ndarray, beta_offset: np.ndarray
+    ) -> EncoderEmbedder:
+        """A copy that embeds with this encoder but another context table: the controls of
+        research/eval/context_spaces.py (zeros = the untrained table). Shares the compiled
+        functions, so nothing recompiles."""
+        self.context_table()  # the same error for an encoder without contexts
+        # copy=True: merge otherwise shares the Variables, and the edit would reach this encoder
+        model = nnx.merge(self._graphdef, self._params, copy=True)
+        model.context_film.gamma_offset[...] = jnp.asarray(gamma_offset, jnp.float32)
+        model.context_film.beta_offset[...] = jnp.asarray(beta_offset, jnp.float32)
+        clone = copy.copy(self)
+        clone.use_params(nnx.split(model)[1])
+        return clone
 
     def _encode(self, texts: list[str]):
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)

@@ -20,6 +20,7 @@ import numpy as np
 from research.errors import UserError
 from research.eval.analogy import Analogy
 from research.eval.common import Evaluator
+from research.eval.context_spaces import ContextSpaces
 from research.eval.neighbours import NearestNeighbours
 from research.eval.polysemy import SenseSeparation
 from research.eval.probes import LevelProbes
@@ -40,6 +41,8 @@ EVALUATORS: dict[str, Callable[..., Evaluator]] = {
     "sentence_similarity": SentenceSimilarity,
     "retrieval": Retrieval,
     "sense_separation": SenseSeparation,
+    # run() takes an encoder with context spaces (EncoderEmbedder of a multi_abstraction run).
+    "context_spaces": ContextSpaces,
     # run() takes a LevelEncoder (research.eval.probes) or a TextEncoder (one level, "sentence").
     "level_probes": LevelProbes,
 }

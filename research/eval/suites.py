@@ -177,9 +177,9 @@ def word_vectors_suite(world_files: dict) -> Evals:
 def encoder_suite(
     world_files: dict, eval_config: Any, plot_dir: Path | None = None
 ) -> tuple[Evals, Path | None]:
-    """The encoder on the synthetic world: sense pairs, STS, retrieval, polysemy separation and
-    the level probes (heatmap into `plot_dir`). Returns (suite, the polysemy file or None), the
-    latter for the polysemy picture."""
+    """The encoder on the synthetic world: sense pairs, STS, retrieval, polysemy separation, the
+    context spaces and the level probes (heatmap into `plot_dir`). Returns (suite, the polysemy
+    file or None), the latter for the polysemy picture."""
     if not world_files:
         return {}, None
     corpus_dir = Path(world_files["corpus"]).parent
@@ -195,6 +195,8 @@ def encoder_suite(
     if (corpus_dir / "polysemy.tsv").exists():
         polysemy_file = corpus_dir / "polysemy.tsv"
         suite["synthetic_polysemy"] = {"kind": "sense_separation", "path": str(polysemy_file)}
+        # metrics only for a model with context spaces (multi_abstraction, context term on)
+        suite["context_space"] = {"kind": "context_spaces", "path": str(polysemy_file)}
     ladder, documents = corpus_dir / "hierarchy.tsv", corpus_dir / "documents.jsonl"
     if ladder.exists() and documents.exists():
         suite["level_probes"] = {
