@@ -87,7 +87,7 @@ def init_state(
 
 
 def scatter_row_updates(
-    table: jax.Array, ids: jax.Array, updates: jax.Array, hit_cap: float
+    table: jax.Array, ids: jax.Array, updates: jax.Array, hit_cap: float, blocks: int = 1
 ) -> jax.Array:
     """Add row updates into `table`, shrinking the sum on rows hit more than `hit_cap` times.
 
@@ -97,11 +97,28 @@ def scatter_row_updates(
     within an epoch; BENCHMARKS.md). Scaling a row's summed update by
     min(1, hit_cap / m) bounds every step; rows hit at most `hit_cap` times in a block (all but the
     most frequent words) get exactly word2vec's update. hit_cap <= 0 turns the bound off.
+
+    With `blocks` = P > 1, `ids` holds P equal runs, one per block of the SGD step. Each block's
+    sum is capped on its own hits, and a row's P block sums are then averaged over the blocks
+    that hit it: a capping of the combined hits alone let P blocks' stale updates add up and
+    diverged at the default learning rate even for P = 2 (BENCHMARKS.md). The mean keeps every
+    row's step within one block's bound, so P only changes how many tokens a step averages.
     """
+    if blocks == 1:
+        if hit_cap > 0:
+            hits = jnp.zeros(table.shape[0], jnp.float32).at[ids].add(1.0)
+            updates = updates * jnp.minimum(1.0, hit_cap / jnp.maximum(hits[ids], 1.0))[:, None]
+        return table.at[ids].add(updates.astype(table.dtype))
+    vocab = table.shape[0]
+    # One counter per (block, row): block b's occurrences index b·V + row.
+    block_of = jnp.repeat(jnp.arange(blocks), ids.shape[0] // blocks)
+    slot = block_of * vocab + ids
+    hits = jnp.zeros(blocks * vocab, jnp.float32).at[slot].add(1.0)
+    blocks_hitting = (hits.reshape(blocks, vocab) > 0).sum(axis=0).astype(jnp.float32)
+    scale = 1.0 / jnp.maximum(blocks_hitting[ids], 1.0)
     if hit_cap > 0:
-        hits = jnp.zeros(table.shape[0], jnp.float32).at[ids].add(1.0)
-        updates = updates * jnp.minimum(1.0, hit_cap / jnp.maximum(hits[ids], 1.0))[:, None]
-    return table.at[ids].add(updates.astype(table.dtype))
+        scale = scale * jnp.minimum(1.0, hit_cap / jnp.maximum(hits[slot], 1.0))
+    return table.at[ids].add((updates * scale[:, None]).astype(table.dtype))
 
 
 def state_shardings(state: TrainState, mesh: Mesh, shard_tables: bool) -> TrainState:
@@ -240,11 +257,20 @@ def make_train_step(
             out_ids = jnp.concatenate([rows_of["centre"], rows_of["negative"]], axis=-1)
             out_updates = jnp.concatenate([updates["centre"], updates["negative"]], axis=-2)
         dim = table_in.shape[1]
+        # ravel keeps each block's rows contiguous (block-major), as scatter_row_updates expects.
         model.input_embeddings[...] = scatter_row_updates(
-            table_in, gathered(in_ids.ravel()), gathered(in_updates.reshape(-1, dim)), hit_cap
+            table_in,
+            gathered(in_ids.ravel()),
+            gathered(in_updates.reshape(-1, dim)),
+            hit_cap,
+            parallel,
         )
         model.output_embeddings[...] = scatter_row_updates(
-            table_out, gathered(out_ids.ravel()), gathered(out_updates.reshape(-1, dim)), hit_cap
+            table_out,
+            gathered(out_ids.ravel()),
+            gathered(out_updates.reshape(-1, dim)),
+            hit_cap,
+            parallel,
         )
         new_state = {
             "params": nnx.state(model),
