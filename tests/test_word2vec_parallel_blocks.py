@@ -50,7 +50,7 @@ def test_blocks_are_averaged_per_row():
 
 def test_parallel_blocks_default_learning_rate_stays_finite(tmp_path):
     # The main job's settings on a 1 M-token synthetic world: with P = 8 at the default learning
-    # rate, summing the blocks' capped updates made the loss inf between blocks 288 and 320.
+    # rate, summing the blocks' capped updates made the loss nan between steps 256 and 384.
     config = Config(name="parallel_blocks")
     config.data.synthetic_tokens = 1_000_000
     config.data.min_count = 5
