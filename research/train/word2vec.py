@@ -104,6 +104,22 @@ def validate_hierarchical_softmax(config: Config) -> None:
             )
 
 
+def resolve_parallel_blocks(config: Config, mesh: Mesh | None) -> Config:
+    """The default train.parallel_blocks=1 has no blocks to split over several devices: use one
+    block per device instead of refusing, and say so in one line (explicit values are kept)."""
+    devices = distributed.mesh_size(mesh)
+    if devices == 1 or config.train.parallel_blocks != 1:
+        return config
+    if distributed.is_main_process():
+        print(
+            f"train.parallel_blocks=1 has nothing to split over {devices} devices: using "
+            f"train.parallel_blocks={devices} (set train.devices=1 for one device)",
+            flush=True,
+        )
+    train = dataclasses.replace(config.train, parallel_blocks=devices)
+    return dataclasses.replace(config, train=train)
+
+
 def check_mesh(config: Config, mesh: Mesh | None, vocab_size: int | None = None) -> None:
     """The data mesh must split train.parallel_blocks (and with train.shard_tables the
     vocabulary) evenly."""
@@ -204,6 +220,7 @@ def _fit(
     """The evaluators are built first, so that a bad benchmark file is reported before any
     training time is spent."""
     mesh = distributed.data_mesh(config.train.devices)
+    config = resolve_parallel_blocks(config, mesh)
     check_mesh(config, mesh)
     corpus = distributed.main_process_first(
         "word2vec corpus",

@@ -95,6 +95,7 @@ def scatter_row_updates(
     updates: jax.Array,
     hit_cap: float,
     counted: jax.Array | None = None,
+    blocks: int = 1,
 ) -> jax.Array:
     """Add row updates into `table`, shrinking the sum on rows hit more than `hit_cap` times.
 
@@ -106,13 +107,34 @@ def scatter_row_updates(
     most frequent words) get exactly word2vec's update. hit_cap <= 0 turns the bound off.
     `counted` (1 or 0 per id) leaves out of the hits the ids that carry no update by
     construction (the padding of hierarchical-softmax paths, whose update is zero).
+
+    With `blocks` = P > 1, `ids` holds P equal runs, one per block of the SGD step. Each block's
+    sum is capped on its own hits, and a row's P block sums are then averaged over the blocks
+    that moved it (a non-zero update): a capping of the combined hits alone let P blocks' stale
+    updates add up and diverged at the default learning rate even for P = 2 (BENCHMARKS.md).
+    The mean keeps every row's step within one block's bound, so P only changes how many tokens
+    a step averages.
     """
+    weight = 1.0 if counted is None else counted
+    if blocks == 1:
+        if hit_cap > 0:
+            hits = jnp.zeros(table.shape[0], jnp.float32).at[ids].add(weight)
+            updates = updates * jnp.minimum(1.0, hit_cap / jnp.maximum(hits[ids], 1.0))[:, None]
+        return table.at[ids].add(updates.astype(table.dtype))
+    vocab = table.shape[0]
+    # One counter per (block, row): block b's occurrences index b·V + row.
+    block_of = jnp.repeat(jnp.arange(blocks), ids.shape[0] // blocks)
+    slot = block_of * vocab + ids
+    hits = jnp.zeros(blocks * vocab, jnp.float32).at[slot].add(weight)
+    # A block moves a row only where its update is non-zero: an id present without a pair (a
+    # token whose window was cut, a path's padding) must not halve another block's step.
+    moved = jnp.any(updates != 0, axis=-1).astype(jnp.float32)
+    moves = jnp.zeros(blocks * vocab, jnp.float32).at[slot].add(moved)
+    blocks_hitting = (moves.reshape(blocks, vocab) > 0).sum(axis=0).astype(jnp.float32)
+    scale = 1.0 / jnp.maximum(blocks_hitting[ids], 1.0)
     if hit_cap > 0:
-        hits = (
-            jnp.zeros(table.shape[0], jnp.float32).at[ids].add(1.0 if counted is None else counted)
-        )
-        updates = updates * jnp.minimum(1.0, hit_cap / jnp.maximum(hits[ids], 1.0))[:, None]
-    return table.at[ids].add(updates.astype(table.dtype))
+        scale = scale * jnp.minimum(1.0, hit_cap / jnp.maximum(hits[slot], 1.0))
+    return table.at[ids].add((updates * scale[:, None]).astype(table.dtype))
 
 
 def state_shardings(state: TrainState, mesh: Mesh, shard_tables: bool) -> TrainState:
@@ -322,8 +344,13 @@ def make_train_step(
             out_ids = jnp.concatenate([rows_of["centre"], rows_of["negative"]], axis=-1)
             out_updates = jnp.concatenate([updates["centre"], updates["negative"]], axis=-2)
         dim = table_in.shape[1]
+        # ravel keeps each block's rows contiguous (block-major), as scatter_row_updates expects.
         model.input_embeddings[...] = scatter_row_updates(
-            table_in, gathered(in_ids.ravel()), gathered(in_updates.reshape(-1, dim)), hit_cap
+            table_in,
+            gathered(in_ids.ravel()),
+            gathered(in_updates.reshape(-1, dim)),
+            hit_cap,
+            blocks=parallel,
         )
         model.output_embeddings[...] = scatter_row_updates(
             table_out,
@@ -331,6 +358,7 @@ def make_train_step(
             gathered(out_updates.reshape(-1, dim)),
             hit_cap,
             out_counted,
+            blocks=parallel,
         )
         new_state = {
             "params": nnx.state(model),
