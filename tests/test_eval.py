@@ -395,7 +395,9 @@ def test_registry_runs_evaluators_into_flat_results(tmp_path):
 
 
 def test_registry_rejects_unknown_kinds_options_and_duplicate_names(tmp_path):
-    with pytest.raises(UserError, match="valid kinds: analogy, level_probes, nearest_neighbours"):
+    with pytest.raises(
+        UserError, match="valid kinds: analogy, context_spaces, level_probes, nearest_neighbours"
+    ):
         make_evaluator("sts", name="x")
     with pytest.raises(UserError, match="unknown option.*topk.*valid options: words, topn"):
         make_evaluator("nearest_neighbours", name="nn", words=["a"], topk=3)

@@ -100,6 +100,15 @@ def probes(option: str) -> Callable[[Path], dict]:
     return load
 
 
+def context_spaces_examples(path: Path) -> list:
+    """The context_spaces evaluator's reading of its polysemy file (its run needs a model with
+    trained context spaces; the file is read, and checked, when the evaluator is made)."""
+    return make_evaluator("context_spaces", name="fuzz", path=path).examples
+
+
+context_spaces_examples.evaluator = "context_spaces"  # type: ignore[attr-defined]
+
+
 def probe_rows(probe: str) -> Callable[[dict], int]:
     def rows(m: dict) -> int:
         return m[f"{probe}/items"] + m[f"{probe}/skipped_rare"] + m.get(f"{probe}/skipped_short", 0)
@@ -172,6 +181,13 @@ FORMATS = [
          "bank\tmoney\tfinance\t4\t8\tthe bank lent", "bank\tmoney\tfinance\t0\t4\tbank loans"),
         "bank\tshore", "bank\tshore\triver\tfour\t8\tthe bank",
         metrics("sense_separation", MODEL), lambda m: m["examples"],
+    ),
+    Format(
+        "context_spaces", "polysemy.tsv", "lemma\tsense\ttopic\tstart\tend\tsentence",
+        ("bank\tshore\triver\t4\t8\tthe bank of the river", "bank\tshore\triver\t2\t6\ta bank",
+         "bank\tmoney\tfinance\t4\t8\tthe bank lent", "bank\tmoney\tfinance\t0\t4\tbank loans"),
+        "bank\tshore", "bank\tshore\triver\tfour\t8\tthe bank",
+        context_spaces_examples, len,
     ),
     Format(
         "level_probes_ladder", "hierarchy.tsv", "lemma\tladder_words",
