@@ -96,7 +96,7 @@ def test_token_level_spans_average_the_heads_position_predictions(head_run):
         np.testing.assert_allclose(got[row], predictions[row, hits].mean(0), rtol=1e-5, atol=1e-6)
     # The text's token-level embedding is the mean of the same predictions over its words.
     words = (tokens != tok.PAD) & (tokens >= len(tok.SPECIAL_TOKENS))
-    means = (predictions * words[..., None]).sum(1) / words.sum(1, keepdims=True)
+    means = (predictions * words[..., None]).sum(1) / np.maximum(words.sum(1, keepdims=True), 1)
     np.testing.assert_allclose(
         view.embed_sentences(SENTENCES), means[: len(SENTENCES)], rtol=1e-5, atol=1e-6
     )
