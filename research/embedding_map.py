@@ -89,9 +89,10 @@ def nearest_neighbours(
     first (equal cosines in index order); k is capped at n - 1. Exact: every pair is scored.
 
     `lax.top_k` under jit, one fixed-shape chunk of rows at a time (the last one padded, so one
-    compile): XLA's top-k is about 4 times faster on CPU than numpy's argpartition over the
-    rows (measured at 30,000 × 30,000: 3.0 s against 11.8 s of CPU), which dominates at
-    100,000 texts, where the scores alone are 10^10."""
+    compile): the selection runs in the same program as the chunk's scores, so only k columns
+    per row leave the device, never the chunk × n score matrix. This search is most of the
+    map's build time (`benchmarks/embedding_map.py`; BENCHMARKS.md, "Interactive embedding
+    map")."""
     import jax
     import jax.numpy as jnp
 

@@ -95,9 +95,9 @@ def context_batch(
     Why the neighbour: topics label documents, not sentences, and in the synthetic world about
     three quarters of a document's sentences are topic-free background. Two random sentences of
     topic-t documents then share nothing but the label in most pairs, while a neighbour shares
-    the paragraph: a topical anchor's neighbour is usually topical too. (Measured on the bank
-    demonstration in the tests: with random same-topic positives the on-context
-    pairs stayed at chance accuracy after 200 steps; with neighbours they reached ~0.8.)
+    the paragraph: a topical anchor's neighbour is usually topical too, so the context term gets
+    a signal to learn from (`tests/test_context_spaces.py` and `benchmarks/context_spaces.py`
+    measure what the trained spaces do).
     """
     known = np.flatnonzero(contexts.ids >= 0)
     rows = np.sort(rng.choice(known, size, replace=len(known) < size))

@@ -1,25 +1,23 @@
 """Orbax checkpoints of a train state plus the data position, with resume from the workdir.
 
 Saves are synchronous: the train step donates its state, so an asynchronous save could read
-buffers the next step has already reused. Typical states (tens of MB) save in well under a
-second; a 1 M-word vocabulary at dim 300 (2.3 GB of tables) in 10-13 s. Orbax writes each step
-to a temporary directory and renames it when complete, so a crash mid-save leaves the previous
-checkpoint intact (a leftover temporary directory is not a step and is ignored on resume).
+buffers the next step has already reused. Orbax writes each step to a temporary directory and
+renames it when complete, so a crash mid-save leaves the previous checkpoint intact (a leftover
+temporary directory is not a step and is ignored on resume).
 
 Orbax does not checksum array data: a flipped byte inside a stored chunk restores without error
-as a wrong number (measured: overwriting 100 bytes of an embedding table's chunk restored
-"successfully"). Each save therefore also writes a CRC-32 per array (`integrity` item), checked
-on restore. A restore that cannot succeed stops with one line naming the cause: a state whose
-shapes differ from the configured model (different size or vocabulary), or a corrupt step, with
-the step to fall back to.
+as a wrong number (`tests/test_preemption.py` flips one). Each save therefore also writes a
+CRC-32 per array (`integrity` item), checked on restore. A restore that cannot succeed stops
+with one line naming the cause: a state whose shapes differ from the configured model
+(different size or vocabulary), or a corrupt step, with the step to fall back to.
 
 Array data is stored uncompressed (`PyTreeCheckpointHandler(use_compression=False)`; the
-StandardCheckpointHandler default is zstd). Float32 weights barely compress (two 1 M x 300 tables:
-2,289 MB raw, 2,115 MB with zstd) while TensorStore holds every compressed chunk in memory until
-the whole array is written, whatever the chunk size (64 MB chunks: the same peak). Measured on
-those two tables: the save raised RSS by 2,121 MB with zstd and by 5 MB without (raw chunks are
-written from the arrays' own buffers), and it got no slower. Checkpoints written with compression
-still restore: the codec is recorded in each array's metadata.
+StandardCheckpointHandler default is zstd): float32 weights barely compress, while TensorStore
+holds every compressed chunk in memory until the whole array is written, so a compressed save
+of large tables roughly doubles the process's memory; an uncompressed one writes from the
+arrays' own buffers. `benchmarks/checkpoint_memory.py` measures both (BENCHMARKS.md, "Large
+corpora: peak memory"). Checkpoints written with compression still restore: the codec is
+recorded in each array's metadata.
 """
 
 from __future__ import annotations
