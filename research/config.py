@@ -130,6 +130,10 @@ class LogConfig:
     # is uploaded, so off by default; research/io/wandb_results.py).
     wandb_artifacts: bool = False
     progress: bool = True  # progress bar on stderr
+    # Trace this many step calls with jax.profiler, from the first one after the first log
+    # interval (compilation left out), into WORKDIR/profile: TensorBoard's profile plugin, or
+    # its perfetto_trace.json.gz on ui.perfetto.dev. 0 = no trace.
+    profile_dispatches: int = 0
 
 
 @dataclasses.dataclass

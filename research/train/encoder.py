@@ -254,6 +254,8 @@ def train_and_evaluate(
         else lambda abstract: jax.tree.map(lambda _: distributed.replicated(mesh), abstract),
         units="tokens",
         progress=config.log.progress,
+        profile_dir=workdir / "profile",
+        profile_dispatches=config.log.profile_dispatches,
     )
     writer = create_writers(workdir, config)
     best = None

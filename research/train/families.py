@@ -105,6 +105,8 @@ def train_generic(
         learning_rate=train.learning_rate,
         units="examples",
         progress=config.log.progress,
+        profile_dir=workdir / "profile",
+        profile_dispatches=config.log.profile_dispatches,
     )
     writer = create_writers(workdir, config, wandb=False)
     checkpointer = Checkpointer(workdir / "checkpoints")

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import jax
@@ -35,6 +36,38 @@ from research.io.writers import MultiWriter
 from research.train.nonfinite import guard_nonfinite
 
 Batch = TypeVar("Batch")
+
+
+class ProfileWindow:
+    """A `jax.profiler` trace of `dispatches` step calls, opened after the first log interval
+    (so compilation and warm-up stay out of it) and closed once the last traced call's work is
+    done. The trace (TensorBoard's profile plugin, or the `perfetto_trace.json.gz` beside it for
+    ui.perfetto.dev) goes to `directory`; dispatches = 0 traces nothing."""
+
+    def __init__(self, directory: Path | None, dispatches: int) -> None:
+        self.directory, self.left = directory, dispatches if directory is not None else 0
+        self.open = False
+
+    def before_step(self, logged_once: bool) -> None:
+        if self.left > 0 and not self.open and logged_once:
+            jax.profiler.start_trace(str(self.directory), create_perfetto_trace=True)
+            self.open = True
+
+    def after_step(self, state: Any) -> None:
+        if self.open:
+            self.left -= 1
+            if self.left == 0:
+                self.close(state)
+
+    def close(self, state: Any) -> None:
+        if not self.open:
+            return
+        if state is not None:
+            jax.block_until_ready(state)  # the trace must hold the traced calls' device work
+        jax.profiler.stop_trace()
+        self.open, self.left = False, 0
+        if distributed.is_main_process():
+            print(f"profile written to {self.directory}", file=sys.stderr)
 
 
 def init_or_restore(
@@ -213,6 +246,9 @@ class Trainer:
     # last one (run_steps), on every process; 0 = never.
     evaluate: Callable[[int, Any], None] | None = None
     evaluate_every: int = 0
+    # log.profile_dispatches: trace that many step calls into profile_dir (ProfileWindow).
+    profile_dir: Path | None = None
+    profile_dispatches: int = 0
 
 
 def _progress_bar(trainer: Trainer, start: int):
@@ -257,6 +293,7 @@ def train(
     pending: list[dict] = []
     counter, last_counter, last_time, units = start, start, time.time(), 0
     compile_seconds = None
+    profile = ProfileWindow(trainer.profile_dir, trainer.profile_dispatches)
 
     def flush() -> None:
         nonlocal last_counter, last_time, units
@@ -293,7 +330,9 @@ def train(
     def advance(work: Work) -> tuple[int, int]:
         nonlocal state, counter, units, compile_seconds
         started = time.time()
+        profile.before_step(logged_once=last_counter > start)
         state, metrics = step_fn(state, work.batch)
+        profile.after_step(state)
         if compile_seconds is None:
             jax.block_until_ready(metrics)
             compile_seconds = time.time() - started
@@ -302,19 +341,24 @@ def train(
         pending.append(metrics)
         return counter - work.count, counter
 
-    run_steps(
-        trainer.batches(start),
-        advance,
-        total=trainer.total,
-        log_every=trainer.log_every,
-        checkpoint_every=trainer.checkpoint_every,
-        flush=flush,
-        save=save,
-        progress=progress,
-        progress_unit=max(trainer.units_per_count, 1) if trainer.progress_unit != "step" else 1,
-        evaluate=None if trainer.evaluate is None else lambda: trainer.evaluate(counter, state),
-        evaluate_every=trainer.evaluate_every,
-    )
+    try:
+        run_steps(
+            trainer.batches(start),
+            advance,
+            total=trainer.total,
+            log_every=trainer.log_every,
+            checkpoint_every=trainer.checkpoint_every,
+            flush=flush,
+            save=save,
+            progress=progress,
+            progress_unit=max(trainer.units_per_count, 1) if trainer.progress_unit != "step" else 1,
+            evaluate=None if trainer.evaluate is None else lambda: trainer.evaluate(counter, state),
+            evaluate_every=trainer.evaluate_every,
+        )
+    except BaseException:
+        profile.close(None)  # the state may be a donated input: do not wait on it
+        raise
+    profile.close(state)
     return graphdef, state, start
 
 

@@ -313,6 +313,8 @@ def _fit(
         progress=config.log.progress,
         progress_unit="word",
         units_per_count=words_per_block,
+        profile_dir=workdir / "profile",
+        profile_dispatches=config.log.profile_dispatches,
     )
     checkpointer = Checkpointer(workdir / "checkpoints")
     started = time.time()
