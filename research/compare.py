@@ -190,18 +190,32 @@ def encoder_run_config(
     return run
 
 
-def budget_steps(
+@dataclasses.dataclass(frozen=True)
+class MethodCost:
+    """What one run of a method trains: its steps, and the data tokens and floating-point
+    operations (XLA's count) of one of its steps."""
+
+    steps: int
+    tokens_per_step: float
+    flops_per_step: float
+
+
+def method_costs(
     config: CompareConfig, runs: dict[str, EncoderRunConfig], specs: dict[str, dict]
-) -> dict[str, tuple[int, float]]:
-    """{method: (steps, tokens per step)} giving each method its share of token_budget."""
+) -> dict[str, MethodCost]:
+    """Each method's steps (its share of token_budget when that is set, else its configured
+    steps) and per-step cost, measured on its own batches."""
     from research.train import encoder as encoder_trainer
 
     data = encoder_trainer.prepare_data(config.encoder, main=True)
     out = {}
     for name, run in runs.items():
         per_step = encoder_trainer.tokens_per_step(run, data)
-        share = float(specs[name].get("budget", 1))
-        out[name] = (max(1, math.ceil(config.token_budget * share / per_step)), per_step)
+        steps = run.train.steps
+        if config.token_budget > 0:
+            share = float(specs[name].get("budget", 1))
+            steps = max(1, math.ceil(config.token_budget * share / per_step))
+        out[name] = MethodCost(steps, per_step, encoder_trainer.flops_per_step(run, data))
     return out
 
 
@@ -365,16 +379,26 @@ def aggregate(per_method: dict[str, list[dict]]) -> dict[str, dict[str, tuple[fl
     return table
 
 
-def budget_lines(config: CompareConfig, steps: dict[str, tuple[int, float]]) -> list[str]:
-    """One line per method: its steps and the data tokens they read (staged: plus its parent's)."""
-    if not steps:
+def budget_lines(config: CompareConfig, costs: dict[str, MethodCost]) -> list[str]:
+    """One line per method: its steps, the data tokens they read (staged: plus its parent's)
+    and the compute they cost."""
+    if not costs:
         return []
     methods = methods_of(config)
-    lines = [f"Token budget {config.token_budget:,} data tokens per method (non-padding ids read):"]
-    for name, (n, per_step) in steps.items():
+    if config.token_budget > 0:
+        head = f"Token budget {config.token_budget:,} data tokens per method (non-padding ids read)"
+    else:
+        head = "Steps per method"
+    lines = [f"{head}; compute = XLA's count of a step's floating-point operations:"]
+    for name, cost in costs.items():
         parent = methods[name].get("init_from")
         after = f", after {parent}" if parent else ""
-        lines.append(f"- {name}: {n} steps × {per_step:,.0f} tokens ≈ {n * per_step:,.0f}{after}")
+        lines.append(
+            f"- {name}: {cost.steps} steps × {cost.tokens_per_step:,.0f} tokens ≈ "
+            f"{cost.steps * cost.tokens_per_step:,.0f}{after}; "
+            f"{cost.flops_per_step / 1e9:,.2f} GFLOP a step, "
+            f"{cost.steps * cost.flops_per_step / 1e12:,.2f} TFLOP in all"
+        )
     return [*lines, ""]
 
 
@@ -382,7 +406,7 @@ def comparison_markdown(
     table: dict,
     config: CompareConfig,
     seconds: float,
-    steps: dict[str, tuple[int, float]] | None = None,
+    costs: dict[str, MethodCost] | None = None,
 ) -> str:
     columns = [(k, t) for k, t in HEADLINE if any(k in row for row in table.values())]
     best = {
@@ -398,7 +422,7 @@ def comparison_markdown(
         f"Data: {enc.data.source}"
         f"{f' ({enc.data.synthetic_tokens:,} tokens)' if enc.data.source == 'synthetic' else ''}; "
         f"encoder {enc.model.size}, "
-        f"{'steps per method below' if steps else f'{enc.train.steps} steps'}, "
+        f"{'steps per method below' if config.token_budget > 0 else f'{enc.train.steps} steps'}, "
         f"batch {enc.train.batch_size} "
         f"sequences of {enc.data.max_len} / {enc.train.sentence_batch_size} sentence pairs; "
         f"seeds {config.seeds}; wall time {seconds / 60:.1f} min.",
@@ -419,7 +443,7 @@ def comparison_markdown(
             else ""
         ),
         "",
-        *budget_lines(config, steps or {}),
+        *budget_lines(config, costs or {}),
         "| method | " + " | ".join(title for _, title in columns) + " |",
         "|---|" + "---|" * len(columns),
     ]
@@ -514,7 +538,7 @@ def run_comparison(config: CompareConfig, workdir: str | Path) -> dict:
     }
     for run in runs.values():
         objective_weights(run.objective)
-    steps = budget_steps(config, runs, methods) if config.token_budget > 0 else {}
+    costs = method_costs(config, runs, methods)
     (workdir / "config.json").write_text(config_lib.to_json(config) + "\n")
     started = time.time()
     per_method: dict[str, list[dict]] = {}
@@ -529,8 +553,7 @@ def run_comparison(config: CompareConfig, workdir: str | Path) -> dict:
         for seed in seeds:
             directory = run_dir(method, seed)
             run = encoder_run_config(config, method, seed, spec)
-            if method in steps:
-                run.train.steps = steps[method][0]
+            run.train.steps = costs[method].steps
             if spec.get("init_from") is not None:
                 run.train.init_from = str(run_dir(spec["init_from"], seed))
             done += 1
@@ -555,7 +578,7 @@ def run_comparison(config: CompareConfig, workdir: str | Path) -> dict:
     if any(overlap):
         per_method["baseline: word overlap"] = overlap
     table = aggregate(per_method)
-    markdown = comparison_markdown(table, config, time.time() - started, steps)
+    markdown = comparison_markdown(table, config, time.time() - started, costs)
     (workdir / "comparison.md").write_text(markdown)
     write_csv(table, workdir / "comparison.csv")
     plot_bars(table, workdir / "plots" / "compare_metrics.png")

@@ -70,6 +70,13 @@ def test_simcse_reproduction_smoke_three_seeds(tmp_path):
     assert Path(info["init_from"]["path"]) == tmp_path / "runs/mlm_half/seed2"
     markdown = (tmp_path / "comparison.md").read_text()
     assert "Token budget 600 data tokens per method" in markdown
+    # Compute per step beside each method: a SimCSE step encodes every sentence twice.
+    gflop = {
+        m: float(re.search(rf"^- {re.escape(m)}: .*; ([\d.]+) GFLOP a step", markdown, re.M)[1])
+        for m in methods
+    }
+    assert all(g > 0 for g in gflop.values())
+    assert gflop["mlm+simcse"] > gflop["mlm"]
     assert "- mlm_then_simcse:" in markdown and "after mlm_half" in markdown
     for method in table:
         assert f"| {method} |" in markdown
@@ -125,3 +132,18 @@ def test_alignment_and_uniformity_on_known_geometries():
     assert uniformity(np.ones((6, 4))) == pytest.approx(0.0)  # one point: the worst spread
     assert uniformity(np.eye(8)) == pytest.approx(-4.0)  # orthonormal: distance² 2 everywhere
     assert list(positive_pairs(np.array([0.0, 3.9, 4.0, 5.0]))) == [2, 3]  # STS-B: score >= 4
+
+
+def test_flops_per_step_scale_with_the_batch():
+    """XLA's count of a step's operations: twice the sequences, about twice the compute (the
+    optimizer update over the weights does not grow with the batch)."""
+    from research.train import encoder as encoder_trainer
+    from tests.test_multilevel import tiny_config
+
+    small = tiny_config(**{"objective.kind": "mlm", "train.batch_size": 8})
+    large = tiny_config(**{"objective.kind": "mlm", "train.batch_size": 16})
+    data = encoder_trainer.prepare_data(small, main=True)
+    ratio = encoder_trainer.flops_per_step(large, data) / encoder_trainer.flops_per_step(
+        small, data
+    )
+    assert 1.8 < ratio < 2.05

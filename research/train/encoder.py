@@ -173,6 +173,30 @@ def tokens_per_step(config: EncoderRunConfig, data: SequenceData, samples: int =
     return float(np.mean(counts))
 
 
+def flops_per_step(config: EncoderRunConfig, data: SequenceData) -> float:
+    """XLA's count of the floating-point operations of one training step of this config on its
+    first batch (HLO cost analysis of forward, backward and optimizer update, before
+    optimisation): what a step costs, so that objectives can be compared at equal compute.
+    0 where the backend gives no estimate."""
+    tx, lr_schedule = encoder_step.make_optimizer(config)
+    graphdef, abstract = jax.eval_shape(
+        lambda: encoder_step.init_state(config, data.vocab_size, tx)
+    )
+    batch = batch_for_step(
+        data,
+        config,
+        0,
+        neighbour_anchors(config, data),
+        objectives.batch_fields(config),
+        contexts_for(data, config),
+    )
+    step = encoder_step.make_train_step(config, graphdef, tx, lr_schedule)
+    cost = step.lower(abstract, batch).cost_analysis()
+    if isinstance(cost, list):  # older JAX: one dict per device program
+        cost = cost[0] if cost else {}
+    return float((cost or {}).get("flops", 0.0))
+
+
 def train_and_evaluate(
     config: EncoderRunConfig,
     workdir: str | Path,
