@@ -243,6 +243,18 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
         loop.fit(small_config(**{"train.epochs": 1, "model.dim": 16}), tmp_path)
 
 
+def test_resume_with_another_resolved_parallel_blocks_is_refused(tmp_path):
+    """parallel_blocks=1 resolves to one block per device, so config.json alone cannot tell a
+    run begun on 8 devices from one resumed on 1: run.json records the resolved value."""
+    loop.fit(small_config(**{"train.epochs": 1}), tmp_path)
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info["parallel_blocks"] == 1
+    # As if the run had begun on 8 devices (the default resolved to 8 there).
+    (tmp_path / "run.json").write_text(json.dumps({**info, "parallel_blocks": 8}))
+    with pytest.raises(UserError, match="train.parallel_blocks=8 and would resume with 1"):
+        loop.fit(small_config(**{"train.epochs": 1}), tmp_path)
+
+
 def test_nan_loss_stops_with_the_step_range(tmp_path):
     config = small_config(**{"train.learning_rate": 1e6, "train.row_hit_cap": 0})
     with pytest.raises(TrainingDiverged, match=r"the loss became (nan|inf) between steps"):

@@ -120,6 +120,25 @@ def resolve_parallel_blocks(config: Config, mesh: Mesh | None) -> Config:
     return dataclasses.replace(config, train=train)
 
 
+def check_resume_parallel_blocks(workdir: Path, config: Config, mesh: Mesh | None) -> None:
+    """Refuse to resume with another resolved train.parallel_blocks than the run began with
+    (the default 1 becomes one block per device, so a run resumed on another number of devices
+    would): its checkpoints count SGD steps of that many blocks, and a different P would replay
+    or skip data."""
+    run_path = workdir / "run.json"
+    if not run_path.exists() or not (workdir / "checkpoints").exists():
+        return
+    saved = json.loads(run_path.read_text()).get("parallel_blocks")
+    resolved = config.train.parallel_blocks
+    if saved is not None and saved != resolved:
+        raise UserError(
+            f"{workdir} was trained with train.parallel_blocks={saved} and would resume with "
+            f"{resolved} (on {distributed.mesh_size(mesh)} devices): resume with "
+            f"train.devices={saved} devices or an explicit train.parallel_blocks={saved}, or "
+            "use a new --workdir"
+        )
+
+
 def check_mesh(config: Config, mesh: Mesh | None, vocab_size: int | None = None) -> None:
     """The data mesh must split train.parallel_blocks (and with train.shard_tables the
     vocabulary) evenly."""
@@ -231,6 +250,7 @@ def _fit(
         print(phrase_summary(corpus.meta), flush=True)
     fingerprint = run_files.vocabulary_fingerprint(list(corpus.words), corpus.counts)
     run_files.check_resume_data(workdir, fingerprint, "vocabulary")
+    check_resume_parallel_blocks(workdir, config, mesh)
     world_files = corpus.world_files
     build_evaluators(config, world_files, None)  # fail now on a bad benchmark file
     stream = block_stream(corpus, config)
@@ -255,6 +275,7 @@ def _fit(
         corpus=corpus.meta,
         total_steps=total_blocks,
         blocks_per_epoch=blocks_per_epoch,
+        parallel_blocks=config.train.parallel_blocks,  # as resolved for this machine's devices
     )
     words_per_block = config.train.batch_size
     group = config.train.steps_per_dispatch * parallel
