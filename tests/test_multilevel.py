@@ -540,6 +540,35 @@ def test_level_and_context_embeddings(reference_run):
     np.testing.assert_array_equal(encoder.embed_in_context(texts, "water"), water)
 
 
+def test_in_context_embeddings_reuse_one_encoder_pass_until_the_weights_change(reference_run):
+    """embed_in_context keeps its texts' plain embeddings for every context and every copy of
+    with_context_table (the context-space controls read the same words 80 times); new weights
+    (use_params, as periodic evaluation swaps them) must not read the old weights' vectors."""
+    encoder = load_encoder(reference_run)
+    texts = ["the bank of the river", "a loan from the bank"]
+    water = encoder.embed_in_context(texts, "water")
+    config = config_lib.from_dict(
+        EncoderRunConfig, json.loads((reference_run / "config.json").read_text())
+    )
+    other = text_model(config, encoder.tokenizer.get_vocab_size(), rngs=nnx.Rngs(params=1))
+    encoder.use_params(nnx.split(other)[1])
+    fresh = EncoderEmbedder(other, encoder.tokenizer, max_len=64)
+    np.testing.assert_array_equal(
+        encoder.embed_in_context(texts, "water"), fresh.embed_in_context(texts, "water")
+    )
+    assert not np.allclose(encoder.embed_in_context(texts, "water"), water)
+    # A copy with another table shares the pass, and the original keeps its own table.
+    gamma, beta = fresh.context_table()
+    doubled = fresh.with_context_table(2 * gamma + 1, beta)
+    plain = fresh.embed_sentences(texts)
+    ids = np.full(fresh.batch_size, fresh.contexts.index("finance"), np.int32)
+    padded = np.zeros((fresh.batch_size, plain.shape[1]), np.float32)
+    padded[: len(texts)] = plain
+    expected = np.asarray(doubled._context_forward(doubled._params, padded, ids))[: len(texts)]
+    np.testing.assert_array_equal(doubled.embed_in_context(texts, "finance"), expected)
+    assert not np.allclose(expected, fresh.embed_in_context(texts, "finance"))
+
+
 def test_identity_contexts_and_models_without_the_head(reference_run):
     tokenizer = tok.load_tokenizer(reference_run / "tokenizer.json")
     vocab = tokenizer.get_vocab_size()
