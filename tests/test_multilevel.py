@@ -160,11 +160,20 @@ def test_no_gradient_reaches_the_target_params():
     assert max(float(jnp.abs(g).max()) for g in jax.tree.leaves(grad_params["level_head"])) > 0
 
 
-def _predictions(state, graphdef, config, batch, key):
-    model = nnx.merge(graphdef, state["params"])
-    target_encoder = nnx.merge(nnx.graphdef(model.encoder), state["target_params"])
-    out, _ = multilevel.level_predictions(model, target_encoder, config, batch, key)
-    return {level: [np.asarray(a) for a in arrays] for level, arrays in out.items()}
+def _predictor(graphdef, config):
+    """level_predictions(state, batch, key) as numpy, jitted once for all of a test's calls."""
+
+    @jax.jit
+    def predict(params, target_params, batch, key):
+        model = nnx.merge(graphdef, params)
+        target_encoder = nnx.merge(nnx.graphdef(model.encoder), target_params)
+        return multilevel.level_predictions(model, target_encoder, config, batch, key)[0]
+
+    def predictions(state, batch, key):
+        out = predict(state["params"], state["target_params"], batch, key)
+        return {level: [np.asarray(a) for a in arrays] for level, arrays in out.items()}
+
+    return predictions
 
 
 def test_no_level_prediction_reads_the_tokens_it_predicts():
@@ -175,10 +184,11 @@ def test_no_level_prediction_reads_the_tokens_it_predicts():
     config, _, _, graphdef, state = step_parts(**{"objective.sentence_mask_rate": 0.5})
     batch = fake_batch()
     vocab = 100
+    predict = _predictor(graphdef, config)
     for seed in range(20):  # a key whose draw gives every level an item
         key = jax.random.PRNGKey(seed)
         view = multilevel.student_view(jax.random.split(key)[0], batch, config.objective, vocab)
-        before = _predictions(state, graphdef, config, batch, key)
+        before = predict(state, batch, key)
         if all(weights.sum() > 0 for _, _, weights in before.values()):
             break
     assert set(before) == set(LEVELS) and all(w.sum() > 0 for _, _, w in before.values())
@@ -186,7 +196,7 @@ def test_no_level_prediction_reads_the_tokens_it_predicts():
     assert hidden.any() and (~hidden & (batch["tokens"] >= multilevel.FIRST_WORD_ID)).any()
     changed = batch["tokens"].copy()
     changed[hidden] = 6 + (changed[hidden] - 6 + 37) % (vocab - 6)
-    after = _predictions(state, graphdef, config, {**batch, "tokens": changed}, key)
+    after = predict(state, {**batch, "tokens": changed}, key)
     for level, (predictions, targets, weights) in before.items():
         items = weights > 0
         np.testing.assert_allclose(after[level][0][items], predictions[items], atol=1e-5)
@@ -195,7 +205,7 @@ def test_no_level_prediction_reads_the_tokens_it_predicts():
     visible = np.argwhere(~hidden & (batch["tokens"] >= multilevel.FIRST_WORD_ID))[0]
     control = batch["tokens"].copy()
     control[tuple(visible)] = 6 + (control[tuple(visible)] - 6 + 37) % (vocab - 6)
-    moved = _predictions(state, graphdef, config, {**batch, "tokens": control}, key)
+    moved = predict(state, {**batch, "tokens": control}, key)
     for level in ("sentence", "document"):
         items = before[level][2] > 0
         assert np.abs(moved[level][0][items] - before[level][0][items]).max() > 1e-4, level
