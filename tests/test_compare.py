@@ -15,9 +15,11 @@ from research.errors import UserError
 from research.eval.geometry import alignment, positive_pairs, uniformity
 
 
-def test_simcse_reproduction_smoke_three_seeds(tmp_path):
+def test_simcse_reproduction_smoke_over_seeds(tmp_path):
     """experiments/repro_simcse.py at toy size: its five recipes (staged one included) and two
-    baselines over 3 seeds, on an equal token budget, scored on a small STS file."""
+    baselines over 2 of its 3 seeds (the seed loop, mean ± std and the staged run's parent per
+    seed need two; a third only adds runs), on an equal token budget, scored on a small STS
+    file."""
     sts = tmp_path / "sts.csv"
     pairs = [
         ("the river bank was flooded", "water rose over the river bank", 4.6),
@@ -58,16 +60,17 @@ def test_simcse_reproduction_smoke_three_seeds(tmp_path):
             "word2vec.train.epochs=1",
         ],
     )
-    assert config.seeds == [0, 1, 2]
+    assert config.seeds == [0, 1, 2]  # the experiment's own seeds
+    config.seeds = [0, 1]
     table = run_comparison(config, tmp_path)
     methods = ["mlm", "simcse", "neighbour", "mlm_half", "mlm_then_simcse", "mlm+simcse"]
     assert set(table) == {*methods, "baseline: tfidf", "baseline: sif"}
     for method in methods:
-        assert table[method]["stsb_test/spearman"][2] == 3  # every seed scored
+        assert table[method]["stsb_test/spearman"][2] == 2  # every seed scored
         assert "stsb_test/uniformity" in table[method]
     # The staged run started from its parent (same seed) and read the other half of the budget.
-    info = json.loads((tmp_path / "runs/mlm_then_simcse/seed2/run.json").read_text())
-    assert Path(info["init_from"]["path"]) == tmp_path / "runs/mlm_half/seed2"
+    info = json.loads((tmp_path / "runs/mlm_then_simcse/seed1/run.json").read_text())
+    assert Path(info["init_from"]["path"]) == tmp_path / "runs/mlm_half/seed1"
     markdown = (tmp_path / "comparison.md").read_text()
     assert "Token budget 600 data tokens per method" in markdown
     # Compute per step beside each method: a SimCSE step encodes every sentence twice.
@@ -84,7 +87,7 @@ def test_simcse_reproduction_smoke_three_seeds(tmp_path):
     assert "**" in markdown and " ± " in markdown
     rows = list(csv.DictReader((tmp_path / "comparison.csv").open()))
     assert {r["method"] for r in rows} == set(table)
-    assert all(r["n"] == "3" for r in rows if r["method"] in methods)
+    assert all(r["n"] == "2" for r in rows if r["method"] in methods)
     assert (tmp_path / "plots" / "compare_metrics.png").exists()
     assert (tmp_path / "plots" / "training_curves.png").exists()
     # A second call reads the finished runs back instead of training again.

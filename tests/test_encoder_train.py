@@ -127,6 +127,17 @@ def test_top_layers_average(trained_run):
         load_encoder(trained_run, top_layers=9)
 
 
+def test_chosen_layer_of_token_embeddings(trained_run):
+    encoder = load_encoder(trained_run)
+    last = encoder.embed_tokens(["the king"], layer=-1)[0].vectors
+    default = encoder.embed_tokens(["the king"])[0].vectors  # top 1 layer = the last
+    np.testing.assert_allclose(last, default, rtol=1e-6)
+    embeddings = encoder.embed_tokens(["the king"], layer=0)[0].vectors
+    assert not np.allclose(embeddings, last)
+    with pytest.raises(UserError, match="layer=7"):
+        encoder.embed_tokens(["the king"], layer=7)
+
+
 def test_mismatched_tokeniser_refuses_to_load(trained_run, tmp_path):
     import shutil
 
@@ -139,6 +150,11 @@ def test_mismatched_tokeniser_refuses_to_load(trained_run, tmp_path):
     shutil.copy(other_dir / "tokenizer.json", copy / "tokenizer.json")
     with pytest.raises(UserError, match="tokeniser"):
         load_encoder(copy)
+
+
+# The tests above read the session's shared run (tests/conftest.py), those below do not: under
+# pytest -n 3, xdist's first chunk of tests for the third worker begins near the end of this
+# file, and a reader of the shared run there would make that worker train it for one test.
 
 
 def test_loading_a_word_run_or_nothing_is_refused(tmp_path):
@@ -188,17 +204,6 @@ def test_short_contrastive_run_separates_the_planted_senses(tmp_path):
     assert results["synthetic_sts/spearman"] > 0.5
     assert results["synthetic_retrieval/recall@10"] > 0.5
     assert (tmp_path / "plots" / "polysemy.png").exists()
-
-
-def test_chosen_layer_of_token_embeddings(trained_run):
-    encoder = load_encoder(trained_run)
-    last = encoder.embed_tokens(["the king"], layer=-1)[0].vectors
-    default = encoder.embed_tokens(["the king"])[0].vectors  # top 1 layer = the last
-    np.testing.assert_allclose(last, default, rtol=1e-6)
-    embeddings = encoder.embed_tokens(["the king"], layer=0)[0].vectors
-    assert not np.allclose(embeddings, last)
-    with pytest.raises(UserError, match="layer=7"):
-        encoder.embed_tokens(["the king"], layer=7)
 
 
 def test_encoder_step_golden_metrics():

@@ -160,11 +160,20 @@ def test_no_gradient_reaches_the_target_params():
     assert max(float(jnp.abs(g).max()) for g in jax.tree.leaves(grad_params["level_head"])) > 0
 
 
-def _predictions(state, graphdef, config, batch, key):
-    model = nnx.merge(graphdef, state["params"])
-    target_encoder = nnx.merge(nnx.graphdef(model.encoder), state["target_params"])
-    out, _ = multilevel.level_predictions(model, target_encoder, config, batch, key)
-    return {level: [np.asarray(a) for a in arrays] for level, arrays in out.items()}
+def _predictor(graphdef, config):
+    """level_predictions(state, batch, key) as numpy, jitted once for all of a test's calls."""
+
+    @jax.jit
+    def predict(params, target_params, batch, key):
+        model = nnx.merge(graphdef, params)
+        target_encoder = nnx.merge(nnx.graphdef(model.encoder), target_params)
+        return multilevel.level_predictions(model, target_encoder, config, batch, key)[0]
+
+    def predictions(state, batch, key):
+        out = predict(state["params"], state["target_params"], batch, key)
+        return {level: [np.asarray(a) for a in arrays] for level, arrays in out.items()}
+
+    return predictions
 
 
 def test_no_level_prediction_reads_the_tokens_it_predicts():
@@ -175,10 +184,11 @@ def test_no_level_prediction_reads_the_tokens_it_predicts():
     config, _, _, graphdef, state = step_parts(**{"objective.sentence_mask_rate": 0.5})
     batch = fake_batch()
     vocab = 100
+    predict = _predictor(graphdef, config)
     for seed in range(20):  # a key whose draw gives every level an item
         key = jax.random.PRNGKey(seed)
         view = multilevel.student_view(jax.random.split(key)[0], batch, config.objective, vocab)
-        before = _predictions(state, graphdef, config, batch, key)
+        before = predict(state, batch, key)
         if all(weights.sum() > 0 for _, _, weights in before.values()):
             break
     assert set(before) == set(LEVELS) and all(w.sum() > 0 for _, _, w in before.values())
@@ -186,7 +196,7 @@ def test_no_level_prediction_reads_the_tokens_it_predicts():
     assert hidden.any() and (~hidden & (batch["tokens"] >= multilevel.FIRST_WORD_ID)).any()
     changed = batch["tokens"].copy()
     changed[hidden] = 6 + (changed[hidden] - 6 + 37) % (vocab - 6)
-    after = _predictions(state, graphdef, config, {**batch, "tokens": changed}, key)
+    after = predict(state, {**batch, "tokens": changed}, key)
     for level, (predictions, targets, weights) in before.items():
         items = weights > 0
         np.testing.assert_allclose(after[level][0][items], predictions[items], atol=1e-5)
@@ -195,7 +205,7 @@ def test_no_level_prediction_reads_the_tokens_it_predicts():
     visible = np.argwhere(~hidden & (batch["tokens"] >= multilevel.FIRST_WORD_ID))[0]
     control = batch["tokens"].copy()
     control[tuple(visible)] = 6 + (control[tuple(visible)] - 6 + 37) % (vocab - 6)
-    moved = _predictions(state, graphdef, config, {**batch, "tokens": control}, key)
+    moved = predict(state, {**batch, "tokens": control}, key)
     for level in ("sentence", "document"):
         items = before[level][2] > 0
         assert np.abs(moved[level][0][items] - before[level][0][items]).max() > 1e-4, level
@@ -538,6 +548,35 @@ def test_level_and_context_embeddings(reference_run):
         reset.embed_in_context(texts, "water"), encoder.embed_sentences(texts), rtol=1e-6
     )
     np.testing.assert_array_equal(encoder.embed_in_context(texts, "water"), water)
+
+
+def test_in_context_embeddings_reuse_one_encoder_pass_until_the_weights_change(reference_run):
+    """embed_in_context keeps its texts' plain embeddings for every context and every copy of
+    with_context_table (the context-space controls read the same words 80 times); new weights
+    (use_params, as periodic evaluation swaps them) must not read the old weights' vectors."""
+    encoder = load_encoder(reference_run)
+    texts = ["the bank of the river", "a loan from the bank"]
+    water = encoder.embed_in_context(texts, "water")
+    config = config_lib.from_dict(
+        EncoderRunConfig, json.loads((reference_run / "config.json").read_text())
+    )
+    other = text_model(config, encoder.tokenizer.get_vocab_size(), rngs=nnx.Rngs(params=1))
+    encoder.use_params(nnx.split(other)[1])
+    fresh = EncoderEmbedder(other, encoder.tokenizer, max_len=64)
+    np.testing.assert_array_equal(
+        encoder.embed_in_context(texts, "water"), fresh.embed_in_context(texts, "water")
+    )
+    assert not np.allclose(encoder.embed_in_context(texts, "water"), water)
+    # A copy with another table shares the pass, and the original keeps its own table.
+    gamma, beta = fresh.context_table()
+    doubled = fresh.with_context_table(2 * gamma + 1, beta)
+    plain = fresh.embed_sentences(texts)
+    ids = np.full(fresh.batch_size, fresh.contexts.index("finance"), np.int32)
+    padded = np.zeros((fresh.batch_size, plain.shape[1]), np.float32)
+    padded[: len(texts)] = plain
+    expected = np.asarray(doubled._context_forward(doubled._params, padded, ids))[: len(texts)]
+    np.testing.assert_array_equal(doubled.embed_in_context(texts, "finance"), expected)
+    assert not np.allclose(expected, fresh.embed_in_context(texts, "finance"))
 
 
 def test_identity_contexts_and_models_without_the_head(reference_run):

@@ -49,10 +49,14 @@ def test_blocks_are_averaged_per_row():
 
 
 def test_parallel_blocks_default_learning_rate_stays_finite(tmp_path):
-    # The main job's settings on a 1 M-token synthetic world: with P = 8 at the default learning
-    # rate, summing the blocks' capped updates made the loss nan between steps 256 and 384.
+    """The main job's settings (P = 8, default learning rate and batch) on a 300 k-token world,
+    5 epochs (909 blocks): summing the blocks' capped updates (the rule before a3ccbc3, measured
+    by calling scatter_row_updates with blocks=1) made the loss 2.4e20 at step 256, 1.4e31 at
+    384 and inf before 512 here; on the main job's 1 M-token world, nan between 256 and 384. The
+    averaged rule: 3.63 at step 128 down to 1.91 at 909. 13 s against 32 s for the 1 M world
+    (fresh token cache, one process)."""
     config = Config(name="parallel_blocks")
-    config.data.synthetic_tokens = 1_000_000
+    config.data.synthetic_tokens = 300_000
     config.data.min_count = 5
     config.model.dim = 100
     config.train.parallel_blocks = 8

@@ -56,6 +56,9 @@ class EncoderEmbedder(SentenceEncoder):
         graphdef, params = nnx.split(model)
         self._graphdef = graphdef
         self._params = params
+        # embed_in_context's last plain embeddings ([texts, vectors]): one list shared with the
+        # copies of with_context_table, whose encoder weights are these (only the table differs).
+        self._plain: list = [None, None]
         self._layers = layers
         # The strata embed_level serves: the multi-abstraction head's levels, else ("sentence",).
         self.levels: tuple[str, ...] = tuple(model.levels)
@@ -92,6 +95,7 @@ class EncoderEmbedder(SentenceEncoder):
         """Embed with other weights of the same model (periodic evaluation during training):
         the jitted functions take the weights as an argument, so nothing recompiles."""
         self._params = params
+        self._plain = [None, None]
 
     def context_table(self) -> tuple[np.ndarray, np.ndarray]:
         """The context table's (gamma_offset, beta_offset), (contexts, D) each (ContextFiLM)."""
@@ -113,6 +117,7 @@ class EncoderEmbedder(SentenceEncoder):
         model.context_film.beta_offset[...] = jnp.asarray(beta_offset, jnp.float32)
         clone = copy.copy(self)
         clone.use_params(nnx.split(model)[1])
+        clone._plain = self._plain  # the same encoder: its texts' plain embeddings are shared
         return clone
 
     def _encode(self, texts: list[str]):
@@ -172,7 +177,12 @@ class EncoderEmbedder(SentenceEncoder):
         if context not in self.contexts:
             known = ", ".join(self.contexts) or "none (train with objective multi_abstraction)"
             raise UserError(f"context {context!r}: this encoder's contexts are {known}")
-        embeddings = self.embed_sentences(texts)
+        # The table acts after the encoder: every context and table (the controls of
+        # research/eval/context_spaces.py read the same words 80 times) reuses one forward pass.
+        texts = list(texts)
+        if self._plain[0] != texts:
+            self._plain[:] = [texts, self.embed_sentences(texts)]
+        embeddings = self._plain[1]
         ids = np.full(self.batch_size, self.contexts.index(context), np.int32)
         out = []
         for start in range(0, len(embeddings), self.batch_size):  # fixed shapes: one compile
