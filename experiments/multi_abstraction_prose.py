@@ -1,7 +1,8 @@
 """The multi-abstraction head (version 2) against the best single objectives, on real prose.
 
-Command (2-core CPU; about 60-90 minutes with the defaults: 2 M data tokens per method, 3
-seeds; build the prose first with `bash ../shared/tools/build_corpus.sh`):
+Command (2-core CPU: 55 minutes measured with the defaults, 2 M data tokens per method, 3
+seeds, other jobs sharing the CPU; build the prose first with
+`bash ../shared/tools/build_corpus.sh`):
     python launch.py experiments/multi_abstraction_prose.py --workdir runs/ma_prose
 
 Issue 15, item 6: the comparison of experiments/compare_objectives.py, on `prose.jsonl` with the
