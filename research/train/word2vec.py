@@ -125,10 +125,7 @@ def check_resume_parallel_blocks(workdir: Path, config: Config, mesh: Mesh | Non
     (the default 1 becomes one block per device, so a run resumed on another number of devices
     would): its checkpoints count SGD steps of that many blocks, and a different P would replay
     or skip data."""
-    run_path = workdir / "run.json"
-    if not run_path.exists() or not (workdir / "checkpoints").exists():
-        return
-    saved = json.loads(run_path.read_text()).get("parallel_blocks")
+    saved = run_files.saved_run_value(workdir, "parallel_blocks")
     resolved = config.train.parallel_blocks
     if saved is not None and saved != resolved:
         raise UserError(

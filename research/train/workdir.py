@@ -95,13 +95,18 @@ def check_resume_config(workdir: Path, config: Any, *, announce: bool = True) ->
     return changed
 
 
+def saved_run_value(workdir: Path, key: str) -> Any:
+    """run.json's `key` for a run that has checkpoints to resume from, else None."""
+    run_path = workdir / "run.json"
+    if not run_path.exists() or not (workdir / "checkpoints").exists():
+        return None
+    return json.loads(run_path.read_text()).get(key)
+
+
 def check_resume_data(workdir: Path, fingerprint: str, what: str) -> None:
     """Refuse to resume a run whose data changed under the same config (a file edited in place):
     the checkpoint's rows would be read as other words or tokens."""
-    run_path = workdir / "run.json"
-    if not run_path.exists() or not (workdir / "checkpoints").exists():
-        return
-    saved = json.loads(run_path.read_text()).get("data_fingerprint")
+    saved = saved_run_value(workdir, "data_fingerprint")
     if saved is not None and saved != fingerprint:
         raise UserError(
             f"{workdir} was trained with a different {what} (fingerprint {saved} -> "
