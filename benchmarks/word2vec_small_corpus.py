@@ -89,10 +89,12 @@ def corpus_file_schedule(workers: int):
     min_alpha."""
     import jax.numpy as jnp
 
+    from research import config as config_lib
+
     def schedule(config, total_steps):
         epochs = config.train.epochs
         per_epoch = max(total_steps / epochs, 1.0)
-        start, end = config.train.learning_rate, config.train.min_learning_rate
+        start, end = config_lib.word2vec_learning_rate(config), config.train.min_learning_rate
 
         def rate(step):
             epoch = jnp.floor(step / per_epoch)

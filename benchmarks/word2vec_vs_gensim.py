@@ -70,7 +70,7 @@ def evaluate(words, vectors, counts, wordsim: str, analogy: str) -> dict[str, fl
 def worker_ours(args) -> dict:
     from research.config import Config
     from research.data.corpus import prepare_corpus
-    from research.train.word2vec import fit
+    from research.train.word2vec import fit, resolve_model_defaults
 
     config = Config(name=f"bench_{args.kind}")
     config.data.source = args.corpus
@@ -89,6 +89,7 @@ def worker_ours(args) -> dict:
         from research.config import apply_override
 
         apply_override(config, assignment)
+    config = resolve_model_defaults(config)  # the settings below name the rate and cap it used
     started = time.time()
     corpus = prepare_corpus(config.data, progress=False)
     prepare_seconds = time.time() - started

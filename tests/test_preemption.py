@@ -292,16 +292,17 @@ def word2vec_config(**overrides):
 
 
 def test_a_config_change_on_resume_needs_the_explicit_flag(tmp_path, capsys):
+    """The saved rate is the resolved default (0.035 for skip-gram), not its placeholder 0."""
     loop.fit(word2vec_config(), tmp_path)
     with pytest.raises(
-        UserError, match=r"train.learning_rate: 0.025 -> 0.05.*allow_config_change=true"
+        UserError, match=r"train.learning_rate: 0.035 -> 0.05.*allow_config_change=true"
     ):
         loop.fit(word2vec_config(**{"train.learning_rate": 0.05}), tmp_path)
     changed = word2vec_config(**{"train.learning_rate": 0.05, "train.allow_config_change": True})
     loop.fit(changed, tmp_path)
     assert "resuming" in capsys.readouterr().err
     run = json.loads((tmp_path / "run.json").read_text())
-    assert run["resumed_with_config_changes"] == ["train.learning_rate: 0.025 -> 0.05"]
+    assert run["resumed_with_config_changes"] == ["train.learning_rate: 0.035 -> 0.05"]
 
 
 def test_data_changed_under_the_same_config_is_refused(tmp_path):

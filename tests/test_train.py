@@ -88,6 +88,9 @@ def test_one_step_golden_metrics_and_no_recompiles(kind, tmp_path):
             "model.kind": kind,
             "train.steps_per_dispatch": 1,
             "data.source": zipf_corpus(tmp_path / "zipf.txt"),
+            # The rate and cap GOLDEN was recorded at (before skip-gram's defaults changed).
+            "train.learning_rate": 0.025,
+            "train.row_hit_cap": 16,
         }
     )
     state, metrics, losses, pairs, step = four_steps(config)
@@ -112,6 +115,9 @@ def test_bfloat16_tables_train_in_float32_arithmetic(kind, tmp_path):
             "model.table_dtype": "bfloat16",
             "train.steps_per_dispatch": 1,
             "data.source": zipf_corpus(tmp_path / "zipf.txt"),
+            # The rate and cap GOLDEN was recorded at (before skip-gram's defaults changed).
+            "train.learning_rate": 0.025,
+            "train.row_hit_cap": 16,
         }
     )
     state, metrics, losses, pairs, step = four_steps(config)
@@ -153,9 +159,8 @@ def test_synthetic_skipgram_reaches_analogy_accuracy(tmp_path):
         assert (tmp_path / name).exists(), name
     saved = json.loads((tmp_path / "results.json").read_text())
     assert all(isinstance(v, (int, float)) for v in saved.values())
-    assert (
-        config_lib.from_dict(Config, json.loads((tmp_path / "config.json").read_text())) == config
-    )
+    saved_config = config_lib.from_dict(Config, json.loads((tmp_path / "config.json").read_text()))
+    assert saved_config == loop.resolve_model_defaults(config)  # the default rate and cap
     losses = [json.loads(line)["loss"] for line in (tmp_path / "metrics.jsonl").open()]
     assert losses[-1] < losses[0]
     from gensim.models import KeyedVectors
@@ -241,6 +246,27 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
     loop.fit(small_config(**{"train.epochs": 1}), tmp_path)
     with pytest.raises(UserError, match="model.dim: 32 -> 16"):
         loop.fit(small_config(**{"train.epochs": 1, "model.dim": 16}), tmp_path)
+
+
+def test_the_default_rate_and_hit_cap_follow_the_model_and_are_saved_resolved(word2vec_run):
+    """The defaults (learning_rate=0, row_hit_cap=-1) train skip-gram with negative sampling at
+    0.035 with a cap of 11 and CBOW or hierarchical softmax at 0.025 with 16 (word2vec.c picks
+    its rate by model too); config.json names both, so resuming a run begun under other
+    defaults is a listed config change. Explicit values are kept, 0 still turns the cap off."""
+
+    def resolved(**overrides) -> tuple[float, int]:
+        train = loop.resolve_model_defaults(small_config(**overrides)).train
+        return train.learning_rate, train.row_hit_cap
+
+    assert resolved() == (0.035, 11)
+    assert resolved(**{"model.kind": "cbow"}) == (0.025, 16)
+    assert resolved(**{"model.output": "hs", "data.negatives": 0}) == (0.025, 16)
+    explicit = {"model.kind": "cbow", "train.learning_rate": 0.05, "train.row_hit_cap": 0}
+    assert resolved(**explicit) == (0.05, 0)
+    saved = json.loads((word2vec_run / "config.json").read_text())["train"]
+    assert (saved["learning_rate"], saved["row_hit_cap"]) == (0.035, 11)
+    first = json.loads((word2vec_run / "metrics.jsonl").open().readline())
+    assert 0.025 < first["learning_rate"] <= 0.035  # decaying from 0.035
 
 
 def test_resume_with_another_resolved_parallel_blocks_is_refused(tmp_path):

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from jax.sharding import Mesh
 
+from research import config as config_lib
 from research import distributed
 from research.config import Config
 from research.data import corpus as corpus_lib
@@ -61,9 +62,13 @@ def validate(config: Config) -> None:
         (config.data.min_count >= 1, "data.min_count must be at least 1"),
         (config.data.sample >= 0, "data.sample must be >= 0 (0 turns subsampling off)"),
         (config.train.epochs >= 1, "train.epochs must be at least 1"),
-        (config.train.learning_rate > 0, "train.learning_rate must be positive"),
+        (config.train.learning_rate >= 0, "train.learning_rate must be >= 0 (0 = by kind)"),
         (config.train.chunk_size >= 1, "train.chunk_size must be at least 1"),
         (config.train.shared_negatives >= 0, "train.shared_negatives must be >= 0 (0 = by kind)"),
+        (
+            config.train.row_hit_cap >= -1,
+            "train.row_hit_cap must be >= 0 (0 = off), or -1 for the model's default",
+        ),
         (config.train.steps_per_dispatch >= 1, "train.steps_per_dispatch must be at least 1"),
         (config.train.parallel_blocks >= 1, "train.parallel_blocks must be at least 1"),
         (config.train.devices >= 0, "train.devices must be >= 0 (0 = all devices)"),
@@ -102,6 +107,18 @@ def validate_hierarchical_softmax(config: Config) -> None:
                 f"{key}={json.dumps(value)} is a negative-sampling setting and model.output=hs "
                 f"draws no negatives: leave it at {json.dumps(off)}"
             )
+
+
+def resolve_model_defaults(config: Config) -> Config:
+    """The config with the model-dependent defaults of train.learning_rate and row_hit_cap
+    filled in, so that config.json names what the run trains with and a resume compares those
+    values, not the defaults' placeholders."""
+    train = dataclasses.replace(
+        config.train,
+        learning_rate=config_lib.word2vec_learning_rate(config),
+        row_hit_cap=config_lib.row_hit_cap(config),
+    )
+    return dataclasses.replace(config, train=train)
 
 
 def resolve_parallel_blocks(config: Config, mesh: Mesh | None) -> Config:
@@ -182,6 +199,7 @@ def train_and_evaluate(
     optimizer(config, schedule) and schedule(config, total_steps) replace word2vec's SGD and
     linear decay (experiment files define them; the optimizer must be stateless per row)."""
     validate(config)
+    config = resolve_model_defaults(config)
     workdir, config_changes = run_files.open_run(workdir, config)
     writer = create_writers(workdir, config)
     try:
@@ -217,6 +235,7 @@ def fit(
 ) -> TrainedRun:
     """Train (or resume) word2vec in `workdir` without evaluating (benchmarks time this)."""
     validate(config)
+    config = resolve_model_defaults(config)
     workdir, config_changes = run_files.open_run(workdir, config)
     writer = create_writers(workdir, config, wandb=False)
     try:

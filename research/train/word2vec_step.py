@@ -35,7 +35,7 @@ TrainState = dict[str, Any]
 def learning_rate_schedule(config: Config, total_steps: int) -> optax.Schedule:
     """word2vec's schedule: linear from learning_rate down to min_learning_rate at the last step."""
     return optax.linear_schedule(
-        init_value=config.train.learning_rate,
+        init_value=config_lib.word2vec_learning_rate(config),
         end_value=config.train.min_learning_rate,
         transition_steps=max(total_steps - 1, 1),
     )
@@ -183,7 +183,7 @@ def make_train_step(
     noise_cdf = jnp.asarray(np.cumsum(noise_distribution), jnp.float32)
     negatives = config.data.negatives
     shared = config_lib.shared_negatives(config)
-    hit_cap = float(config.train.row_hit_cap)
+    hit_cap = float(config_lib.row_hit_cap(config))
     kind = config.model.kind
     parallel = config.train.parallel_blocks
     reject_target = config.train.reject_target_negatives
