@@ -43,6 +43,11 @@ def test_simcse_reproduction_smoke_over_seeds(tmp_path):
             "encoder.data.max_len=64",
             "encoder.data.sentence_len=32",
             "encoder.data.vocab_size=800",
+            # One narrow block: the test checks the comparison's plumbing (recipes, seeds,
+            # staging, table, plots), not what depth buys; a deeper step only costs compiles.
+            "encoder.model.layers=1",
+            "encoder.model.dim=32",
+            "encoder.model.mlp_dim=64",
             "encoder.eval.default_suite=false",
             "encoder.evals={}",
             "encoder.evals.stsb_test.kind=sentence_similarity",

@@ -22,6 +22,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
 
+from research import config as config_lib
 from research import distributed
 from research.checkpoints import hf
 from research.config import EncoderRunConfig
@@ -173,15 +174,17 @@ def tokens_per_step(config: EncoderRunConfig, data: SequenceData, samples: int =
     return float(np.mean(counts))
 
 
+# flops_per_step's answers in this process. The count depends only on the config and the
+# shapes of the state and batch, and lowering a whole train step to count it costs as much as
+# tracing one, so a comparison called again (a resume in the same process) reuses them.
+_FLOPS: dict[tuple, float] = {}
+
+
 def flops_per_step(config: EncoderRunConfig, data: SequenceData) -> float:
     """XLA's count of the floating-point operations of one training step of this config on its
     first batch (HLO cost analysis of forward, backward and optimizer update, before
     optimisation): what a step costs, so that objectives can be compared at equal compute.
     0 where the backend gives no estimate."""
-    tx, lr_schedule = encoder_step.make_optimizer(config)
-    graphdef, abstract = jax.eval_shape(
-        lambda: encoder_step.init_state(config, data.vocab_size, tx)
-    )
     batch = batch_for_step(
         data,
         config,
@@ -190,11 +193,23 @@ def flops_per_step(config: EncoderRunConfig, data: SequenceData) -> float:
         objectives.batch_fields(config),
         contexts_for(data, config),
     )
+    key = (
+        config_lib.to_json(config),
+        data.vocab_size,
+        tuple(sorted((k, np.shape(v), str(np.asarray(v).dtype)) for k, v in batch.items())),
+    )
+    if key in _FLOPS:
+        return _FLOPS[key]
+    tx, lr_schedule = encoder_step.make_optimizer(config)
+    graphdef, abstract = jax.eval_shape(
+        lambda: encoder_step.init_state(config, data.vocab_size, tx)
+    )
     step = encoder_step.make_train_step(config, graphdef, tx, lr_schedule)
     cost = step.lower(abstract, batch).cost_analysis()
     if isinstance(cost, list):  # older JAX: one dict per device program
         cost = cost[0] if cost else {}
-    return float((cost or {}).get("flops", 0.0))
+    _FLOPS[key] = float((cost or {}).get("flops", 0.0))
+    return _FLOPS[key]
 
 
 def train_and_evaluate(

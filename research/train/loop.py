@@ -91,6 +91,12 @@ def init_or_restore(
     _, state = init()
     if shardings is not None:
         state = distributed.place(state, shardings)
+    else:
+        # Committed to the device a restore puts it on: jit keys its programs on whether the
+        # arguments are committed, so an uncommitted fresh state and a restored one would
+        # compile the train step twice, and a resumed run would never reuse a fresh run's
+        # program from the persistent compilation cache.
+        state = jax.device_put(state, jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))
     return graphdef, state, shardings, None
 
 
