@@ -82,4 +82,4 @@ def test_word2vec_refuses_an_optimizer_with_per_row_state():
     tx, schedule = word2vec_step.make_optimizer(
         Config(), 10, optimizer=lambda config, s: optax.chain(optax.clip(1.0), optax.sgd(s))
     )
-    assert float(schedule(0)) == pytest.approx(Config().train.learning_rate)
+    assert float(schedule(0)) == pytest.approx(config_lib.word2vec_learning_rate(Config()))
