@@ -453,9 +453,10 @@ class ObjectiveConfig:
     # target = layer-normalised mean of the EMA encoder's top k blocks; 0 = the top half
     target_layers: int = 0
     # EMA teacher (objectives/ema.py): "half_life" = constant tau whose half-life is
-    # ema_half_life x train.steps; "linear" = data2vec's tau from ema_start to ema_end
+    # ema_half_life x train.steps; "linear" = data2vec's tau from ema_start to ema_end. 5 % of
+    # the run: ahead of 1 % on both worlds measured, behind 20 % on prose STS only (README).
     ema_schedule: Literal["half_life", "linear"] = "half_life"
-    ema_half_life: float = 0.01
+    ema_half_life: float = 0.05
     ema_start: float = 0.999
     ema_end: float = 0.9999
     regression: Literal["cosine", "smooth_l1"] = "cosine"  # per-level loss to the target
