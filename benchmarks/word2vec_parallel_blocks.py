@@ -39,6 +39,7 @@ def main() -> None:
             run_args = argparse.Namespace(
                 corpus=os.path.expanduser(args.corpus),
                 kind=args.kind,
+                output="negative",  # word2vec_vs_gensim's worker also times model.output=hs
                 epochs=args.epochs,
                 dim=100,
                 window=5,
