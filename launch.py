@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib.util
+import os
 import sys
+import traceback
 from pathlib import Path
 
 from research.errors import UserError
@@ -143,6 +145,18 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception:
+        if "jax" in sys.modules and sys.modules["jax"].process_count() > 1:
+            # A crash in one process of several: exit now. A normal exit would wait in jax's
+            # shutdown barrier (5 minutes) for processes that are themselves waiting for this
+            # one inside the run; exiting lets the coordination service stop them within its
+            # heartbeat timeout (100 s). A UserError exits normally: the checks that raise one
+            # run alike in every process, and an interrupt is agreed on by all of them.
+            traceback.print_exc()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
+        raise
     return 0
 
 

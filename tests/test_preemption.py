@@ -305,6 +305,33 @@ def test_a_config_change_on_resume_needs_the_explicit_flag(tmp_path, capsys):
     assert run["resumed_with_config_changes"] == ["train.learning_rate: 0.035 -> 0.05"]
 
 
+def test_every_process_checks_the_saved_config_before_process_0_replaces_it(tmp_path, monkeypatch):
+    """A resume of several processes: each compares with the saved config.json, then they meet,
+    then process 0 writes the new one whole (process 1 once read it half-written and failed)."""
+    from research import distributed
+    from research.config import Config
+    from research.train import workdir as run_files
+
+    (tmp_path / "checkpoints").mkdir()
+    run_files.write_config(tmp_path, Config())
+    saved = (tmp_path / "config.json").read_text()
+    events = []
+    monkeypatch.setattr(
+        run_files, "check_resume_config", lambda *a, **k: events.append("check") or []
+    )
+    monkeypatch.setattr(
+        distributed,
+        "barrier",
+        lambda name: events.append(("barrier", (tmp_path / "config.json").read_text() == saved)),
+    )
+    changed = Config()
+    changed.train.allow_config_change = True
+    run_files.open_run(tmp_path, changed)
+    assert events == ["check", ("barrier", True)]
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["allow_config_change"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints", "config.json"]
+
+
 def test_data_changed_under_the_same_config_is_refused(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cat sat on the mat and the dog sat on the log\n" * 400)

@@ -7,13 +7,16 @@ checkpoints/  Orbax checkpoints (research/io/checkpoint.py)
 Resuming checks both files: a saved config that differs in anything that changes training is
 refused with the list of differences (train.allow_config_change=true resumes anyway and records
 them), and data that changed under the same config (a corpus edited in place) is refused by its
-fingerprint. Only process 0 writes.
+fingerprint. Only process 0 writes, and it writes each file whole (a temporary file renamed over
+the old one): a process that reads it meanwhile, or a resume after a kill mid-write, sees the old
+file or the new one, never a truncated one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import sys
 from pathlib import Path
@@ -125,9 +128,16 @@ def tokenizer_fingerprint(tokenizer_json: bytes, tokens: int) -> str:
     return hashlib.sha256(tokenizer_json + json.dumps(tokens).encode()).hexdigest()[:16]
 
 
+def write_whole(path: Path, text: str) -> None:
+    """Replace `path` by `text` in one rename, so that no reader sees a partly written file."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
 def write_config(workdir: Path, config: Any) -> None:
     if distributed.is_main_process():
-        (workdir / "config.json").write_text(config_lib.to_json(config) + "\n")
+        write_whole(workdir / "config.json", config_lib.to_json(config) + "\n")
 
 
 def write_run_info(
@@ -145,7 +155,7 @@ def write_run_info(
     if config_changes:
         info["resumed_with_config_changes"] = config_changes
     if distributed.is_main_process():
-        (workdir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+        write_whole(workdir / "run.json", json.dumps(info, indent=2) + "\n")
     return info
 
 
@@ -155,5 +165,9 @@ def open_run(workdir: str | Path, config: Any) -> tuple[Path, list[str]]:
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     changes = check_resume_config(workdir, config)
+    # Every process compares with the saved config before process 0 replaces it, so that all of
+    # them judge the same file (a resume once failed on process 1 alone, which read config.json
+    # while process 0 was rewriting it, and process 0 then waited for it for ever).
+    distributed.barrier("config checked")
     write_config(workdir, config)
     return workdir, changes
