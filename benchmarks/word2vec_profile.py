@@ -10,7 +10,8 @@ trainer writes the trace (WORKDIR/profile) of that many step calls after the fir
 XLA's optimised HLO of the step is dumped beside it (`--xla_dump_to`). Every traced XLA operation
 is mapped to its HLO instruction and classified:
 
-- scatter: a scatter (the row updates written back into the tables) or a fusion holding one;
+- scatter: a scatter (the row updates written back into the tables), a fusion holding one, or
+  the loop XLA may expand one into (named by the scatter's op_name);
 - gather: a gather (table rows read) or a fusion holding one;
 - matmul: a dot, or a fusion holding one (YNNPACK's custom fusions are dots);
 - rng: the threefry loop and its bit operations (dynamic windows, negatives);
@@ -73,7 +74,9 @@ def category(name: str, instructions: dict, opcodes: dict) -> str:
     inside = {opcode}
     for called in calls:
         inside.update(opcodes.get(called, []))
-    if "scatter" in inside:
+    # XLA may also expand a scatter into a loop of dynamic-update-slices (its legacy CPU
+    # emitters do); the loop and its body keep the scatter's op_name.
+    if "scatter" in inside or op_name.rsplit("/", 1)[-1].startswith("scatter"):
         return "scatter"
     if "gather" in inside:
         return "gather"

@@ -32,7 +32,9 @@ def test_profile_dispatches_traces_that_many_step_calls_after_the_first_log(tmp_
     # Each call shows as two nested events (the Python call and the C++ dispatch): 2 calls.
     assert len(calls) == 4
     # The compiled step's own operations ran inside the window; its compilation did not.
-    assert any(e["name"].startswith("wrapped_scatter") for e in events)
+    # (The scatter runs as one kernel under XLA's default emitters, as a while loop under the
+    # legacy ones tests/conftest.py selects.)
+    assert any(e["name"].startswith(("wrapped_scatter", "while")) for e in events)
     assert not any(e["name"] == "PjRtCpuClient::Compile" for e in events)
 
 
