@@ -2,15 +2,15 @@
 
     python benchmarks/suite_compile_flags.py --rounds 3
 
-Compiling is most of the test suite's time on a 2-core CPU: the tests train tiny models, so a
-train step's compile costs more than all of its runs. This measures, for each flag set, the
-seconds XLA takes to compile (`jit(...).lower(...).compile()`, tracing excluded) two programs
-the tests build: the multi-abstraction train step of `tests/test_multilevel.py` (the suite's
-largest program) and the train step of the encoder golden test
-(mlm+next_token+contrastive, `tests/test_encoder_train.py`). Each flag set runs in a fresh process per
-round (XLA reads its flags once per process; no persistent compilation cache), in alternating
-order so that load from other processes hits all alike. The loss after one step of the
-multi-abstraction program is printed per flag set: the flags change how XLA emits code, and
+Compiling is about half of the test suite's time on a 2-core CPU: the tests train tiny models,
+so a train step's compile often costs more than all of its runs. This measures, for each flag
+set, the seconds XLA takes to compile (`jit(...).lower(...).compile()`, tracing excluded) two
+programs the tests build: the multi-abstraction train step of `tests/test_multilevel.py` (the
+suite's largest program) and the train step of the encoder golden test
+(mlm+next_token+contrastive, `tests/test_encoder_train.py`). Each flag set runs in a fresh
+process per round (XLA reads its flags once per process; no persistent compilation cache), in
+alternating order so that load from other processes hits all alike. The loss after one step of
+the multi-abstraction program is printed per flag set: the flags change how XLA emits code, and
 the goldens (`pytest -k golden`) are the check that they do not change the numbers. The table
 goes into BENCHMARKS.md between markers with the command, machine and date.
 """
