@@ -136,9 +136,7 @@ def main() -> None:
         cells = []
         for program in ("multi_abstraction", "golden"):
             values = seconds[name][program]
-            cells.append(
-                f"{statistics.median(values):.1f} s ({min(values):.1f}–{max(values):.1f})"
-            )
+            cells.append(f"{statistics.median(values):.1f} s ({min(values):.1f}–{max(values):.1f})")
         ratio = statistics.median(seconds[name]["multi_abstraction"]) / base["multi_abstraction"]
         lines.append(
             f"| {name}: {what} | `{flags or '(none)'}` | {cells[0]} | {cells[1]} | {ratio:.2f}× "
