@@ -100,16 +100,20 @@ def process_flags(port: int, index: int) -> list[str]:
 
 
 def finish(processes: list[subprocess.Popen], timeout: float, returncode: int = 0) -> list[str]:
-    """Wait for every process; on a failure or timeout kill the rest and show their output."""
+    """Wait for every process; on a timeout kill them all and fail showing every process's
+    output (a hang in one is usually explained by the other's traceback)."""
     outputs = []
-    try:
-        for process in processes:
+    timed_out = False
+    for process in processes:
+        try:
             outputs.append(process.communicate(timeout=timeout)[0])
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            process.kill()
+            outputs.append(process.communicate()[0] + "\n[killed: timed out]")
+    if timed_out:
+        shown = "\n".join(f"--- process {i}:\n{out[-3000:]}" for i, out in enumerate(outputs))
+        pytest.fail(f"a process ran past {timeout} s\n{shown}")
     for process, output in zip(processes, outputs, strict=True):
         assert process.returncode == returncode, output[-4000:]
     return outputs
