@@ -12,8 +12,8 @@ os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
 # Tiny shapes: XLA's optimisation passes cost more than they save here, and compiling is most of
 # the suite's time. The legacy CPU emitters and LLVM without its expensive passes compile the
-# multi-abstraction train step in 9 s instead of 16 s on the 2-core machine (BENCHMARKS.md, "Test
-# suite"); every golden keeps its recorded value under them.
+# largest programs in about three quarters of the time (BENCHMARKS.md, "Test suite"), and every
+# golden keeps its recorded value under them. Users' runs keep XLA's defaults.
 os.environ.setdefault(
     "XLA_FLAGS",
     "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false "
