@@ -29,7 +29,8 @@ MLM-only embeddings on STS by a wide margin (the paper: unsupervised SimCSE-BERT
 STS-B test and 76.25 averaged over 7 STS tasks, against far lower scores for the averaged or
 [CLS] embeddings of the same *pretrained* BERT in its Table 5); (3) MLM embeddings are
 anisotropic (poor uniformity) and contrastive training spreads them out, keeping alignment.
-Differences from the paper, by design of the CPU budget: a 231 k-parameter encoder trained from
+Differences from the paper, by design of the CPU budget: a 372,576-parameter encoder (`tiny` with
+the prose's 4,000-token WordPiece vocabulary; 231,591 on the synthetic world) trained from
 scratch (the paper fine-tunes pretrained BERT-base: see experiments/simcse_bert_base.py), 7.8 M
 tokens of mixed prose instead of 1 M Wikipedia sentences, mean pooling for every method (the
 paper: [CLS] with an MLP during training), and a budget of data tokens, not of steps.
