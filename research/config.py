@@ -106,6 +106,10 @@ class TrainConfig:
     # Resume although the saved config differs in settings that change training (the
     # differences are printed and recorded in run.json); off = refuse with the list.
     allow_config_change: bool = False
+    # XLA options for the train step's jit alone, by XLA's flag names without the dashes
+    # (`--set train.xla_options.xla_backend_optimization_level=0` compiles a short debugging run
+    # faster and runs it slower); empty = the compiler's settings (XLA_FLAGS or its defaults).
+    xla_options: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -491,6 +495,7 @@ class EncoderTrainConfig:
     # side by side. "memory" was faster on 2 cores (BENCHMARKS.md); on a many-core CPU, measure
     # both.
     cpu_scheduler: Literal["memory", "concurrency"] = "memory"
+    xla_options: dict[str, str] = dataclasses.field(default_factory=dict)  # as TrainConfig's
     # Staged training: start from the weights of another encoder run (its workdir). Tokeniser
     # and model shape must match; heads it lacks, the optimizer and the step start fresh.
     # A resumed run resumes from its own checkpoint (research/train/run_weights.py).

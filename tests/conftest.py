@@ -1,9 +1,15 @@
 """Test settings: CPU only, no network, a private cache, and quick compiles."""
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.xla_settings import QUICK_COMPILE_FLAGS
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -13,12 +19,9 @@ os.environ["WANDB_SILENT"] = "true"
 # Tiny shapes: XLA's optimisation passes cost more than they save here, and compiling is most of
 # the suite's time. The legacy CPU emitters and LLVM without its expensive passes compile the
 # largest programs in about three quarters of the time (BENCHMARKS.md, "Test suite"), and every
-# golden keeps its recorded value under them. Users' runs keep XLA's defaults.
-os.environ.setdefault(
-    "XLA_FLAGS",
-    "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false "
-    "--xla_llvm_disable_expensive_passes=true",
-)
+# golden keeps its recorded value under them. Tests of long runs set XLA's own settings back
+# on their train step (tests/xla_settings.py). Users' runs keep XLA's defaults.
+os.environ.setdefault("XLA_FLAGS", QUICK_COMPILE_FLAGS)
 # Many tests (and the runs inside one test: seeds, resumes, subprocesses) compile the same tiny
 # programs; JAX's persistent cache lets every later compile of an identical program load it.
 # Per session, so no run of the suite reads another's entries; the variables reach subprocesses.
@@ -32,6 +35,7 @@ os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 
 import pytest  # noqa: E402
+from filelock import FileLock  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -39,6 +43,21 @@ def _private_cache(tmp_path_factory):
     """Token caches and synthetic worlds go to a per-session directory, never ~/.cache."""
     os.environ["STRATA_CACHE"] = str(tmp_path_factory.mktemp("strata-cache"))
     yield
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], Any]) -> tuple[Path, Any]:
+    """`build(workdir)` run once per test session, by whichever xdist worker asks first; the
+    others wait for it and read its workdir and its return value (kept beside it as JSON). A
+    session fixture alone would train once per worker."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' base directories share this parent
+    workdir, value_file = root / name, root / f"{name}.value.json"
+    with FileLock(str(root / f"{name}.lock")):
+        if not value_file.exists():
+            workdir.mkdir()
+            value_file.write_text(json.dumps(build(workdir)))  # written last: the run is whole
+    return workdir, json.loads(value_file.read_text())
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +68,11 @@ def encoder_run_and_results(tmp_path_factory):
     from research.train import encoder as encoder_loop
     from tests.test_encoder_train import tiny_config
 
-    workdir = tmp_path_factory.mktemp("encoder_run")
-    return workdir, encoder_loop.train_and_evaluate(tiny_config(), workdir)
+    return built_once(
+        tmp_path_factory,
+        "encoder_run",
+        lambda workdir: encoder_loop.train_and_evaluate(tiny_config(), workdir),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +82,7 @@ def word2vec_run(tmp_path_factory):
     from research.train import word2vec
     from tests.test_train import small_config
 
-    workdir = tmp_path_factory.mktemp("word2vec_run")
-    word2vec.train_and_evaluate(small_config(), workdir)
-    return workdir
+    def build(workdir: Path) -> None:
+        word2vec.train_and_evaluate(small_config(), workdir)
+
+    return built_once(tmp_path_factory, "word2vec_run", build)[0]

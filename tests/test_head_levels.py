@@ -22,10 +22,12 @@ SENTENCES = ["the bank of the river was wet", "she paid the bank a fee", "a cold
 @pytest.fixture(scope="module")
 def head_run(tmp_path_factory):
     """Four steps of multi_abstraction with the synthetic world's default suite, the head's token
-    level (per position) and document level (whole texts) scored too."""
+    level (per position) and document level (whole texts) scored too; one block, as the checks
+    read labels and plumbing, not depth."""
     workdir = tmp_path_factory.mktemp("head_levels")
     config = tiny_config(
         **{
+            "model.layers": 1,
             "objective.kind": "multi_abstraction",
             "train.steps": 4,
             "train.log_every": 2,

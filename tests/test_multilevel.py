@@ -25,6 +25,7 @@ from research.objectives.registry import text_model
 from research.train import encoder as encoder_loop
 from research.train import encoder_step
 from tests.step_hooks import after_dispatch, send_sigint
+from tests.xla_settings import LONG_RUN_STEP
 
 LEVELS = ("token", "span", "sentence", "document")
 
@@ -81,6 +82,9 @@ def step_parts(**overrides):
         "objective.contexts": "water,finance",
         "objective.mask_rate": 0.4,  # the fake batch has only 24 maskable tokens
         "train.steps": 10,
+        # One block: every check of the step below holds at any depth, and each block adds
+        # seconds to the step's compile.
+        "model.layers": 1,
     }
     config = tiny_config(**{**settings, **overrides})
     tx, schedule = encoder_step.make_optimizer(config)
@@ -468,10 +472,16 @@ def test_context_loss_ranks_the_positive_inside_the_context_space():
 # ------------------------------------------------------------------------------------------------
 
 
+def reference_config():
+    """The reference run: tiny_config() with one block, which is all its tests need and halves
+    the train step's compile."""
+    return tiny_config(**{"model.layers": 1})
+
+
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("multilevel_ref")
-    encoder_loop.train_and_evaluate(tiny_config(), workdir)
+    encoder_loop.train_and_evaluate(reference_config(), workdir)
     return workdir
 
 
@@ -512,8 +522,8 @@ def test_interrupted_run_resumes_exactly(reference_run, tmp_path, monkeypatch):
             after_dispatch(encoder_step.make_train_step, 7, send_sigint),
         )
         with pytest.raises(UserError, match="interrupted \\(SIGINT\\) at step 7 of 20"):
-            encoder_loop.train_and_evaluate(tiny_config(), tmp_path)
-    encoder_loop.train_and_evaluate(tiny_config(), tmp_path)
+            encoder_loop.train_and_evaluate(reference_config(), tmp_path)
+    encoder_loop.train_and_evaluate(reference_config(), tmp_path)
     want, got = _final_state(reference_run), _final_state(tmp_path)
     assert set(got) == {"params", "opt_state", "step", "key", "target_params"}
     for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got), strict=True):
@@ -605,7 +615,7 @@ def test_identity_contexts_and_models_without_the_head(reference_run):
 
 def test_matryoshka_levels_use_their_leading_dims(reference_run):
     tokenizer = tok.load_tokenizer(reference_run / "tokenizer.json")
-    config = tiny_config(**{"objective.matryoshka": "token=16,document=8"})
+    config = tiny_config(**{"objective.matryoshka": "token=16,document=8", "model.layers": 1})
     model = text_model(config, tokenizer.get_vocab_size(), rngs=nnx.Rngs(params=0))
     embedder = EncoderEmbedder(model, tokenizer, max_len=64)
     assert embedder.embed_level(["a b"], "token").shape == (1, 16)
@@ -678,6 +688,7 @@ def context_space_config(**overrides) -> EncoderRunConfig:
     """The context-space measurement's run (benchmarks/context_spaces.py and the test below):
     multi_abstraction with the context term on tiny_config()'s world (the token cache is shared)."""
     settings = {
+        **LONG_RUN_STEP,
         "objective.kind": "multi_abstraction",
         "train.steps": 150,
         "train.sentence_batch_size": 32,

@@ -19,6 +19,7 @@ from research.train import word2vec as loop
 from research.train import word2vec_step
 from research.train.nonfinite import TrainingDiverged
 from tests.step_hooks import after_dispatch, send_sigint
+from tests.xla_settings import LONG_RUN_STEP
 
 
 def small_config(**overrides) -> Config:
@@ -134,6 +135,7 @@ def test_bfloat16_tables_train_in_float32_arithmetic(kind, tmp_path):
 def test_synthetic_skipgram_reaches_analogy_accuracy(tmp_path):
     config = small_config(
         **{
+            **LONG_RUN_STEP,
             "data.synthetic_tokens": 300_000,
             "train.epochs": 5,
             "model.dim": 64,
@@ -173,6 +175,7 @@ def test_synthetic_skipgram_reaches_analogy_accuracy(tmp_path):
 def test_synthetic_cbow_learns_analogies(tmp_path):
     config = small_config(
         **{
+            **LONG_RUN_STEP,
             "data.synthetic_tokens": 300_000,
             "train.epochs": 5,
             "model.dim": 64,

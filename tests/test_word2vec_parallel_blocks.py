@@ -11,10 +11,12 @@ import sys
 import jax.numpy as jnp
 import numpy as np
 
+from research import config as config_lib
 from research.config import Config
 from research.train import word2vec_step as step_lib
 from research.train.word2vec import fit
 from tests.test_distributed import ROOT, subprocess_env
+from tests.xla_settings import LONG_RUN_STEP
 
 
 def test_blocks_are_averaged_per_row():
@@ -64,6 +66,7 @@ def test_parallel_blocks_default_learning_rate_stays_finite(tmp_path):
     config.train.log_every = 16
     config.eval.default_suite = False
     config.log.progress = False
+    config_lib.apply_overrides(config, [f"{k}={v}" for k, v in LONG_RUN_STEP.items()])
     fit(config, tmp_path)
     losses = [
         json.loads(line)["loss"]

@@ -28,7 +28,7 @@ from research.config import EncoderRunConfig
 from research.models.text_model import TextModel
 from research.objectives import ema, weighted_sum
 from research.objectives import registry as objectives
-from research.train.loop import fresh_state
+from research.train.loop import fresh_state, step_compiler_options
 from research.train.nonfinite import skip_counts, with_skipping
 
 TrainState = dict[str, Any]
@@ -137,15 +137,16 @@ CPU_SCHEDULERS = {
 }
 
 
-def compiler_options(config: EncoderRunConfig) -> dict[str, str] | None:
-    """XLA options for the train step's jit: the CPU op schedule (config.train.cpu_scheduler).
+def compiler_options(config: EncoderRunConfig) -> dict[str, Any] | None:
+    """XLA options for the train step's jit: the CPU op schedule (config.train.cpu_scheduler),
+    then train.xla_options.
 
-    Per-jit rather than XLA_FLAGS, so it applies to the train step alone and needs nothing set
-    before JAX starts. None on other backends, whose compilers do not know the CPU option.
+    Per-jit rather than XLA_FLAGS, so they apply to the train step alone and need nothing set
+    before JAX starts. The schedule only on CPU: other backends' compilers do not know it.
     """
-    if jax.default_backend() != "cpu":
-        return None
-    return {"xla_cpu_scheduler_type": CPU_SCHEDULERS[config.train.cpu_scheduler]}
+    on_cpu = jax.default_backend() == "cpu"
+    schedule = {"xla_cpu_scheduler_type": CPU_SCHEDULERS[config.train.cpu_scheduler]}
+    return step_compiler_options(config.train.xla_options, schedule if on_cpu else None)
 
 
 def make_train_step(

@@ -200,6 +200,28 @@ def run_steps(
             progress.close()
 
 
+def step_compiler_options(
+    xla_options: dict[str, str], base: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """A train step's `jax.jit(compiler_options=...)`: `base` (the family's own) updated with the
+    run's train.xla_options. XLA reads a bool option only as a Python bool, so "true"/"false"
+    become one; other values go as written. None when there is nothing to set."""
+    options = dict(base or {})
+    for name, value in xla_options.items():
+        flag = str(value).strip().lower()
+        options[name] = {"true": True, "false": False}.get(flag, value)
+    if xla_options:  # XLA reads them at the step's first compile; a typo should stop the run now
+        try:
+            jax.jit(lambda: 0, compiler_options=options).lower().compile()
+        except jax.errors.JaxRuntimeError as error:
+            message = str(error).splitlines()[0]
+            raise UserError(
+                f"train.xla_options: {message} (names are XLA's flags without the dashes, "
+                "e.g. xla_backend_optimization_level=0)"
+            ) from None
+    return options or None
+
+
 def fresh_state(params: Any, tx: Any, seed: int) -> dict[str, Any]:
     """The train state every family starts from: parameters, optimizer state, step 0 and the
     base key that each step folds its step number into."""

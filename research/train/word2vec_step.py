@@ -25,7 +25,7 @@ from research.errors import UserError
 from research.models import Word2Vec
 from research.objectives import hierarchical_softmax as hs
 from research.objectives import negative_sampling as ns
-from research.train.loop import fresh_state
+from research.train.loop import fresh_state, step_compiler_options
 from research.train.nonfinite import skip_counts, with_skipping
 
 # {"params": nnx.State, "opt_state": optax state, "step": int32, "key": uint32[2]}
@@ -383,12 +383,14 @@ def make_train_step(
         }
         return state, metrics
 
+    options = step_compiler_options(config.train.xla_options)
     if mesh is None:
-        return jax.jit(train_step, donate_argnums=0)
+        return jax.jit(train_step, donate_argnums=0, compiler_options=options)
     blocks = distributed.split_along(mesh, 1, 3)
     return jax.jit(
         train_step,
         in_shardings=(shardings, blocks, blocks),
         out_shardings=(shardings, distributed.replicated(mesh)),
         donate_argnums=0,
+        compiler_options=options,
     )
