@@ -1,13 +1,10 @@
 """Test settings: CPU only, no network, a private cache, and quick compiles."""
 
 import atexit
-import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from tests.xla_settings import QUICK_COMPILE_FLAGS
 
@@ -35,7 +32,8 @@ os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 
 import pytest  # noqa: E402
-from filelock import FileLock  # noqa: E402
+
+from tests.shared_runs import built_once  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -43,21 +41,6 @@ def _private_cache(tmp_path_factory):
     """Token caches and synthetic worlds go to a per-session directory, never ~/.cache."""
     os.environ["STRATA_CACHE"] = str(tmp_path_factory.mktemp("strata-cache"))
     yield
-
-
-def built_once(tmp_path_factory, name: str, build: Callable[[Path], Any]) -> tuple[Path, Any]:
-    """`build(workdir)` run once per test session, by whichever xdist worker asks first; the
-    others wait for it and read its workdir and its return value (kept beside it as JSON). A
-    session fixture alone would train once per worker."""
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the workers' base directories share this parent
-    workdir, value_file = root / name, root / f"{name}.value.json"
-    with FileLock(str(root / f"{name}.lock")):
-        if not value_file.exists():
-            workdir.mkdir()
-            value_file.write_text(json.dumps(build(workdir)))  # written last: the run is whole
-    return workdir, json.loads(value_file.read_text())
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ from research.data.sequences import prepare_sequences
 from research.errors import UserError
 from research.train import encoder as encoder_loop
 from research.train import word2vec as loop
+from tests.shared_runs import built_once
 
 RUN = "tests/distributed_run.py"
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,8 +124,13 @@ def finish(processes: list[subprocess.Popen], timeout: float, returncode: int = 
 def runs(tmp_path_factory) -> dict:
     """Every run of this file at once: the 8-device run and the two processes start first and
     overlap the one-device reference, computed in this session (one CPU device, no mesh); on 2
-    cores that halves the file's time, as the runs mostly wait on compiles and each other."""
-    root = tmp_path_factory.mktemp("distributed")
+    cores that halves the file's time, as the runs mostly wait on compiles and each other. Once
+    per session, whichever worker runs this file's tests."""
+    root, outputs = built_once(tmp_path_factory, "distributed", all_runs)
+    return {"root": root, **outputs}
+
+
+def all_runs(root: Path) -> dict:
     assert jax.device_count() == 1
     module = launch.load_experiment(RUN)
     # The token caches first, so that the subprocesses read them rather than race to build them.
@@ -155,7 +161,7 @@ def runs(tmp_path_factory) -> dict:
     finally:
         eight_output = finish([eight], timeout=300)
         pair_outputs = finish(pair, timeout=300)
-    return {"root": root, "eight_output": eight_output[0], "pair_outputs": pair_outputs}
+    return {"eight_output": eight_output[0], "pair_outputs": pair_outputs}
 
 
 def test_eight_simulated_devices_match_one_device(runs):

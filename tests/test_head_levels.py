@@ -14,6 +14,7 @@ from research.embed import load_encoder
 from research.errors import UserError
 from research.eval.embedder import HeadLevelView
 from research.train import encoder as encoder_loop
+from tests.shared_runs import built_once
 from tests.test_multilevel import tiny_config
 
 SENTENCES = ["the bank of the river was wet", "she paid the bank a fee", "a cold wind blew"]
@@ -24,7 +25,6 @@ def head_run(tmp_path_factory):
     """Four steps of multi_abstraction with the synthetic world's default suite, the head's token
     level (per position) and document level (whole texts) scored too; one block, as the checks
     read labels and plumbing, not depth."""
-    workdir = tmp_path_factory.mktemp("head_levels")
     config = tiny_config(
         **{
             "model.layers": 1,
@@ -37,8 +37,11 @@ def head_run(tmp_path_factory):
             "eval.head_levels": "[token,document]",
         }
     )
-    results = encoder_loop.train_and_evaluate(config, workdir)
-    return workdir, results
+    return built_once(
+        tmp_path_factory,
+        "head_levels",
+        lambda workdir: encoder_loop.train_and_evaluate(config, workdir),
+    )
 
 
 def test_every_reading_evaluator_scores_each_head_level_labelled(head_run):

@@ -24,6 +24,7 @@ from research.objectives import registry as objective_registry
 from research.objectives.registry import text_model
 from research.train import encoder as encoder_loop
 from research.train import encoder_step
+from tests.shared_runs import built_once
 from tests.step_hooks import after_dispatch, send_sigint
 from tests.xla_settings import LONG_RUN_STEP
 
@@ -480,9 +481,10 @@ def reference_config():
 
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("multilevel_ref")
-    encoder_loop.train_and_evaluate(reference_config(), workdir)
-    return workdir
+    def build(workdir: Path) -> None:
+        encoder_loop.train_and_evaluate(reference_config(), workdir)
+
+    return built_once(tmp_path_factory, "multilevel_ref", build)[0]
 
 
 def _final_state(workdir: Path):
@@ -708,12 +710,14 @@ def world_polysemy(config: EncoderRunConfig) -> Path:
 
 @pytest.fixture(scope="module")
 def context_space_metrics(tmp_path_factory) -> dict[str, float]:
-    config = context_space_config()
-    workdir = tmp_path_factory.mktemp("context_spaces")
-    encoder_loop.train_and_evaluate(config, workdir)
-    result = ContextSpaces("context_space", world_polysemy(config)).run(load_encoder(workdir))
-    print(result.markdown)
-    return result.metrics
+    def build(workdir: Path) -> dict[str, float]:
+        config = context_space_config()
+        encoder_loop.train_and_evaluate(config, workdir)
+        result = ContextSpaces("context_space", world_polysemy(config)).run(load_encoder(workdir))
+        print(result.markdown)
+        return result.metrics
+
+    return built_once(tmp_path_factory, "context_spaces", build)[1]
 
 
 def test_trained_context_spaces_pull_towards_their_topic_beyond_random_tables(
