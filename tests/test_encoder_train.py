@@ -12,7 +12,7 @@ from research.embed import load_encoder
 from research.errors import UserError
 from research.train import encoder as encoder_loop
 from tests.step_hooks import after_dispatch, send_sigint
-from tests.xla_settings import LONG_RUN_STEP
+from tests.xla_settings import LONG_RUN_STEP, ONE_CHECKPOINT
 
 
 def tiny_config(**overrides) -> EncoderRunConfig:
@@ -189,6 +189,7 @@ def test_short_contrastive_run_separates_the_planted_senses(tmp_path):
     config = tiny_config(
         **{
             **LONG_RUN_STEP,
+            **ONE_CHECKPOINT,
             "objective.kind": "contrastive",
             "train.steps": 250,
             "train.sentence_batch_size": 32,

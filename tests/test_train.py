@@ -17,9 +17,10 @@ from research.data import windows
 from research.errors import UserError
 from research.train import word2vec as loop
 from research.train import word2vec_step
+from research.train.loop import step_compiler_options
 from research.train.nonfinite import TrainingDiverged
 from tests.step_hooks import after_dispatch, send_sigint
-from tests.xla_settings import LONG_RUN_STEP
+from tests.xla_settings import LONG_RUN_STEP, ONE_CHECKPOINT, QUICK_COMPILE_FLAGS
 
 
 def small_config(**overrides) -> Config:
@@ -105,6 +106,40 @@ def test_one_step_golden_metrics_and_no_recompiles(kind, tmp_path):
     assert step._cache_size() == 1  # fixed shapes: compiled once
 
 
+def test_xla_options_reach_the_train_step_alone_and_keep_the_golden(tmp_path):
+    """train.xla_options, here XLA's own settings over the suite's quick-compile XLA_FLAGS (as the
+    long-run tests set them): the step XLA compiled read them (its dumped debug options say so),
+    and the golden loss holds under them as under the quick flags."""
+    dump = tmp_path / "xla_dump"
+    config = small_config(
+        **{
+            **LONG_RUN_STEP,
+            "train.xla_options.xla_dump_to": str(dump),
+            "train.steps_per_dispatch": 1,
+            "data.source": zipf_corpus(tmp_path / "zipf.txt"),
+            "train.learning_rate": 0.025,
+            "train.row_hit_cap": 16,
+        }
+    )
+    _, _, losses, pairs, _ = four_steps(config)
+    assert pairs == GOLDEN["skipgram"]["pairs"]
+    assert losses[-1] == pytest.approx(GOLDEN["skipgram"]["loss_step_4"], abs=2e-6)
+    # XLA dumps the options that differ from its defaults: none of the quick flags' values.
+    read = [path.read_text() for path in dump.glob("*train_step*debug_options")]
+    assert read, sorted(p.name for p in dump.iterdir())
+    for options in read:
+        for quick in QUICK_COMPILE_FLAGS.split():
+            name, value = quick.removeprefix("--").split("=")
+            assert f"{name}: {value}" not in options, options
+    # The control: a per-jit value that differs from the defaults is dumped.
+    control = tmp_path / "control"
+    step_compiler_options({"xla_dump_to": str(control), "xla_backend_optimization_level": "1"})
+    dumped = "".join(path.read_text() for path in control.glob("*debug_options"))
+    assert "xla_backend_optimization_level: 1" in dumped
+    with pytest.raises(UserError, match="train.xla_options: .*'xla_no_such_option'"):
+        step_compiler_options({"xla_no_such_option": "1"})
+
+
 @pytest.mark.parametrize("kind", ["skipgram", "cbow"])
 def test_bfloat16_tables_train_in_float32_arithmetic(kind, tmp_path):
     """model.table_dtype=bfloat16 stores the tables in bfloat16 but computes each block in
@@ -136,6 +171,7 @@ def test_synthetic_skipgram_reaches_analogy_accuracy(tmp_path):
     config = small_config(
         **{
             **LONG_RUN_STEP,
+            **ONE_CHECKPOINT,
             "data.synthetic_tokens": 300_000,
             "train.epochs": 5,
             "model.dim": 64,
@@ -176,6 +212,7 @@ def test_synthetic_cbow_learns_analogies(tmp_path):
     config = small_config(
         **{
             **LONG_RUN_STEP,
+            **ONE_CHECKPOINT,
             "data.synthetic_tokens": 300_000,
             "train.epochs": 5,
             "model.dim": 64,
