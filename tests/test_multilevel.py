@@ -26,29 +26,23 @@ from research.train import encoder as encoder_loop
 from research.train import encoder_step
 from tests.shared_runs import built_once
 from tests.step_hooks import after_dispatch, send_sigint
+from tests.test_encoder_train import tiny_config as encoder_tiny_config
 from tests.xla_settings import LONG_RUN_STEP
 
 LEVELS = ("token", "span", "sentence", "document")
 
 
 def tiny_config(**overrides) -> EncoderRunConfig:
-    config = EncoderRunConfig()
-    config.data.synthetic_tokens = 60_000
-    config.data.max_len = 64
-    config.data.sentence_len = 32
-    config.data.vocab_size = 800
-    config.model.size = "tiny"
-    config.objective.kind = "multi_abstraction+mlm"
-    config.train.steps = 20
-    config.train.batch_size = 8
-    config.train.sentence_batch_size = 8
-    config.train.warmup_steps = 5
-    config.train.log_every = 5
-    config.train.checkpoint_every = 10
-    config.eval.default_suite = False
-    config.log.progress = False
-    config_lib.apply_overrides(config, [f"{k}={v}" for k, v in overrides.items()])
-    return config
+    """tests/test_encoder_train.py's tiny run as 20 steps of multi_abstraction+mlm, without the
+    evaluation suite."""
+    settings = {
+        "objective.kind": "multi_abstraction+mlm",
+        "train.steps": 20,
+        "train.log_every": 5,
+        "train.checkpoint_every": 10,
+        "eval.default_suite": "false",
+    }
+    return encoder_tiny_config(**{**settings, **overrides})
 
 
 def fake_batch(seed: int = 0, contexts: int = 2) -> dict[str, np.ndarray]:
