@@ -185,7 +185,21 @@ def test_bad_objective_is_a_one_line_error(tmp_path):
 
 
 def test_short_contrastive_run_separates_the_planted_senses(tmp_path):
-    """Sense follows the document's topic; word overlap is at chance by construction."""
+    """Sense follows the document's topic; word overlap is at chance by construction.
+
+    Thresholds midway between a control and the worst of five seeds, measured at 2b38c6a with
+    this config (`python benchmarks/contrastive_senses.py --seeds 0 1 2 3 4`, and `--control`
+    for seeds 0-2). Seeds 0-4 after 250 steps / the control, the same run after 1 step:
+    sense accuracy 0.620 0.565 0.5625 0.545 0.560 / 0.495 0.4825 0.495 (world's overlap
+    baseline 0.51); sense ROC AUC 0.635 0.608 0.583 0.594 0.586 / 0.506 0.480 0.516; polysemy
+    accuracy 0.833 0.834 0.789 0.805 0.850 / 0.574 0.582 0.574; STS-like Spearman 0.872 0.832
+    0.873 0.878 0.862 / 0.803 0.775 0.741. Retrieval recall@10 is word overlap, which the
+    untrained encoder already solves (0.91-0.97 against 0.88-0.94 trained): a sanity check of the
+    evaluator, not of learning. Seed 0 alone used to be asked for accuracy >= baseline + 0.05
+    and AUC > 0.6, which three of the five seeds miss. The WordPiece vocabulary a fresh cache
+    trains is not the same in every process (huggingface/tokenizers #1794): seed 0 in four fresh
+    processes gave accuracy 0.62 three times and 0.585 once (STS 0.872 / 0.834, AUC 0.635 /
+    0.630, polysemy 0.833 / 0.808), inside the seeds' range above."""
     config = tiny_config(
         **{
             **LONG_RUN_STEP,
@@ -199,12 +213,11 @@ def test_short_contrastive_run_separates_the_planted_senses(tmp_path):
         }
     )
     results = encoder_loop.train_and_evaluate(config, tmp_path)
-    baseline = results["synthetic_sense/baseline_overlap_accuracy"]
-    assert baseline < 0.56
-    assert results["synthetic_sense/accuracy"] >= baseline + 0.05
-    assert results["synthetic_sense/roc_auc"] > 0.6
-    assert results["synthetic_polysemy/accuracy"] >= 0.7
-    assert results["synthetic_sts/spearman"] > 0.5
+    assert results["synthetic_sense/baseline_overlap_accuracy"] < 0.56
+    assert results["synthetic_sense/accuracy"] > 0.52
+    assert results["synthetic_sense/roc_auc"] > 0.55
+    assert results["synthetic_polysemy/accuracy"] > 0.685
+    assert results["synthetic_sts/spearman"] > 0.815
     assert results["synthetic_retrieval/recall@10"] > 0.5
     assert (tmp_path / "plots" / "polysemy.png").exists()
 
