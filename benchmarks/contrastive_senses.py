@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--control", action="store_true", help="stop each run after one step")
     args = parser.parse_args()
-    from tests.xla_settings import LONG_RUN_STEP, ONE_CHECKPOINT, QUICK_COMPILE_FLAGS
+    from tests.xla_settings import QUICK_COMPILE_FLAGS
 
     # The suite's process settings: quick compiles for everything but the step, a private cache.
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -45,23 +45,14 @@ def main() -> None:
     os.environ["STRATA_CACHE"] = tempfile.mkdtemp(prefix="strata-contrastive-senses-")
     os.environ["WANDB_MODE"] = "disabled"
     from research.train import encoder as encoder_loop
-    from tests.test_encoder_train import tiny_config
+    from tests.test_encoder_train import contrastive_senses_config
 
     short = {"train.steps": 1, "train.warmup_steps": 1, "train.log_every": 1}
     for seed in args.seeds:
-        settings = {
-            **LONG_RUN_STEP,
-            **ONE_CHECKPOINT,
-            "objective.kind": "contrastive",
-            "train.steps": 250,
-            "train.sentence_batch_size": 32,
-            "data.synthetic_tokens": 100_000,
-            "train.warmup_steps": 20,
-            "train.log_every": 50,
-            "train.seed": seed,
-            **(short if args.control else {}),
-        }
-        results = encoder_loop.train_and_evaluate(tiny_config(**settings), tempfile.mkdtemp())
+        settings = {"train.seed": seed, **(short if args.control else {})}
+        results = encoder_loop.train_and_evaluate(
+            contrastive_senses_config(**settings), tempfile.mkdtemp()
+        )
         shown = {name: round(results[name], 4) for name in ASSERTED}
         print(f"{'control' if args.control else 'trained'} seed {seed}: {json.dumps(shown)}")
 

@@ -184,6 +184,22 @@ def test_bad_objective_is_a_one_line_error(tmp_path):
         )
 
 
+def contrastive_senses_config(**overrides) -> EncoderRunConfig:
+    """The run of the test below (and of benchmarks/contrastive_senses.py): contrastive, 250
+    steps of 32 sentence pairs on a 100 k-token world, the step on XLA's settings."""
+    settings = {
+        **LONG_RUN_STEP,
+        **ONE_CHECKPOINT,
+        "objective.kind": "contrastive",
+        "train.steps": 250,
+        "train.sentence_batch_size": 32,
+        "data.synthetic_tokens": 100_000,
+        "train.warmup_steps": 20,
+        "train.log_every": 50,
+    }
+    return tiny_config(**{**settings, **overrides})
+
+
 def test_short_contrastive_run_separates_the_planted_senses(tmp_path):
     """Sense follows the document's topic; word overlap is at chance by construction.
 
@@ -200,19 +216,7 @@ def test_short_contrastive_run_separates_the_planted_senses(tmp_path):
     trains is not the same in every process (huggingface/tokenizers #1794): seed 0 in four fresh
     processes gave accuracy 0.62 three times and 0.585 once (STS 0.872 / 0.834, AUC 0.635 /
     0.630, polysemy 0.833 / 0.808), inside the seeds' range above."""
-    config = tiny_config(
-        **{
-            **LONG_RUN_STEP,
-            **ONE_CHECKPOINT,
-            "objective.kind": "contrastive",
-            "train.steps": 250,
-            "train.sentence_batch_size": 32,
-            "data.synthetic_tokens": 100_000,
-            "train.warmup_steps": 20,
-            "train.log_every": 50,
-        }
-    )
-    results = encoder_loop.train_and_evaluate(config, tmp_path)
+    results = encoder_loop.train_and_evaluate(contrastive_senses_config(), tmp_path)
     assert results["synthetic_sense/baseline_overlap_accuracy"] < 0.56
     assert results["synthetic_sense/accuracy"] > 0.52
     assert results["synthetic_sense/roc_auc"] > 0.55
