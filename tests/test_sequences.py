@@ -1,6 +1,9 @@
 """Tokeniser, packed sequences and the sentence table."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +12,8 @@ from research.config import TextDataConfig
 from research.data import sequences
 from research.data import tokenizer as tok
 from research.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DOCS = [
     {"sentences": ["the river bank was muddy.", "fish swam near the bank."]},
@@ -107,3 +112,45 @@ def test_prose_paragraphs_split_and_rows_kept_whole(tmp_path):
     np.testing.assert_array_equal(split.sentence_documents, [0, 0, 0, 0, 1, 1])
     rows = build("rows")  # one sentence per row: another cache
     assert rows.path != split.path and rows.meta["sentences"] == 2
+
+
+TRAIN_IN_A_FRESH_PROCESS = """
+import random, string, sys
+from research.data import tokenizer as tok
+rng = random.Random(0)
+words = [
+    "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(2, 7)))
+    for _ in range(400)
+]
+texts = [" ".join(rng.choice(words) for _ in range(10)) for _ in range(100)]
+tok.train_tokenizer(texts, 200, sys.argv[1])
+"""
+
+
+def test_the_tokeniser_learns_the_same_vocabulary_in_every_process(tmp_path):
+    """The trainer breaks ties in hash order, new in each process (tokenizers#1794).
+
+    On these texts (400 random words, so many merges tie) the unpatched trainer gave five
+    different vocabularies in five processes; a fresh process is the only way to get a new hash
+    seed, hence the subprocesses.
+    """
+    paths = [tmp_path / f"tokenizer{i}.json" for i in range(3)]
+    for path in paths:
+        subprocess.run(
+            [sys.executable, "-c", TRAIN_IN_A_FRESH_PROCESS, str(path)], check=True, cwd=ROOT
+        )
+    first = paths[0].read_bytes()
+    assert all(path.read_bytes() == first for path in paths[1:])
+    saved = json.loads(first)
+    # The continuation tokens handed to the trainer are ordinary vocabulary, not special tokens.
+    assert [t["content"] for t in saved["added_tokens"]] == tok.SPECIAL_TOKENS
+    assert len(saved["model"]["vocab"]) == 200
+    assert "##e" in saved["model"]["vocab"]
+
+
+def test_tokeniser_training_reads_texts_with_line_breaks_once(tmp_path):
+    texts = iter(["first line\nsecond line", "third\r\nline", "first second third"] * 5)
+    tokenizer = tok.train_tokenizer(texts, 60, tmp_path / "tokenizer.json")
+    assert tokenizer.encode("second line").tokens == ["second", "line"]
+    # Only the tokeniser is left behind: the training text file is removed.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tokenizer.json"]

@@ -31,7 +31,7 @@ from research.data import tokenizer as tok
 from research.data.corpus import _mkdir, _replace_dir, cache_root, resolve_data_source
 from research.errors import UserError
 
-SEQUENCES_FORMAT_VERSION = 2  # 2: deterministic tokeniser ids
+SEQUENCES_FORMAT_VERSION = 3  # 2: deterministic tokeniser ids; 3: deterministic vocabulary
 CHUNK_DOCUMENTS = 1024  # documents tokenised and written per chunk while building a cache
 
 
