@@ -81,13 +81,42 @@ def barrier(name: str) -> None:
 
 
 def main_process_first(name: str, fn: Callable[[], T]) -> T:
-    """Run `fn` on process 0, then on the others: for preparation that fills a shared cache."""
-    if is_main_process():
-        result = fn()
-        barrier(name)
-        return result
-    barrier(name)
-    return fn()
+    """Run `fn` on process 0, then on the others: for preparation that fills a shared cache.
+
+    If `fn` raises on any process, every process raises (see `stop_together`).
+    """
+    first = is_main_process()
+    on_first = stop_together(f"{name} on process 0", fn if first else None)
+    on_others = stop_together(f"{name} on the other processes", None if first else fn)
+    return on_first if first else on_others
+
+
+def stop_together(name: str, fn: Callable[[], T] | None) -> T | None:
+    """Run `fn` here (None: nothing), then wait for every process; if it raised on any of them,
+    every process raises, so none is left waiting in a collective for one that has exited.
+
+    The process where `fn` failed raises its own error; the others a one-line `UserError` naming
+    it (its message is in its own output). With one process this is just `fn()`.
+    """
+    result, error = None, None
+    if fn is not None:
+        try:
+            result = fn()
+        except Exception as caught:  # shared with the others first, then re-raised
+            error = caught
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        failed = multihost_utils.process_allgather(np.array([error is not None], np.int32))
+        failed_ids = [int(i) for i in np.flatnonzero(np.asarray(failed).reshape(-1))]
+        if failed_ids and error is None:
+            raise UserError(
+                f"process {', '.join(map(str, failed_ids))} stopped at {name}; its error is in "
+                "its own output"
+            )
+    if error is not None:
+        raise error
+    return result
 
 
 def data_mesh(devices: int = 0) -> Mesh | None:

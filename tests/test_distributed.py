@@ -207,6 +207,52 @@ def test_ctrl_c_in_one_process_stops_every_process_at_the_same_step(runs, tmp_pa
     assert (workdir / "encoder" / "results.json").exists()
 
 
+FAIL_ON_ONE_PROCESS = """
+import sys
+from research import distributed
+from research.errors import UserError
+port, index, failing = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+distributed.initialize(f"127.0.0.1:{port}", 2, index)
+
+def prepare():
+    if index == failing:
+        raise UserError(f"no data file on process {index}")
+    return "ready"
+
+try:
+    distributed.main_process_first("the data", prepare)
+except UserError as error:
+    print(f"error: {error}")
+    sys.exit(2)
+"""
+
+
+@pytest.mark.parametrize("failing", [0, 1])
+def test_an_error_on_one_process_stops_every_process_with_one_line(failing):
+    """Before `stop_together`, process 0 failing left process 1 in the barrier until gloo's 30 s
+    timeout, which then died with a JaxRuntimeError traceback; process 1 failing after the
+    barrier left process 0 to wait in the next collective."""
+    port = free_port()
+    pair = [
+        subprocess.Popen(
+            [sys.executable, "-c", FAIL_ON_ONE_PROCESS, str(port), str(i), str(failing)],
+            cwd=ROOT,
+            env=subprocess_env(1),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in (0, 1)
+    ]
+    outputs = finish(pair, timeout=120, returncode=2)
+    where = "process 0" if failing == 0 else "the other processes"
+    for index, output in enumerate(outputs):
+        if index == failing:
+            assert f"error: no data file on process {failing}" in output
+        else:
+            assert f"error: process {failing} stopped at the data on {where}; its error" in output
+
+
 def test_parallel_batches_must_split_over_the_devices():
     module = launch.load_experiment(RUN)
     config = module.get_config()

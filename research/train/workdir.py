@@ -164,10 +164,12 @@ def open_run(workdir: str | Path, config: Any) -> tuple[Path, list[str]]:
     (workdir, the accepted config changes)."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    changes = check_resume_config(workdir, config)
     # Every process compares with the saved config before process 0 replaces it, so that all of
     # them judge the same file (a resume once failed on process 1 alone, which read config.json
-    # while process 0 was rewriting it, and process 0 then waited for it for ever).
-    distributed.barrier("config checked")
+    # while process 0 was rewriting it, and process 0 then waited for it for ever); a refusal on
+    # any of them stops them all.
+    changes = distributed.stop_together(
+        "the config check", lambda: check_resume_config(workdir, config)
+    )
     write_config(workdir, config)
     return workdir, changes
