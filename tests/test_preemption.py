@@ -319,15 +319,18 @@ def test_every_process_checks_the_saved_config_before_process_0_replaces_it(tmp_
     monkeypatch.setattr(
         run_files, "check_resume_config", lambda *a, **k: events.append("check") or []
     )
-    monkeypatch.setattr(
-        distributed,
-        "barrier",
-        lambda name: events.append(("barrier", (tmp_path / "config.json").read_text() == saved)),
-    )
+
+    def meet(name, check):
+        """distributed.stop_together: run the check here, then meet the other processes."""
+        result = check()
+        events.append(("met", (tmp_path / "config.json").read_text() == saved))
+        return result
+
+    monkeypatch.setattr(distributed, "stop_together", meet)
     changed = Config()
     changed.train.allow_config_change = True
     run_files.open_run(tmp_path, changed)
-    assert events == ["check", ("barrier", True)]
+    assert events == ["check", ("met", True)]
     assert json.loads((tmp_path / "config.json").read_text())["train"]["allow_config_change"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints", "config.json"]
 
