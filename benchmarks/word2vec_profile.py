@@ -13,7 +13,7 @@ is mapped to its HLO instruction and classified:
 - scatter: a scatter (the row updates written back into the tables), a fusion holding one, or
   the loop XLA may expand one into (named by the scatter's op_name);
 - gather: a gather (table rows read) or a fusion holding one;
-- matmul: a dot, or a fusion holding one (YNNPACK's custom fusions are dots);
+- matmul: a dot, or a fusion holding one (YNNPACK's fusions by what they hold: some are reductions);
 - rng: the threefry loop and its bit operations (dynamic windows, negatives);
 - sigmoid/loss: fusions with exp/log (the losses and their gradients);
 - other: the remaining element-wise fusions, copies, slices, reductions, control flow.
@@ -80,7 +80,8 @@ def category(name: str, instructions: dict, opcodes: dict) -> str:
         return "scatter"
     if "gather" in inside:
         return "gather"
-    if {"dot", "convolution"} & inside or name.startswith("ynn_fusion"):
+    # By content, not by name: XLA's YNNPACK fusions (`ynn_fusion.N`) hold reductions too.
+    if {"dot", "convolution"} & inside:
         return "matmul"
     if "threefry" in op_name or "random_bits" in op_name or {"xor", "shift-right-logical"} & inside:
         return "rng"
