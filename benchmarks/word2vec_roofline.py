@@ -25,9 +25,10 @@ Definitions:
 - bytes per training pair = 2 x (1 + (k + 1)) x dim x 4: each (centre, context) pair of
   skip-gram with k negatives reads the centre's input row and k + 1 output rows (the context and
   the k negatives), float32, and writes all of them back. This is word2vec.c's per-pair SGD with
-  no reuse of rows between pairs. This project shares rows between the centres of a chunk (one
-  context window matrix and `shared_negatives` negatives per chunk of `chunk_size` centres), so
-  its own table traffic is lower; the report shows that figure too, for information.
+  no reuse of rows between pairs. This project shares rows between the centres of a block (each
+  block token's output row serves every centre it is a context of, and `shared_negatives`
+  negatives serve a chunk of `chunk_size` centres), so its own table traffic is lower; the
+  report shows that figure too, for information.
 - training pairs per raw word = expected number of (centre, context) pairs the run trained on,
   over raw words x epochs. It is computed after training from the run's own subsampled block
   stream (the same seed, so the same kept tokens, document edges and block halos), with each
@@ -228,7 +229,7 @@ def worker_bandwidth(args: argparse.Namespace) -> dict:
 def expected_pairs(stream: Any, blocks_per_epoch: list[int], window: int, batch: int) -> float:
     """Expected (centre, context) pairs of the blocks training saw: a context at distance d
     counts (window - d + 1) / window, the chance that the reach (uniform in 1..window) covers
-    it; padding and words of another document never pair (negative_sampling.window_mask)."""
+    it; padding and words of another document never pair (negative_sampling.offset_mask)."""
     import numpy as np
 
     weights = [(window - d + 1) / window for d in range(1, window + 1)]
@@ -382,11 +383,15 @@ def derive(args: argparse.Namespace, bw: dict, train: dict) -> dict:
         if train["steady_seconds"] > 0
         else math.nan
     )
-    # This implementation's own table rows per block: per chunk, c centre input rows, c + 2w
-    # context output rows and n shared negative rows, each gathered and scattered back.
+    # This implementation's own table rows per block: B centre input rows, the B + 2w block
+    # tokens' output rows (every centre's context) and n shared negative rows per chunk, each
+    # gathered and scattered back.
     chunks = train["batch_size"] // train["chunk_size"]
-    rows_per_block = chunks * (
-        train["chunk_size"] + train["chunk_size"] + 2 * args.window + train["shared_negatives"]
+    rows_per_block = (
+        train["batch_size"]
+        + train["batch_size"]
+        + 2 * args.window
+        + chunks * train["shared_negatives"]
     )
     impl_bytes_per_word = 2 * rows_per_block * args.dim * itemsize * train["blocks"] / words
     return {

@@ -66,7 +66,7 @@ class TrainConfig:
     # Centre tokens per SGD step (one block). Blocks turn the work into matrix products (see
     # objectives/negative_sampling.py); much larger blocks make word2vec's SGD stale (row_hit_cap).
     batch_size: int = 1024
-    chunk_size: int = 32  # centre tokens that share one window matrix and one set of negatives
+    chunk_size: int = 32  # centre tokens that share one set of negatives
     # Negatives drawn per chunk, reweighted to `negatives` per pair; 0 = by model kind: 32 for
     # skip-gram, 16 for CBOW (chosen by speed at equal quality; BENCHMARKS.md has the figures).
     shared_negatives: int = 0

@@ -14,10 +14,10 @@ def log_sigmoid(x):
 
 def test_skipgram_loss_by_hand():
     centre = jnp.array([[[1.0, 0.0]]])  # G=1, c=1, D=2
-    context = jnp.array([[[0.5, 0.0], [9.0, 9.0], [0.0, 1.0]]])  # window 1: slots -1, 0, +1
+    block = jnp.array([[0.5, 0.0], [9.0, 9.0], [0.0, 1.0]])  # window 1: the centre sits at 1
     negative = jnp.array([[[1.0, 1.0], [-1.0, 0.0]]])  # n = 2 shared negatives
-    mask = jnp.array([[[True, False, True]]])  # slot 0 is the centre itself
-    loss, pairs = ns.skipgram_loss(centre, context, negative, mask, negatives_per_pair=2)
+    mask = jnp.array([[True, True]])  # offsets -1 and +1
+    loss, pairs = ns.skipgram_loss(centre, block, negative, mask, negatives_per_pair=2)
     # 2 pairs; each pair has K=2 negatives, spread over the n=2 shared rows: weight 2*2/2 = 2.
     expected = -(log_sigmoid(0.5) + log_sigmoid(0.0)) - 2 * (log_sigmoid(-1.0) + log_sigmoid(1.0))
     assert float(pairs) == 2
@@ -25,10 +25,11 @@ def test_skipgram_loss_by_hand():
 
 
 def test_cbow_loss_by_hand():
-    context = jnp.array([[[2.0, 0.0], [9.0, 9.0], [0.0, 4.0]]])
-    mask = jnp.array([[[True, False, True]]])
-    hidden, counts = ns.cbow_hidden(context, mask)
-    np.testing.assert_allclose(hidden, [[[1.0, 2.0]]])
+    block = jnp.array([[2.0, 0.0], [9.0, 9.0], [0.0, 4.0]])  # B=1, window 1: the centre is 9, 9
+    mask = jnp.array([[True, True]])  # offsets -1 and +1
+    hidden, counts = ns.cbow_hidden(block, mask)
+    np.testing.assert_allclose(hidden, [[1.0, 2.0]])
+    hidden, counts = hidden[None], counts[None]  # one chunk of one centre
     centre_out = jnp.array([[[0.5, 0.25]]])  # score 1.0
     negative = jnp.array([[[1.0, 0.0], [0.0, -1.0]]])  # scores 1.0, -2.0
     loss, predicted = ns.cbow_loss(hidden, centre_out, negative, counts, negatives_per_pair=4)
@@ -38,74 +39,116 @@ def test_cbow_loss_by_hand():
 
 
 def test_cbow_centre_without_context_is_not_predicted():
-    context = jnp.ones((1, 3, 2))
-    mask = jnp.zeros((1, 1, 3), bool)
-    hidden, counts = ns.cbow_hidden(context, mask)
+    block = jnp.ones((3, 2))
+    mask = jnp.zeros((1, 2), bool)
+    hidden, counts = ns.cbow_hidden(block, mask)
+    hidden, counts = hidden[None], counts[None]
     loss, predicted = ns.cbow_loss(hidden, jnp.ones((1, 1, 2)), jnp.ones((1, 2, 2)), counts, 5)
     assert float(loss) == 0 and float(predicted) == 0
 
 
-def test_skipgram_block_loss_equals_per_pair_reference():
+def test_skipgram_block_loss_and_gradients_equal_a_per_pair_reference():
     rng = np.random.default_rng(0)
     G, c, w, n, D, K = 3, 4, 2, 6, 5, 5
+    B = G * c
     centre = rng.normal(size=(G, c, D)).astype(np.float32)
-    context = rng.normal(size=(G, c + 2 * w, D)).astype(np.float32)
+    block = rng.normal(size=(B + 2 * w, D)).astype(np.float32)
     negative = rng.normal(size=(G, n, D)).astype(np.float32)
-    mask = rng.random((G, c, c + 2 * w)) < 0.5
-    loss, pairs = ns.skipgram_loss(centre, context, negative, mask, K)
-    reference = 0.0
-    for g in range(G):
-        for i in range(c):
-            for k in range(c + 2 * w):
-                if not mask[g, i, k]:
+    mask = rng.random((B, 2 * w)) < 0.5
+    offsets = ns.neighbour_offsets(w)
+
+    def reference(centre, block, negative):
+        total = 0.0
+        for b in range(B):
+            g, i = divmod(b, c)
+            for k, o in enumerate(offsets):
+                if not mask[b, k]:
                     continue
-                reference -= log_sigmoid(centre[g, i] @ context[g, k])
+                total -= jax.nn.log_sigmoid(centre[g, i] @ block[w + b + o])
                 # K negatives per pair, in expectation uniform over the n shared rows.
-                reference -= K / n * sum(log_sigmoid(-centre[g, i] @ v) for v in negative[g])
+                total -= K / n * sum(jax.nn.log_sigmoid(-centre[g, i] @ v) for v in negative[g])
+        return total
+
+    (loss, pairs), grads = jax.value_and_grad(ns.skipgram_loss, (0, 1, 2), has_aux=True)(
+        centre, block, negative, mask, K
+    )
+    expected, expected_grads = jax.value_and_grad(reference, (0, 1, 2))(centre, block, negative)
     assert float(pairs) == mask.sum()
-    assert float(loss) == pytest.approx(reference, rel=1e-5)
+    assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+    for got, want in zip(grads, expected_grads, strict=True):  # neighbour_dots' own gradient
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
-def test_block_layout_offsets():
+def test_block_layout_centres():
     layout = ns.BlockLayout.build(batch_size=8, chunk_size=4, window=2)
     np.testing.assert_array_equal(layout.centre_positions, [[2, 3, 4, 5], [6, 7, 8, 9]])
-    np.testing.assert_array_equal(layout.context_positions[1], np.arange(4, 12))
-    # Centre i of a chunk sits at context slot i + window.
-    np.testing.assert_array_equal(layout.offsets[0], np.arange(8) - 2)
-    np.testing.assert_array_equal(layout.offsets[3], np.arange(8) - 5)
     with pytest.raises(ValueError):
         ns.BlockLayout.build(batch_size=10, chunk_size=4, window=2)
 
 
-def test_window_mask_dynamic_window_distribution():
+def test_offset_mask_dynamic_window_distribution():
     window, chunk = 4, 16
-    layout = ns.BlockLayout.build(batch_size=chunk * 64, chunk_size=chunk, window=window)
     size = chunk * 64 + 2 * window
     ids = jnp.arange(size, dtype=jnp.int32)
     docs = jnp.zeros(size, jnp.int32)
-    mask = np.asarray(ns.window_mask(jax.random.PRNGKey(0), ids, docs, layout, window))
-    distance = np.broadcast_to(np.abs(layout.offsets), mask.shape)
-    assert not mask[distance == 0].any()
-    assert not mask[distance > window].any()
+    mask = np.asarray(ns.offset_mask(jax.random.PRNGKey(0), ids, docs, (64, chunk), window))
+    distance = np.broadcast_to(np.abs(ns.neighbour_offsets(window)), mask.shape)
     # word2vec's reach b ~ U{1..w}: distance d is paired with probability (w - d + 1) / w.
     for d in range(1, window + 1):
         rate = mask[distance == d].mean()
         assert rate == pytest.approx((window - d + 1) / window, abs=0.03)
+    # The reach is one draw per centre: a centre paired at distance d is paired at every nearer one.
+    for d in range(2, window + 1):
+        assert (mask[distance == d] <= mask[distance == d - 1]).all()
 
 
-def test_window_mask_respects_documents_and_padding():
+def test_offset_mask_respects_documents_and_padding():
     window, chunk = 2, 4
-    layout = ns.BlockLayout.build(batch_size=8, chunk_size=chunk, window=window)
-    ids = jnp.array([-1, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9], jnp.int32)
-    docs = jnp.array([-1, -1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1], jnp.int32)
+    ids = np.array([-1, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9], np.int32)
+    docs = np.array([-1, -1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1], np.int32)
+    offsets = ns.neighbour_offsets(window)
     for seed in range(10):
-        mask = np.asarray(ns.window_mask(jax.random.PRNGKey(seed), ids, docs, layout, window))
-        context_ids = np.asarray(ids)[layout.context_positions]
-        context_docs = np.asarray(docs)[layout.context_positions]
-        centre_docs = np.asarray(docs)[layout.centre_positions]
-        g, i, k = np.nonzero(mask)
-        assert (context_ids[g, k] >= 0).all()
-        assert (context_docs[g, k] == centre_docs[g, i]).all()
+        mask = np.asarray(
+            ns.offset_mask(
+                jax.random.PRNGKey(seed), jnp.asarray(ids), jnp.asarray(docs), (2, chunk), window
+            )
+        )
+        b, k = np.nonzero(mask)
+        context = window + b + offsets[k]
+        assert (ids[context] >= 0).all()
+        assert (docs[context] == docs[window + b]).all()
+    assert mask.any()
+
+
+def test_negative_clashes_count_the_pairs_whose_word_is_the_negative():
+    ids = jnp.array([7, 3, 7, 5, 7, 3], jnp.int32)  # window 1: centres at positions 1..4
+    mask = jnp.array([[True, True], [True, False], [False, True], [True, True]])
+    negatives = jnp.array([[7, 3], [5, 9]])  # chunk 0 (centres 0, 1), chunk 1 (centres 2, 3)
+    clashes = np.asarray(ns.negative_clashes(mask, ids, negatives))
+    # centre 0 (word 3) pairs with 7 and 7; centre 1 (word 7) with 3; centre 2 (word 5) with 7;
+    # centre 3 (word 7) with 5 and 3.
+    np.testing.assert_array_equal(clashes, [[[2, 0], [0, 1]], [[0, 0], [1, 0]]])
+
+
+def test_cbow_hidden_and_spread_against_a_loop():
+    rng = np.random.default_rng(1)
+    batch, window, dim = 6, 2, 3
+    block = rng.normal(size=(batch + 2 * window, dim)).astype(np.float32)
+    mask = rng.random((batch, 2 * window)) < 0.6
+    mask[0] = False  # a centre without context
+    hidden, counts = ns.cbow_hidden(jnp.asarray(block), jnp.asarray(mask))
+    errors = rng.normal(size=(batch, dim)).astype(np.float32)
+    spread = np.asarray(ns.spread_to_neighbours(jnp.asarray(errors), jnp.asarray(mask)))
+    expected_spread = np.zeros_like(block)
+    offsets = ns.neighbour_offsets(window)
+    for b in range(batch):
+        neighbours = [window + b + o for k, o in enumerate(offsets) if mask[b, k]]
+        assert counts[b] == len(neighbours)
+        mean = block[neighbours].mean(0) if neighbours else np.zeros(dim)
+        np.testing.assert_allclose(hidden[b], mean, rtol=1e-6, atol=1e-6)
+        for p in neighbours:  # the full error to every context word (cbow_mean=1)
+            expected_spread[p] += errors[b]
+    np.testing.assert_allclose(spread, expected_spread, rtol=1e-6, atol=1e-6)
 
 
 def test_negative_samples_follow_the_noise_distribution():

@@ -60,10 +60,13 @@ def first_groups(config: Config, count: int):
 # dynamic window and RNG); the loss after 4 steps guards the update arithmetic. Re-recorded when
 # the input table came to be drawn row by row (models/word2vec.py:uniform_rows; before: 3.9786637
 # and 4.1504483; across train seeds 0-3 the skip-gram value spans 3.92-4.05 with either draw).
+# Re-recorded when the window became per-centre shifted slices (before: 3.9179704 and 4.1480217;
+# with train.row_hit_cap=0 both formulations give the same losses to 1e-6, so the change is the
+# row-hit count: a block token now counts once, not once per chunk window that holds it).
 GOLDEN = {
-    "skipgram": {"pairs": [1214, 1266, 1291, 1221], "loss_step_4": 3.9179704},
+    "skipgram": {"pairs": [1214, 1266, 1291, 1221], "loss_step_4": 3.8338504},
     # cbow: 16 shared negatives per chunk (the kind default)
-    "cbow": {"pairs": [256, 256, 256, 256], "loss_step_4": 4.1480217},
+    "cbow": {"pairs": [256, 256, 256, 256], "loss_step_4": 4.1445088},
 }
 
 

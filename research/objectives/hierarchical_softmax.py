@@ -8,7 +8,7 @@ longest code so that every shape is static; a mask marks the real nodes.
 As in word2vec.c, the decision at an inner node has label 1 - code, so the loss of predicting a
 word from a hidden vector h is the sum over its path of -log σ((1 - 2·code) ⟨h, syn1[point]⟩).
 The losses below take gathered rows and return (sum of losses, number of pairs), like those of
-objectives/negative_sampling.py, and use its block layout (chunks and their windows).
+objectives/negative_sampling.py, and use its block layout and neighbour mask.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from research.objectives import negative_sampling as ns
 
 
 @dataclass(frozen=True)
@@ -104,30 +106,6 @@ def path_log_likelihood(logits: jax.Array, signs: jax.Array) -> jax.Array:
     return jax.nn.log_sigmoid(signs * logits)
 
 
-def offset_mask(
-    key: jax.Array, ids: jax.Array, docs: jax.Array, chunks: tuple[int, int], window: int
-) -> jax.Array:
-    """(B, 2w) bool: which of its 2w neighbours (offsets -w..-1, 1..w) are pairs of each centre.
-
-    The same pairs as negative_sampling.window_mask, drawn the same way (each centre's reach
-    uniform in 1..window, with the key and the (G, c) shape of the block's chunks), but listed
-    per centre rather than against its chunk's whole window.
-    """
-    batch = chunks[0] * chunks[1]
-    reach = jax.random.randint(key, chunks, 1, window + 1).reshape(batch)
-    offsets = jnp.asarray(neighbour_offsets(window))
-    centre = window + jnp.arange(batch)
-    context = centre[:, None] + offsets[None, :]
-    in_window = jnp.abs(offsets)[None, :] <= reach[:, None]
-    same_doc = docs[context] == docs[centre][:, None]
-    return in_window & same_doc & (ids[context] >= 0)
-
-
-def neighbour_offsets(window: int) -> np.ndarray:
-    """-w..-1, 1..w: a centre's neighbours' positions relative to it."""
-    return np.array([o for o in range(-window, window + 1) if o != 0], np.int32)
-
-
 def skipgram_hs_loss(
     block_rows: jax.Array,
     path_rows: jax.Array,
@@ -140,14 +118,13 @@ def skipgram_hs_loss(
     As word2vec.c and gensim do for hs, each context word's input row predicts the centre's path.
     block_rows (B + 2w, D) the input rows of the block's tokens (centre b sits at w + b);
     path_rows (B, L, D) the output rows of each centre's path nodes, path_signs and path_mask
-    (B, L); pair_mask (B, 2w) from `offset_mask`. Each centre scores its path against its own 2w
-    neighbours only (not its chunk's whole window, as negative sampling does: a path holds L
-    rows, so the c + 2w columns would cost L times more). Returns (loss sum, number of pairs).
+    (B, L); pair_mask (B, 2w) from `negative_sampling.offset_mask`. Each centre scores its path
+    against its own 2w neighbours. Returns (loss sum, number of pairs).
     """
     batch, window = pair_mask.shape[0], pair_mask.shape[1] // 2
     weights = pair_mask.astype(path_rows.dtype)
     neighbours = jnp.stack(
-        [block_rows[window + o : window + o + batch] for o in neighbour_offsets(window)], axis=1
+        [block_rows[window + o : window + o + batch] for o in ns.neighbour_offsets(window)], axis=1
     )
     logits = jnp.einsum("bkd,bld->bkl", neighbours, path_rows)
     per_node = path_log_likelihood(logits, path_signs[:, None, :])

@@ -1,12 +1,12 @@
 """Skip-gram and CBOW with negative sampling, formulated over contiguous token blocks.
 
-A training block holds `batch_size` centre tokens plus a halo of `window` tokens each side. It is
-cut into G chunks of c centres; chunk g sees the c + 2·window tokens around it. Instead of listing
-(centre, context) pairs, every centre is scored against every token of its chunk's window with one
-batched matrix product and the dynamic window is applied as a mask. Each chunk shares n negatives
-drawn from the unigram^0.75 distribution; a centre's negative term is weighted by K·pairs/n, so its
-expected gradient equals word2vec's K negatives per positive pair. All work becomes matrix
-products, which is what XLA does fast.
+A training block holds `batch_size` centre tokens plus a halo of `window` tokens each side.
+Instead of listing (centre, context) pairs, every centre meets its 2·window neighbours at fixed
+offsets: each offset is one shifted slice of the block's gathered rows, and word2vec's dynamic
+window is a (centre, offset) mask. The block is cut into G chunks of c centres; each chunk shares
+n negatives drawn from the unigram^0.75 distribution, scored with one batched matrix product, and
+a centre's negative term is weighted by K·pairs/n, so its expected gradient equals word2vec's K
+negatives per positive pair.
 
 The loss functions below take gathered rows and return (sum of losses, number of pairs). Summed,
 not averaged: word2vec's SGD applies the gradient of every pair at the full learning rate.
@@ -23,11 +23,9 @@ import numpy as np
 
 @dataclass(frozen=True)
 class BlockLayout:
-    """Static gather indices that cut a block into chunks with their context windows."""
+    """Static positions that cut a block into chunks of centres (the chunks share negatives)."""
 
     centre_positions: np.ndarray  # (G, c) block positions of the centres
-    context_positions: np.ndarray  # (G, c + 2w) block positions each chunk's centres can see
-    offsets: np.ndarray  # (c, c + 2w) signed distance from centre i to context slot k
 
     @classmethod
     def build(cls, batch_size: int, chunk_size: int, window: int) -> BlockLayout:
@@ -35,32 +33,8 @@ class BlockLayout:
             raise ValueError(
                 f"batch_size {batch_size} is not a multiple of chunk_size {chunk_size}"
             )
-        chunks = batch_size // chunk_size
-        starts = np.arange(chunks)[:, None] * chunk_size
-        centre = starts + window + np.arange(chunk_size)[None, :]
-        context = starts + np.arange(chunk_size + 2 * window)[None, :]
-        offsets = np.arange(chunk_size + 2 * window)[None, :] - (
-            np.arange(chunk_size)[:, None] + window
-        )
-        return cls(centre.astype(np.int32), context.astype(np.int32), offsets.astype(np.int32))
-
-
-def window_mask(
-    key: jax.Array, ids: jax.Array, docs: jax.Array, layout: BlockLayout, window: int
-) -> jax.Array:
-    """(G, c, c + 2w) bool: which context slots are pairs of each centre.
-
-    word2vec's dynamic window: each centre draws its reach b uniformly from 1..window, so nearer
-    words are paired more often. Padding and words of another document are never paired.
-    """
-    centre_docs = docs[layout.centre_positions]
-    context_docs = docs[layout.context_positions]
-    reach = jax.random.randint(key, layout.centre_positions.shape, 1, window + 1)
-    distance = jnp.abs(jnp.asarray(layout.offsets))
-    in_window = (distance >= 1)[None] & (distance[None] <= reach[..., None])
-    same_doc = context_docs[:, None, :] == centre_docs[..., None]
-    valid = (ids[layout.context_positions] >= 0)[:, None, :]
-    return in_window & same_doc & valid
+        centre = window + np.arange(batch_size).reshape(batch_size // chunk_size, chunk_size)
+        return cls(centre.astype(np.int32))
 
 
 def sample_negatives(key: jax.Array, noise_cdf: jax.Array, shape: tuple[int, ...]) -> jax.Array:
@@ -72,7 +46,7 @@ def sample_negatives(key: jax.Array, noise_cdf: jax.Array, shape: tuple[int, ...
 
 def skipgram_loss(
     centre_rows: jax.Array,
-    context_rows: jax.Array,
+    block_rows: jax.Array,
     negative_rows: jax.Array,
     pair_mask: jax.Array,
     negatives_per_pair: int,
@@ -80,16 +54,17 @@ def skipgram_loss(
 ) -> tuple[jax.Array, jax.Array]:
     """Skip-gram negative-sampling loss summed over the block's pairs.
 
-    centre_rows (G, c, D) input-table rows; context_rows (G, c+2w, D) and negative_rows (G, n, D)
-    output-table rows; pair_mask (G, c, c+2w). `clashes` (G, c, n), when given, counts the pairs
-    of centre i whose context word is negative j (`negative_clashes`): those pairs skip that
-    negative, as word2vec.c and gensim skip a negative equal to the positive word. Returns
-    (loss sum, number of pairs).
+    centre_rows (G, c, D) input-table rows; block_rows (B + 2w, D) the output-table rows of the
+    block's tokens (centre b sits at w + b) and negative_rows (G, n, D) the chunk's shared
+    negatives' output rows; pair_mask (B, 2w) from `offset_mask`. `clashes` (G, c, n), when
+    given, counts the pairs of centre i whose context word is negative j (`negative_clashes`):
+    those pairs skip that negative, as word2vec.c and gensim skip a negative equal to the
+    positive word. Returns (loss sum, number of pairs).
     """
     mask = pair_mask.astype(centre_rows.dtype)
-    positive_logits = jnp.einsum("gid,gkd->gik", centre_rows, context_rows)
+    positive_logits = neighbour_dots(centre_rows.reshape(mask.shape[0], -1), block_rows)
     positive = -jnp.sum(mask * jax.nn.log_sigmoid(positive_logits))
-    pairs_per_centre = mask.sum(-1)
+    pairs_per_centre = mask.sum(-1).reshape(centre_rows.shape[:2])
     shared = negative_rows.shape[1]
     pairs_per_negative = pairs_per_centre[..., None]
     if clashes is not None:
@@ -100,25 +75,125 @@ def skipgram_loss(
     return positive + negative, pairs_per_centre.sum()
 
 
-def negative_clashes(
-    pair_mask: jax.Array, positive_ids: jax.Array, negative_ids: jax.Array
-) -> jax.Array:
+def negative_clashes(pair_mask: jax.Array, ids: jax.Array, negative_ids: jax.Array) -> jax.Array:
     """(G, c, n): how many of centre i's pairs have negative j as their positive word.
 
-    pair_mask (G, c, k) marks centre i's pairs among the k positive slots, positive_ids (G, k)
-    the words in those slots (skip-gram: the chunk's window, k = c + 2w; CBOW: the centres
-    themselves with an identity mask), negative_ids (G, n) the chunk's negatives.
+    pair_mask (B, 2w) from `offset_mask`, ids (B + 2w) the block's token ids, negative_ids (G, n)
+    the chunk's negatives.
     """
-    same = (positive_ids[:, :, None] == negative_ids[:, None, :]).astype(jnp.float32)
-    return jnp.einsum("gik,gkn->gin", pair_mask.astype(jnp.float32), same)
+    batch, window = pair_mask.shape[0], pair_mask.shape[1] // 2
+    chunks, shared = negative_ids.shape
+    neighbours = jnp.stack(
+        [ids[window + o : window + o + batch] for o in neighbour_offsets(window)], axis=1
+    )
+    per_centre = jnp.repeat(negative_ids, batch // chunks, axis=0)  # (B, n)
+    same = neighbours[:, :, None] == per_centre[:, None, :]
+    counts = jnp.sum(pair_mask[:, :, None] & same, axis=1, dtype=jnp.float32)
+    return counts.reshape(chunks, batch // chunks, shared)
 
 
-def cbow_hidden(context_rows: jax.Array, pair_mask: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Mean of each centre's context input rows (gensim's cbow_mean=1) and the context counts."""
-    mask = pair_mask.astype(context_rows.dtype)
+def neighbour_offsets(window: int) -> np.ndarray:
+    """-w..-1, 1..w: a centre's neighbours' positions relative to it."""
+    return np.array([o for o in range(-window, window + 1) if o != 0], np.int32)
+
+
+def offset_mask(
+    key: jax.Array, ids: jax.Array, docs: jax.Array, chunks: tuple[int, int], window: int
+) -> jax.Array:
+    """(B, 2w) bool: which of its 2w neighbours (offsets -w..-1, 1..w) are pairs of each centre.
+
+    word2vec's dynamic window: each centre draws its reach b uniformly from 1..window (with the
+    key and the (G, c) shape of the block's chunks), so nearer words are paired more often.
+    Padding and words of another document are never paired.
+    """
+    batch = chunks[0] * chunks[1]
+    reach = jax.random.randint(key, chunks, 1, window + 1).reshape(batch)
+    offsets = jnp.asarray(neighbour_offsets(window))
+    centre = window + jnp.arange(batch)
+    context = centre[:, None] + offsets[None, :]
+    in_window = jnp.abs(offsets)[None, :] <= reach[:, None]
+    same_doc = docs[context] == docs[centre][:, None]
+    return in_window & same_doc & (ids[context] >= 0)
+
+
+# Every centre meets its 2w neighbours at fixed offsets, so each offset is one shifted slice of
+# the block's rows and the work is 2w multiply-adds per element, fused by XLA into one loop. The
+# alternative, a batched product of each chunk's centres against the chunk's whole window of
+# c + 2w rows, mostly masked, did (c + 2w) / 2w times the arithmetic and was slower on CPU
+# (BENCHMARKS.md, "Variants tried for speed").
+
+
+def neighbour_sum(block_rows: jax.Array, weights: jax.Array) -> jax.Array:
+    """(B, D): sum over each centre's neighbours o of weights[b, o] · block_rows[w + b + o].
+
+    block_rows (B + 2w, D) the rows of the block's tokens (centre b sits at w + b), weights
+    (B, 2w) per neighbour offset (-w..-1, 1..w).
+    """
+    batch, window = weights.shape[0], weights.shape[1] // 2
+    return sum(
+        weights[:, k, None] * block_rows[window + o : window + o + batch]
+        for k, o in enumerate(neighbour_offsets(window))
+    )
+
+
+def spread_to_neighbours(vectors: jax.Array, weights: jax.Array) -> jax.Array:
+    """(B + 2w, D): token p receives weights[b, o] · vectors[b] from every centre b = p - w - o.
+
+    The transpose of `neighbour_sum` in its block rows: vectors (B, D) per centre, weights
+    (B, 2w).
+    """
+    batch, window = weights.shape[0], weights.shape[1] // 2
+    # Padded by 2w, every offset is a shifted slice again (one padding and 2w multiply-adds;
+    # padding each term instead cost about 4x more).
+    margin = ((2 * window, 2 * window), (0, 0))
+    weights = jnp.pad(weights.astype(vectors.dtype), margin)
+    vectors = jnp.pad(vectors, margin)
+    size = batch + 2 * window
+    return sum(
+        weights[window - o : window - o + size, k, None] * vectors[window - o : window - o + size]
+        for k, o in enumerate(neighbour_offsets(window))
+    )
+
+
+@jax.custom_vjp
+def neighbour_dots(centre_rows: jax.Array, block_rows: jax.Array) -> jax.Array:
+    """(B, 2w): ⟨centre_rows[b], block_rows[w + b + o]⟩ for each neighbour offset o.
+
+    centre_rows (B, D), block_rows (B + 2w, D). The gradients are written as `neighbour_sum` and
+    `spread_to_neighbours`: autodiff of the slices would pad every term (several times slower).
+    """
+    batch = centre_rows.shape[0]
+    window = (block_rows.shape[0] - batch) // 2
+    return jnp.stack(
+        [
+            jnp.sum(centre_rows * block_rows[window + o : window + o + batch], axis=-1)
+            for o in neighbour_offsets(window)
+        ],
+        axis=1,
+    )
+
+
+def _neighbour_dots_forward(centre_rows, block_rows):
+    return neighbour_dots(centre_rows, block_rows), (centre_rows, block_rows)
+
+
+def _neighbour_dots_backward(residuals, grads):
+    centre_rows, block_rows = residuals
+    return neighbour_sum(block_rows, grads), spread_to_neighbours(centre_rows, grads)
+
+
+neighbour_dots.defvjp(_neighbour_dots_forward, _neighbour_dots_backward)
+
+
+def cbow_hidden(block_rows: jax.Array, pair_mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Mean of each centre's context input rows (gensim's cbow_mean=1) and the context counts.
+
+    block_rows (B + 2w, D) the input rows of the block's tokens (centre b sits at w + b),
+    pair_mask (B, 2w) from `offset_mask`.
+    """
+    mask = pair_mask.astype(block_rows.dtype)
     counts = mask.sum(-1)
-    hidden = jnp.einsum("gik,gkd->gid", mask, context_rows) / jnp.maximum(counts, 1.0)[..., None]
-    return hidden, counts
+    return neighbour_sum(block_rows, mask) / jnp.maximum(counts, 1.0)[:, None], counts
 
 
 def cbow_loss(
@@ -131,7 +206,8 @@ def cbow_loss(
 ) -> tuple[jax.Array, jax.Array]:
     """CBOW negative-sampling loss summed over centres that have at least one context word.
 
-    hidden (G, c, D) context means; centre_rows (G, c, D) and negative_rows (G, n, D) output rows.
+    hidden (G, c, D) context means (`cbow_hidden`, reshaped to chunks); centre_rows (G, c, D)
+    and negative_rows (G, n, D) output rows.
     `clashes` (G, c, n), when given, is 1 where negative j is centre i's own word (skipped, as in
     word2vec.c). Returns (loss sum, number of predicted centres).
     """

@@ -214,7 +214,7 @@ def make_train_step(
         signs, mask = path_signs[centre_ids], path_mask[centre_ids]
         path_rows = as_f32(table_out[points])
         if kind == "skipgram":
-            pair_mask = hs.offset_mask(window_key, ids, docs, layout.centre_positions.shape, window)
+            pair_mask = ns.offset_mask(window_key, ids, docs, layout.centre_positions.shape, window)
             rows = {"block": as_f32(table_in[safe_ids]), "path": path_rows}
 
             def loss_fn(r):
@@ -224,14 +224,14 @@ def make_train_step(
             in_ids, in_grads = safe_ids, grads["block"]
             has_pair = jnp.any(pair_mask, axis=-1)
         else:
-            pair_mask = ns.window_mask(window_key, ids, docs, layout, window)
-            context_ids = safe_ids[layout.context_positions]
-            hidden, counts = ns.cbow_hidden(as_f32(table_in[context_ids]), pair_mask)
+            pair_mask = ns.offset_mask(window_key, ids, docs, layout.centre_positions.shape, window)
+            hidden, counts = ns.cbow_hidden(as_f32(table_in[safe_ids]), pair_mask)
             num_chunks, chunk = layout.centre_positions.shape
             rows = {
-                "hidden": hidden,
+                "hidden": hidden.reshape(num_chunks, chunk, -1),
                 "path": path_rows.reshape(num_chunks, chunk, *path_rows.shape[1:]),
             }
+            counts = counts.reshape(num_chunks, chunk)
 
             def loss_fn(r):
                 return hs.cbow_hs_loss(
@@ -243,9 +243,8 @@ def make_train_step(
                 )
 
             (loss, pairs), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows)
-            # The full error of the mean to every context word, as for negative sampling.
-            in_ids = context_ids
-            in_grads = jnp.einsum("gik,gid->gkd", pair_mask.astype(hidden.dtype), grads["hidden"])
+            in_ids = safe_ids
+            in_grads = ns.spread_to_neighbours(grads["hidden"].reshape(hidden.shape), pair_mask)
             has_pair = counts.reshape(-1) > 0
         grads = {"input": in_grads, "path": grads["path"].reshape(path_rows.shape)}
         # Hits for the row cap: the real nodes of the paths of centres that have a pair (padding
@@ -257,20 +256,20 @@ def make_train_step(
     def block_gradients(table_in, table_out, ids, docs, key):
         """One block's loss sum, pair count, row gradients and the rows they belong to."""
         window_key, negative_key = jax.random.split(key)
-        pair_mask = ns.window_mask(window_key, ids, docs, layout, window)
         safe_ids = jnp.maximum(ids, 0)
         centre_ids = safe_ids[layout.centre_positions]
-        context_ids = safe_ids[layout.context_positions]
         negative_ids = ns.sample_negatives(negative_key, noise_cdf, (num_chunks, shared))
-        rows_of = {"centre": centre_ids, "context": context_ids, "negative": negative_ids}
+        # Each centre's own 2w neighbours, as shifted slices of the block (negative_sampling).
+        pair_mask = ns.offset_mask(window_key, ids, docs, layout.centre_positions.shape, window)
+        rows_of = {"centre": centre_ids, "context": safe_ids, "negative": negative_ids}
         clashes = None
 
         if kind == "skipgram":
             if reject_target:
-                clashes = ns.negative_clashes(pair_mask, context_ids, negative_ids)
+                clashes = ns.negative_clashes(pair_mask, ids, negative_ids)
             rows = {
                 "centre": as_f32(table_in[centre_ids]),
-                "context": as_f32(table_out[context_ids]),
+                "context": as_f32(table_out[safe_ids]),
                 "negative": as_f32(table_out[negative_ids]),
             }
 
@@ -281,7 +280,9 @@ def make_train_step(
 
             (loss, pairs), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows)
         else:
-            hidden, counts = ns.cbow_hidden(as_f32(table_in[context_ids]), pair_mask)
+            hidden, counts = ns.cbow_hidden(as_f32(table_in[safe_ids]), pair_mask)
+            hidden = hidden.reshape(*centre_ids.shape, -1)
+            counts = counts.reshape(centre_ids.shape)
             if reject_target:
                 clashes = (centre_ids[..., None] == negative_ids[:, None, :]).astype(jnp.float32)
             rows = {
@@ -296,10 +297,8 @@ def make_train_step(
                 )
 
             (loss, pairs), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows)
-            # As word2vec.c and gensim do for cbow_mean=1: every context word receives the full
-            # error of the mean, not the 1/count share the exact gradient would give.
-            grads["context"] = jnp.einsum(
-                "gik,gid->gkd", pair_mask.astype(hidden.dtype), grads.pop("hidden")
+            grads["context"] = ns.spread_to_neighbours(
+                grads.pop("hidden").reshape(-1, hidden.shape[-1]), pair_mask
             )
         return loss, pairs, grads, rows_of
 
@@ -310,11 +309,17 @@ def make_train_step(
             x if mesh is None else jax.lax.with_sharding_constraint(x, distributed.replicated(mesh))
         )
 
+    def per_block(rows: jax.Array, *dim: int) -> jax.Array:
+        # (P?, ...rows..., *dim) -> (P?, rows, *dim): P = parallel_blocks leads when P > 1.
+        lead = (parallel,) if parallel > 1 else ()
+        return rows.reshape(*lead, -1, *dim)
+
     def block_step(state: TrainState, block: tuple[jax.Array, jax.Array]):
         ids, docs = block
         model = nnx.merge(graphdef, state["params"])
         table_in = model.input_embeddings[...]
         table_out = model.output_embeddings[...]
+        dim = table_in.shape[1]
         gradients = hs_block_gradients if hierarchical else block_gradients
         if parallel == 1:
             key = jax.random.fold_in(state["key"], state["step"])
@@ -335,15 +340,18 @@ def make_train_step(
             in_ids, in_updates = rows_of["input"], updates["input"]
             out_ids, out_updates = rows_of["path"], updates["path"]
             out_counted = gathered(rows_of["path_counted"].ravel())
-        elif kind == "skipgram":
-            in_ids, in_updates = rows_of["centre"], updates["centre"]
-            out_ids = jnp.concatenate([rows_of["context"], rows_of["negative"]], axis=-1)
-            out_updates = jnp.concatenate([updates["context"], updates["negative"]], axis=-2)
         else:
-            in_ids, in_updates = rows_of["context"], updates["context"]
-            out_ids = jnp.concatenate([rows_of["centre"], rows_of["negative"]], axis=-1)
-            out_updates = jnp.concatenate([updates["centre"], updates["negative"]], axis=-2)
-        dim = table_in.shape[1]
+            # The output table's rows: skip-gram's block tokens (its positives) or CBOW's
+            # centres, then the negatives, each block's rows kept together (block-major).
+            positive = "context" if kind == "skipgram" else "centre"
+            in_ids = rows_of["centre" if kind == "skipgram" else "context"]
+            in_updates = updates["centre" if kind == "skipgram" else "context"]
+            out_ids = jnp.concatenate(
+                [per_block(rows_of[positive]), per_block(rows_of["negative"])], axis=-1
+            )
+            out_updates = jnp.concatenate(
+                [per_block(updates[positive], dim), per_block(updates["negative"], dim)], axis=-2
+            )
         # ravel keeps each block's rows contiguous (block-major), as scatter_row_updates expects.
         model.input_embeddings[...] = scatter_row_updates(
             table_in,
