@@ -6,10 +6,19 @@ import json
 import os
 import platform
 import resource
+import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+
+def invocation(script: str) -> str:
+    """The command line that is running `script`, its path relative to the repository root and
+    every argument shell-quoted: the "command:" line of a BENCHMARKS.md section."""
+    root = Path(__file__).resolve().parents[1]
+    arguments = [os.path.relpath(script, root), *sys.argv[1:]]
+    return "python " + " ".join(shlex.quote(a) for a in arguments)
 
 
 def peak_rss_mb() -> float:

@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import shlex
 import sys
 import tempfile
 import time
@@ -35,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_common import machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
+from bench_common import invocation, machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
 
 VARIANTS = {
     "imports": "import jax and research.train.word2vec only",
@@ -259,9 +257,7 @@ def main() -> None:
     restores = [v for v in variants if v.startswith("restore-")]
     if restores and "save-uncompressed" not in variants:
         raise SystemExit("restore variants read the checkpoint of save-uncompressed: include it")
-    command = "python " + " ".join(
-        shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
-    )
+    command = invocation(__file__)
     rows = []
     with tempfile.TemporaryDirectory(prefix="strata-ckpt-mem-", dir=args.workdir or None) as d:
         for variant in variants:

@@ -36,7 +36,6 @@ import json
 import math
 import os
 import re
-import shlex
 import sys
 import tempfile
 import time
@@ -45,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_common import machine, write_section  # noqa: E402
+from benchmarks.bench_common import invocation, machine, write_section  # noqa: E402
 
 PHASES = ("forward", "backward", "update")
 KINDS = ("matmul", "rng", "gather/scatter", "exp/erf", "reduce", "other")
@@ -277,9 +276,7 @@ def main() -> None:
 
             args.vocab_size = EncoderRunConfig().data.vocab_size
         result = profile(args, Path(scratch))
-    command = "python " + " ".join(
-        shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
-    )
+    command = invocation(__file__)
     body = table(result, command)
     print(body)
     if args.json:

@@ -36,7 +36,6 @@ import datetime
 import json
 import math
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -45,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_common import machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
+from bench_common import invocation, machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
 
 # research.models.encoder.SIZES; not imported here so that the PyTorch worker never loads JAX.
 SIZE_NAMES = ("tiny", "mini", "small", "base")
@@ -513,9 +512,7 @@ def main() -> None:
         from research.config import EncoderRunConfig
 
         args.vocab_size = EncoderRunConfig().data.vocab_size
-    command = "python " + " ".join(
-        shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
-    )
+    command = invocation(__file__)
     spec = make_spec(args)
     impls = ["ours", "torch"] + ([] if args.no_compile else ["torch_compile"])
     runs: dict[str, list[dict]] = {impl: [] for impl in impls}

@@ -25,7 +25,6 @@ import argparse
 import datetime
 import json
 import os
-import shlex
 import shutil
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_common import machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
+from bench_common import invocation, machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
 
 DEFAULT_CORPUS = "~/.cache/strata-bench-corpus/corpus.txt"
 STAGES = ("words-tokenise", "words-train", "encoder-tokenise")
@@ -281,9 +280,7 @@ def main() -> None:
         raise SystemExit(f"error: --sizes needs sizes such as 10M; unknown stages {unknown}")
     if "words-train" in stages and "words-tokenise" not in stages:
         stages.insert(0, "words-tokenise")  # training reads the cache it builds
-    command = "python " + " ".join(
-        shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
-    )
+    command = invocation(__file__)
     args.corpus = str(source)
     args.source_tokens = count_tokens(source)
     root = Path(args.workdir or tempfile.mkdtemp(prefix="strata-large-corpus-"))

@@ -20,7 +20,6 @@ import argparse
 import datetime
 import json
 import os
-import shlex
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_common import machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
+from bench_common import invocation, machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
 from large_corpus_memory import parse_size  # noqa: E402
 
 SENTENCE = 20
@@ -226,9 +225,7 @@ def main() -> None:
         print(json.dumps(worker(args)))
         return
     args.vocab_words = parse_size(args.vocab)
-    command = "python " + " ".join(
-        shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
-    )
+    command = invocation(__file__)
     with tempfile.TemporaryDirectory(prefix="strata-large-vocab-", dir=args.workdir or None) as d:
         root = Path(d)
         corpus = root / "corpus.txt"

@@ -19,7 +19,6 @@ import argparse
 import datetime
 import json
 import os
-import shlex
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_common import machine, write_section  # noqa: E402
+from bench_common import invocation, machine, write_section  # noqa: E402
 
 M, K, N = 4096, 256, 1024
 ONEDNN_FLAGS = (
@@ -87,9 +86,7 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.iters)))
         return
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    command = "python " + " ".join(
-        shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
-    )
+    command = invocation(__file__)
     results: dict[str, list[float]] = {v: [] for v in variants}
     versions: dict[str, str] = {}
     failures: dict[str, str] = {}

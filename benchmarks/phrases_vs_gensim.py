@@ -33,7 +33,6 @@ import datetime
 import hashlib
 import json
 import os
-import shlex
 import sys
 import tempfile
 import time
@@ -42,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_common import machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
+from bench_common import invocation, machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
 
 CORPUS_DIR = Path("~/.cache/strata-bench-corpus").expanduser()
 
@@ -242,9 +241,7 @@ def main() -> None:
     args.commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
-    command = "python " + " ".join(
-        shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
-    )
+    command = invocation(__file__)
     results = {}
     for impl in ("ours", "gensim"):
         worker = [sys.executable, __file__, "--worker", impl, "--corpus", args.corpus]

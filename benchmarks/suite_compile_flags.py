@@ -26,7 +26,6 @@ import argparse
 import datetime
 import json
 import os
-import shlex
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_common import machine, write_section  # noqa: E402
+from bench_common import invocation, machine, write_section  # noqa: E402
 
 from tests.xla_settings import LONG_RUN_STEP, QUICK_COMPILE_FLAGS  # noqa: E402
 
@@ -137,9 +136,7 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.long_run)))
         return
-    command = "python " + " ".join(
-        shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
-    )
+    command = invocation(__file__)
     names = list(FLAG_SETS)
     measured: dict[str, dict[str, list[float]]] = {n: {} for n in names}
     losses: dict[str, float] = {}

@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_common import machine, run_json_worker, write_section  # noqa: E402
+from benchmarks.bench_common import invocation, machine, run_json_worker, write_section  # noqa: E402
 
 CATEGORIES = ("gather", "scatter", "matmul", "rng", "sigmoid/loss", "other")
 INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%([\w.\-]+)\s*=\s*.*?\s([a-z][\w\-]*)\(")
@@ -266,8 +266,8 @@ def main() -> None:
             for assignment in args.set or []:
                 command += ["--set", assignment]
             results.append(run_json_worker(command, f"profile {kind}", env=env))
-    invocation = "python " + " ".join([os.path.relpath(__file__, ROOT), *sys.argv[1:]])
-    body = table(results, invocation, args.corpus)
+    invocation_line = invocation(__file__)
+    body = table(results, invocation_line, args.corpus)
     print(body)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

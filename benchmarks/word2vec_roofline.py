@@ -63,7 +63,6 @@ import datetime
 import json
 import math
 import os
-import shlex
 import shutil
 import sys
 import tempfile
@@ -74,7 +73,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_common import machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
+from bench_common import invocation, machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
 from large_corpus_memory import parse_size  # noqa: E402
 from large_vocab_memory import word_names  # noqa: E402
 
@@ -658,9 +657,7 @@ def main() -> None:
         if not os.path.isfile(os.path.expanduser(args.corpus)):
             raise SystemExit(f"error: no corpus at {args.corpus}")
         args.generator = "file"
-    command = "python " + " ".join(
-        shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
-    )
+    command = invocation(__file__)
     if args.workdir:
         workdir = Path(args.workdir).expanduser().resolve()
         workdir.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,6 @@ import argparse
 import datetime
 import json
 import os
-import shlex
 import statistics
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_common import machine, run_json_worker, write_section  # noqa: E402
+from bench_common import invocation, machine, run_json_worker, write_section  # noqa: E402
 
 DEFAULT_CORPUS = "~/.cache/strata-bench-corpus/corpus_1m.txt"
 SIMILARITY = [
@@ -367,9 +366,7 @@ def main() -> None:
         args.store or ROOT / "runs" / "word2vec_small_corpus" / f"{Path(args.corpus).stem}.json"
     )
     store = json.loads(store_path.read_text()) if store_path.exists() else {"runs": []}
-    command = "python " + " ".join(
-        shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
-    )
+    command = invocation(__file__)
     for impl in args.impls.split(","):
         store.setdefault("commands", {})[f"{impl}:{args.variant}"] = command
     store["raw_words"] = sum(len(line.split()) for line in open(args.corpus))

@@ -27,7 +27,6 @@ import datetime
 import json
 import math
 import os
-import shlex
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_common import machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
+from bench_common import invocation, machine, peak_rss_mb, run_json_worker, write_section  # noqa: E402
 
 
 def default_benchmark_files() -> tuple[str, str]:
@@ -407,9 +406,7 @@ def main() -> None:
         print(json.dumps(worker(args)))
         return
     args.kinds = args.kinds.split(",")
-    command = "python " + " ".join(
-        shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]]
-    )
+    command = invocation(__file__)
     modes = args.gensim_modes.split(",")
     unknown = sorted(set(modes) - set(GENSIM_MODE_NAMES))
     if unknown:
