@@ -12,7 +12,6 @@ from research.data.sequences import SequenceData
 from research.errors import UserError
 from research.eval import evaluators_from_config, run_evaluators
 from research.eval.embedder import EncoderEmbedder, HeadLevelView
-from research.eval.plots import plot_loss
 from research.eval.report import write_results
 from research.eval.suites import encoder_suite, resolve_evals
 from research.io.writers import git_commit
@@ -84,6 +83,8 @@ def evaluate_and_report(
     params_count: int,
     selected: str | None = None,
 ) -> dict[str, float]:
+    from research.eval.plots import plot_loss  # matplotlib: loaded here only
+
     results, extra = run_evaluators(evaluators, embedder)
     head_levels = list(config.eval.head_levels)
     for level in embedder.levels if head_levels == ["all"] else head_levels:

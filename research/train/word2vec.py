@@ -28,7 +28,6 @@ from research.data import phrases, windows
 from research.data.blocks import block_groups, block_stream, parallel_groups, position_of
 from research.errors import UserError
 from research.eval import evaluators_from_config, run_evaluators
-from research.eval.plots import pairs_from_analogy_file, plot_analogy_pairs, plot_loss
 from research.eval.report import write_results
 from research.eval.suites import resolve_evals, word_vectors_suite
 from research.eval.vectors import WordVectors
@@ -383,6 +382,8 @@ def phrase_summary(meta: dict) -> str:
 
 
 def _plot_pairs(config: Config, world_files: dict, vectors: WordVectors) -> list[tuple[str, str]]:
+    from research.eval.plots import pairs_from_analogy_file  # matplotlib: only when reporting
+
     if world_files:
         manifest = json.loads(Path(world_files["manifest"]).read_text())
         pairs = [tuple(p) for p in manifest.get("plot_pairs", [])]
@@ -398,6 +399,8 @@ def _plot_pairs(config: Config, world_files: dict, vectors: WordVectors) -> list
 
 def evaluate_and_report(config: Config, workdir: Path, run: TrainedRun) -> dict[str, float]:
     """Run the configured evaluators and write results.json, results.md, vectors and the plot."""
+    from research.eval.plots import plot_analogy_pairs, plot_loss  # matplotlib: loaded here only
+
     vectors, world_files, corpus, steps = run.vectors, run.world_files, run.corpus, run.steps
     evaluators = build_evaluators(config, world_files, vectors)
     results, extra = run_evaluators(evaluators, vectors)
