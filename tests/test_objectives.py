@@ -92,7 +92,11 @@ def test_offset_mask_dynamic_window_distribution():
     ids = jnp.arange(size, dtype=jnp.int32)
     docs = jnp.zeros(size, jnp.int32)
     mask = np.asarray(ns.offset_mask(jax.random.PRNGKey(0), ids, docs, (64, chunk), window))
-    distance = np.broadcast_to(np.abs(ns.neighbour_offsets(window)), mask.shape)
+    offsets = ns.neighbour_offsets(window)
+    # The columns are the offsets -w..-1, 1..w: a centre is never its own pair (distance 0) and
+    # nothing beyond the window has a column to be paired in.
+    np.testing.assert_array_equal(offsets, [-4, -3, -2, -1, 1, 2, 3, 4])
+    distance = np.broadcast_to(np.abs(offsets), mask.shape)
     # word2vec's reach b ~ U{1..w}: distance d is paired with probability (w - d + 1) / w.
     for d in range(1, window + 1):
         rate = mask[distance == d].mean()
