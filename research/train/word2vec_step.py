@@ -343,9 +343,9 @@ def make_train_step(
         else:
             # The output table's rows: skip-gram's block tokens (its positives) or CBOW's
             # centres, then the negatives, each block's rows kept together (block-major).
-            positive = "context" if kind == "skipgram" else "centre"
-            in_ids = rows_of["centre" if kind == "skipgram" else "context"]
-            in_updates = updates["centre" if kind == "skipgram" else "context"]
+            skipgram = kind == "skipgram"
+            positive, inputs = ("context", "centre") if skipgram else ("centre", "context")
+            in_ids, in_updates = rows_of[inputs], updates[inputs]
             out_ids = jnp.concatenate(
                 [per_block(rows_of[positive]), per_block(rows_of["negative"])], axis=-1
             )
