@@ -19,44 +19,73 @@ from tests.test_distributed import ROOT, subprocess_env
 from tests.xla_settings import LONG_RUN_STEP
 
 
-def test_blocks_are_averaged_per_row():
+def test_blocks_are_one_step_capped_on_their_combined_hits():
     rng = np.random.default_rng(0)
     table = rng.normal(size=(6, 3)).astype(np.float32)
     ids = np.array([1, 1, 2, 4], np.int32)  # one block: row 1 twice, rows 2 and 4 once
     updates = rng.normal(size=(4, 3)).astype(np.float32)
-    one = np.asarray(step_lib.scatter_row_updates(jnp.asarray(table), ids, updates, 16.0))
-    # Four identical blocks: each row was hit by all four, so the mean is one block's update
-    # (a plain sum would be four times it, which is what diverged).
-    four = step_lib.scatter_row_updates(
-        jnp.asarray(table), np.tile(ids, 4), np.tile(updates, (4, 1)), 16.0, blocks=4
+    # Four identical blocks under a cap of 4: rows 2 and 4 (4 hits) take the whole sum, four
+    # times one block's update; row 1 (8 hits) half of its sum.
+    four = np.asarray(
+        step_lib.scatter_row_updates(
+            jnp.asarray(table), np.tile(ids, 4), np.tile(updates, (4, 1)), 4.0
+        )
     )
-    np.testing.assert_allclose(np.asarray(four), one, rtol=0, atol=1e-6)
-    # A row hit by one block of two keeps that block's full update; row 1 (both) the mean; the
-    # per-block cap (1 here) still applies before the mean.
-    second = np.array([1, 3, 3, 5], np.int32)
-    both = step_lib.scatter_row_updates(
-        jnp.asarray(table),
-        np.concatenate([ids, second]),
-        np.concatenate([updates, updates]),
-        1.0,
-        blocks=2,
+    np.testing.assert_allclose(four[2], table[2] + 4 * updates[2], atol=1e-5)
+    np.testing.assert_allclose(four[4], table[4] + 4 * updates[3], atol=1e-5)
+    np.testing.assert_allclose(four[1], table[1] + 2 * (updates[0] + updates[1]), atol=1e-5)
+    np.testing.assert_array_equal(four[[0, 3, 5]], table[[0, 3, 5]])
+    # hit_weights: row 4 counted 3 times per occurrence (12 hits) takes a third of its sum.
+    weights = np.tile(np.array([1, 1, 1, 3], np.float32), 4)
+    weighted = np.asarray(
+        step_lib.scatter_row_updates(
+            jnp.asarray(table), np.tile(ids, 4), np.tile(updates, (4, 1)), 4.0, weights
+        )
     )
-    both = np.asarray(both)
-    np.testing.assert_allclose(both[2], table[2] + updates[2], atol=1e-6)
-    np.testing.assert_allclose(both[5], table[5] + updates[3], atol=1e-6)
-    np.testing.assert_allclose(both[3], table[3] + (updates[1] + updates[2]) / 2, atol=1e-6)
-    row1 = ((updates[0] + updates[1]) / 2 + updates[0]) / 2
-    np.testing.assert_allclose(both[1], table[1] + row1, atol=1e-6)
-    np.testing.assert_array_equal(both[0], table[0])
+    np.testing.assert_allclose(weighted[4], table[4] + 4 * updates[3] / 3, atol=1e-5)
+    np.testing.assert_allclose(weighted[2], four[2], atol=0)
+
+
+def test_a_shared_negative_counts_its_chunk_pairs_only_when_blocks_share_a_step():
+    """P > 1: a negative's draw counts chunk·K/S hits (32·5/32 = 5 for skip-gram); P = 1: one."""
+    config = Config(name="negative_hits")
+    config.model.dim = 4
+    config.train.batch_size = 64
+    config.train.chunk_size = 32
+    config.data.window = 2
+    config.train.row_hit_cap = 5
+    vocab = 3
+    rng = np.random.default_rng(1)
+    noise = np.array([0.0, 0.0, 1.0])  # every negative draw is row 2
+    ids = rng.integers(0, 2, 64 + 4).astype(np.int32)  # tokens are rows 0 and 1 only
+    docs = np.zeros_like(ids)
+    tables = rng.normal(0, 0.5, (2, vocab, 4)).astype(np.float32)
+    moved = {}
+    for parallel in (1, 2):
+        config.train.parallel_blocks = parallel
+        tx, schedule = step_lib.make_optimizer(config, 10)
+        graphdef, state = step_lib.init_state(config, vocab, tx)
+        state["params"]["input_embeddings"][...] = jnp.asarray(tables[0])
+        state["params"]["output_embeddings"][...] = jnp.asarray(tables[1])
+        step = step_lib.make_train_step(config, graphdef, tx, schedule, noise)
+        shape = (1, parallel, ids.size) if parallel > 1 else (1, ids.size)
+        state, _ = step(state, np.broadcast_to(ids, shape), np.broadcast_to(docs, shape))
+        new = np.array(state["params"]["output_embeddings"][...])
+        moved[parallel] = np.linalg.norm(new[2] - tables[1][2])
+    # P = 1: 2 chunks x 32 draws = 64 hits, scale 5/64 of one block's sum. P = 2: 2 x 64 draws
+    # x 5 = 640 weighted hits, scale 5/640 of two blocks' sums (the same tokens, other windows):
+    # about a fifth of P = 1's step. Counted once, the draws would give it P = 1's step.
+    assert config.data.negatives == 5 and config_lib.shared_negatives(config) == 32
+    assert 0.1 < moved[2] / moved[1] < 0.35
 
 
 def test_parallel_blocks_default_learning_rate_stays_finite(tmp_path):
     """The main job's settings (P = 8, default learning rate and batch) on a 300 k-token world,
-    5 epochs (909 blocks): summing the blocks' capped updates (the rule before a3ccbc3, measured
-    by calling scatter_row_updates with blocks=1) made the loss 2.4e20 at step 256, 1.4e31 at
-    384 and inf before 512 here; on the main job's 1 M-token world, nan between 256 and 384. The
-    averaged rule: 3.63 at step 128 down to 1.91 at 909. 13 s against 32 s for the 1 M world
-    (fresh token cache, one process)."""
+    5 epochs (909 blocks). Measured here: capping the combined hits with each shared negative's
+    draw counted once made the loss 2.0e3 at step 128 and inf before 384 (the sum before
+    a3ccbc3: 2.4e20 at 256); counted as its chunk's pairs (now), 3.47 at step 128 down to 1.66
+    at 909 (the per-row mean of a3ccbc3 to 11584d0: 1.91). 13 s against 32 s for the main
+    job's 1 M-token world (fresh token cache, one process)."""
     config = Config(name="parallel_blocks")
     config.data.synthetic_tokens = 300_000
     config.data.min_count = 5

@@ -94,8 +94,7 @@ def scatter_row_updates(
     ids: jax.Array,
     updates: jax.Array,
     hit_cap: float,
-    counted: jax.Array | None = None,
-    blocks: int = 1,
+    hit_weights: jax.Array | None = None,
 ) -> jax.Array:
     """Add row updates into `table`, shrinking the sum on rows hit more than `hit_cap` times.
 
@@ -103,38 +102,21 @@ def scatter_row_updates(
     each seeing the previous ones. Summing m updates computed from one stale snapshot is one step
     m times larger, which overshoots for frequent words (with large blocks the loss diverges
     within an epoch; BENCHMARKS.md). Scaling a row's summed update by
-    min(1, hit_cap / m) bounds every step; rows hit at most `hit_cap` times in a block (all but the
+    min(1, hit_cap / m) bounds every step; rows hit at most `hit_cap` times in a step (all but the
     most frequent words) get exactly word2vec's update. hit_cap <= 0 turns the bound off.
-    `counted` (1 or 0 per id) leaves out of the hits the ids that carry no update by
-    construction (the padding of hierarchical-softmax paths, whose update is zero).
+    `hit_weights` gives the hits each id counts for (default 1): 0 for ids that carry no update
+    by construction (the padding of hierarchical-softmax paths), more than 1 for an id whose
+    update stands for many pairs (make_train_step: a shared negative when P > 1).
 
-    With `blocks` = P > 1, `ids` holds P equal runs, one per block of the SGD step. Each block's
-    sum is capped on its own hits, and a row's P block sums are then averaged over the blocks
-    that moved it (a non-zero update): a capping of the combined hits alone let P blocks' stale
-    updates add up and diverged at the default learning rate even for P = 2 (BENCHMARKS.md).
-    The mean keeps every row's step within one block's bound, so P only changes how many tokens
-    a step averages.
+    `ids` holds every row update of one SGD step, so with train.parallel_blocks = P > 1 the
+    cap applies to a row's hits over all P blocks together: P blocks are one step of P times
+    the tokens.
     """
-    weight = 1.0 if counted is None else counted
-    if blocks == 1:
-        if hit_cap > 0:
-            hits = jnp.zeros(table.shape[0], jnp.float32).at[ids].add(weight)
-            updates = updates * jnp.minimum(1.0, hit_cap / jnp.maximum(hits[ids], 1.0))[:, None]
-        return table.at[ids].add(updates.astype(table.dtype))
-    vocab = table.shape[0]
-    # One counter per (block, row): block b's occurrences index b·V + row.
-    block_of = jnp.repeat(jnp.arange(blocks), ids.shape[0] // blocks)
-    slot = block_of * vocab + ids
-    hits = jnp.zeros(blocks * vocab, jnp.float32).at[slot].add(weight)
-    # A block moves a row only where its update is non-zero: an id present without a pair (a
-    # token whose window was cut, a path's padding) must not halve another block's step.
-    moved = jnp.any(updates != 0, axis=-1).astype(jnp.float32)
-    moves = jnp.zeros(blocks * vocab, jnp.float32).at[slot].add(moved)
-    blocks_hitting = (moves.reshape(blocks, vocab) > 0).sum(axis=0).astype(jnp.float32)
-    scale = 1.0 / jnp.maximum(blocks_hitting[ids], 1.0)
     if hit_cap > 0:
-        scale = scale * jnp.minimum(1.0, hit_cap / jnp.maximum(hits[slot], 1.0))
-    return table.at[ids].add((updates * scale[:, None]).astype(table.dtype))
+        weight = 1.0 if hit_weights is None else hit_weights
+        hits = jnp.zeros(table.shape[0], jnp.float32).at[ids].add(weight)
+        updates = updates * jnp.minimum(1.0, hit_cap / jnp.maximum(hits[ids], 1.0))[:, None]
+    return table.at[ids].add(updates.astype(table.dtype))
 
 
 def state_shardings(state: TrainState, mesh: Mesh, shard_tables: bool) -> TrainState:
@@ -165,9 +147,10 @@ def make_train_step(
     (S, batch_size + 2·window) when P = 1 and (S, P, batch_size + 2·window) otherwise; the step
     runs S SGD steps in one `lax.scan` so that Python dispatch is paid once per S·P blocks. The P
     blocks of an SGD step compute their row updates from the same tables and are scatter-added
-    together. Metrics are averaged over the S steps. Randomness (dynamic window, negatives) of
-    block b comes from fold_in(key, b) (b = step·P + p), so a resumed run draws exactly what the
-    original would have.
+    together, capped on each row's hits over all P (scatter_row_updates). Metrics are averaged
+    over the S steps. Randomness (dynamic window, negatives) of block b comes from
+    fold_in(key, b) (b = step·P + p), so a resumed run draws exactly what the original would
+    have.
 
     With a `mesh` (and the state's `shardings`), the P axis is split over the data axis: each
     device computes the updates of its blocks, then the (ids, updates) rows are gathered to every
@@ -183,6 +166,14 @@ def make_train_step(
     noise_cdf = jnp.asarray(np.cumsum(noise_distribution), jnp.float32)
     negatives = config.data.negatives
     shared = config_lib.shared_negatives(config)
+    # With P > 1 blocks a step, a shared negative's draw counts as chunk·K/S hits for the row
+    # cap: its update sums the gradients of every pair of its chunk (each weighing it K/S), about
+    # chunk·K/S times what one block token's update holds. Counted once, a step of P blocks moves
+    # frequent negatives far enough to diverge on the synthetic world even at P = 2; counted by
+    # their pairs, P = 2 to 32 converge (BENCHMARKS.md, "Parallel blocks"). P = 1 keeps counting
+    # a draw once: the default cap and rate were calibrated so, and the small-corpus results of
+    # issue 18 rest on them.
+    negative_hit_weight = config.train.chunk_size * negatives / shared
     hit_cap = float(config_lib.row_hit_cap(config))
     kind = config.model.kind
     parallel = config.train.parallel_blocks
@@ -309,11 +300,6 @@ def make_train_step(
             x if mesh is None else jax.lax.with_sharding_constraint(x, distributed.replicated(mesh))
         )
 
-    def per_block(rows: jax.Array, *dim: int) -> jax.Array:
-        # (P?, ...rows..., *dim) -> (P?, rows, *dim): P = parallel_blocks leads when P > 1.
-        lead = (parallel,) if parallel > 1 else ()
-        return rows.reshape(*lead, -1, *dim)
-
     def block_step(state: TrainState, block: tuple[jax.Array, jax.Array]):
         ids, docs = block
         model = nnx.merge(graphdef, state["params"])
@@ -335,38 +321,41 @@ def make_train_step(
             loss, pairs = loss.sum(), pairs.sum()
 
         updates, opt_state = tx.update(grads, state["opt_state"])
-        out_counted = None
+        out_weights = None
         if hierarchical:
             in_ids, in_updates = rows_of["input"], updates["input"]
             out_ids, out_updates = rows_of["path"], updates["path"]
-            out_counted = gathered(rows_of["path_counted"].ravel())
+            out_weights = rows_of["path_counted"].ravel()
         else:
             # The output table's rows: skip-gram's block tokens (its positives) or CBOW's
-            # centres, then the negatives, each block's rows kept together (block-major).
-            skipgram = kind == "skipgram"
-            positive, inputs = ("context", "centre") if skipgram else ("centre", "context")
+            # centres, then the negatives.
+            positive, inputs = (
+                ("context", "centre") if kind == "skipgram" else ("centre", "context")
+            )
             in_ids, in_updates = rows_of[inputs], updates[inputs]
-            out_ids = jnp.concatenate(
-                [per_block(rows_of[positive]), per_block(rows_of["negative"])], axis=-1
-            )
+            out_ids = jnp.concatenate([rows_of[positive].ravel(), rows_of["negative"].ravel()])
             out_updates = jnp.concatenate(
-                [per_block(updates[positive], dim), per_block(updates["negative"], dim)], axis=-2
+                [updates[positive].reshape(-1, dim), updates["negative"].reshape(-1, dim)]
             )
-        # ravel keeps each block's rows contiguous (block-major), as scatter_row_updates expects.
+            if parallel > 1:
+                out_weights = jnp.concatenate(
+                    [
+                        jnp.ones(rows_of[positive].size, jnp.float32),
+                        jnp.full(rows_of["negative"].size, negative_hit_weight, jnp.float32),
+                    ]
+                )
         model.input_embeddings[...] = scatter_row_updates(
             table_in,
             gathered(in_ids.ravel()),
             gathered(in_updates.reshape(-1, dim)),
             hit_cap,
-            blocks=parallel,
         )
         model.output_embeddings[...] = scatter_row_updates(
             table_out,
             gathered(out_ids.ravel()),
             gathered(out_updates.reshape(-1, dim)),
             hit_cap,
-            out_counted,
-            blocks=parallel,
+            None if out_weights is None else gathered(out_weights),
         )
         new_state = {
             "params": nnx.state(model),
