@@ -2,25 +2,113 @@
 the default learning rate, one device, same corpus, same evaluation as word2vec_vs_gensim.py.
 
     python benchmarks/word2vec_parallel_blocks.py \
-        --corpus ~/.cache/strata-bench-corpus/corpus_3500k.txt \
+        --corpus ~/.cache/strata-bench-corpus/corpus.txt \
         --wordsim /work/shared/data/word/wordsim353.tsv \
-        --analogy /work/shared/data/word/questions_words.tsv --blocks 1,2,8,32 --seeds 0
+        --analogy /work/shared/data/word/questions_words.tsv --blocks 1,2,8,32 --seeds 0,1,2
 
-Prints one markdown row per (P, seed): WS-353 Spearman, analogy accuracy overall and per section.
+Each (P, seed) run is appended to --store (JSON lines) as it ends, and a run already there is not
+repeated, so an interrupted invocation resumes. Prints and writes to --out (a section named by
+the corpus): mean ± std over seeds of WS-353 Spearman, analogy accuracy (total, semantic,
+syntactic) and training seconds per P, then every analogy section per P with its Δ against
+P = 1 and whether Δ is within the larger of the two seed standard deviations.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from bench_common import invocation, machine, write_section  # noqa: E402
 from word2vec_vs_gensim import worker_ours  # noqa: E402
+
+HEADLINE = {
+    "WS-353 ρ": "ws353/spearman",
+    "analogy": "analogy/accuracy",
+    "semantic": "analogy/semantic_accuracy",
+    "syntactic": "analogy/syntactic_accuracy",
+}
+
+
+def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
+    run_args = argparse.Namespace(
+        corpus=os.path.expanduser(args.corpus),
+        kind=args.kind,
+        output="negative",  # word2vec_vs_gensim's worker also times model.output=hs
+        epochs=args.epochs,
+        dim=100,
+        window=5,
+        negative=5,
+        sample=1e-3,
+        min_count=5,
+        seed=seed,
+        wordsim=args.wordsim,
+        analogy=args.analogy,
+        set=[f"train.parallel_blocks={blocks}", "train.devices=1"],
+    )
+    row = worker_ours(run_args)
+    return {"P": blocks, "seed": seed, "train_seconds": row["train_seconds"], **row["results"]}
+
+
+def mean_std(rows: list[dict], key: str) -> tuple[float, float]:
+    values = np.array([r[key] for r in rows], float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
+    by_p = {p: [r for r in rows if r["P"] == p] for p in sorted({r["P"] for r in rows})}
+    reference = by_p.get(1)
+    lines = [
+        f"- command: `{command}`",
+        f"- machine: {machine()}",
+        f"- date: {time.strftime('%Y-%m-%d')}",
+        f"- corpus: {Path(args.corpus).name}; {args.kind}, dim 100, window 5, 5 negatives, "
+        f"sample 1e-3, min_count 5, {args.epochs} epochs, default learning rate and row-hit "
+        "cap, one device; analogies 3CosAdd over the 30,000 most frequent words",
+        "- seeds per P: " + ", ".join(f"P={p}: {len(r)}" for p, r in by_p.items()),
+        "- within spread: |Δ| against P = 1 ≤ the larger of the two seed standard deviations",
+        "",
+        "| P | " + " | ".join(HEADLINE) + " | train s |",
+        "|---" * (len(HEADLINE) + 2) + "|",
+    ]
+    for p, group in by_p.items():
+        cells = [("{:.3f} ± {:.3f}").format(*mean_std(group, key)) for key in HEADLINE.values()]
+        seconds = [r["train_seconds"] for r in group]
+        lines.append(
+            f"| {p} | " + " | ".join(cells) + f" | {min(seconds):.0f}–{max(seconds):.0f} |"
+        )
+    if reference is None or len(by_p) == 1:
+        return "\n".join(lines) + "\n"
+    compared = [p for p in by_p if p != 1]
+    sections = [k.split("/", 1)[1] for k in reference[0] if k.startswith("section/")]
+    lines += [
+        "",
+        "Every headline figure and analogy section (mean over seeds; Δ against P = 1):",
+        "",
+        "| set | P = 1 | " + " | ".join(f"P = {p} | Δ | within spread" for p in compared) + " |",
+        "|---" * (2 + 3 * len(compared)) + "|",
+    ]
+    for name, key in [*HEADLINE.items(), *((s, f"section/{s}") for s in sections)]:
+        ref_mean, ref_std = mean_std(reference, key)
+        cells = [f"{ref_mean:.3f} ± {ref_std:.3f}"]
+        for p in compared:
+            mean, std = mean_std(by_p[p], key)
+            delta = mean - ref_mean
+            verdict = (
+                "yes" if abs(delta) <= max(ref_std, std) else ("above" if delta > 0 else "**no**")
+            )
+            cells += [f"{mean:.3f} ± {std:.3f}", f"{delta:+.3f}", verdict]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -29,36 +117,42 @@ def main() -> None:
     parser.add_argument("--wordsim", required=True)
     parser.add_argument("--analogy", required=True)
     parser.add_argument("--blocks", default="1,2,8,32")
-    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--kind", default="skipgram")
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--store", default=None, help="JSON lines of finished runs (resume)")
+    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = parser.parse_args()
-    columns = None
-    for blocks in [int(p) for p in args.blocks.split(",")]:
-        for seed in [int(s) for s in args.seeds.split(",")]:
-            run_args = argparse.Namespace(
-                corpus=os.path.expanduser(args.corpus),
-                kind=args.kind,
-                output="negative",  # word2vec_vs_gensim's worker also times model.output=hs
-                epochs=args.epochs,
-                dim=100,
-                window=5,
-                negative=5,
-                sample=1e-3,
-                min_count=5,
-                seed=seed,
-                wordsim=args.wordsim,
-                analogy=args.analogy,
-                set=[f"train.parallel_blocks={blocks}", "train.devices=1"],
-            )
-            row = worker_ours(run_args)
-            results = row["results"]
-            if columns is None:
-                columns = sorted(k for k in results if k.startswith(("ws353/", "analogy/")))
-                print("| P | seed | train s | " + " | ".join(columns) + " |", flush=True)
-                print("|---" * (len(columns) + 3) + "|", flush=True)
-            cells = " | ".join(f"{results[k]:.3f}" for k in columns)
-            print(f"| {blocks} | {seed} | {row['train_seconds']:.0f} | {cells} |", flush=True)
+    command = invocation(__file__)
+    store = Path(args.store) if args.store else None
+    rows = []
+    if store is not None and store.exists():
+        rows = [json.loads(line) for line in store.read_text().splitlines() if line.strip()]
+    wanted = [(int(p), int(s)) for p in args.blocks.split(",") for s in args.seeds.split(",")]
+    for blocks, seed in wanted:
+        if any(r["P"] == blocks and r["seed"] == seed for r in rows):
+            continue
+        row = run_one(args, blocks, seed)
+        rows.append(row)
+        if store is not None:
+            with store.open("a") as handle:
+                handle.write(json.dumps(row) + "\n")
+        print(
+            f"P={blocks} seed={seed}: "
+            + ", ".join(f"{name} {row[key]:.3f}" for name, key in HEADLINE.items())
+            + f", {row['train_seconds']:.0f} s",
+            flush=True,
+        )
+    chosen = [r for r in rows if (r["P"], r["seed"]) in set(wanted)]
+    body = report(chosen, args, command)
+    print(body)
+    name = f"word2vec_parallel_blocks {Path(args.corpus).name} {args.kind}"
+    write_section(
+        Path(args.out),
+        name,
+        f"### parallel blocks: quality against P ({Path(args.corpus).name}, {args.kind})\n\n"
+        + body,
+    )
 
 
 if __name__ == "__main__":
