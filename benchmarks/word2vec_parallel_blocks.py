@@ -1,5 +1,6 @@
 """word2vec quality against train.parallel_blocks = P (blocks per SGD step, data parallelism) at
-the default learning rate, one device, same corpus, same evaluation as word2vec_vs_gensim.py.
+the default learning rate, same corpus, same evaluation as word2vec_vs_gensim.py; one device, or
+--host-devices N (simulated by XLA on a CPU) with every P a multiple of N.
 
     python benchmarks/word2vec_parallel_blocks.py \
         --corpus ~/.cache/strata-bench-corpus/corpus.txt \
@@ -53,10 +54,18 @@ def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
         seed=seed,
         wordsim=args.wordsim,
         analogy=args.analogy,
-        set=[f"train.parallel_blocks={blocks}", "train.devices=1"],
+        set=[f"train.parallel_blocks={blocks}", f"train.devices={args.host_devices}"],
     )
     row = worker_ours(run_args)
-    return {"P": blocks, "seed": seed, "train_seconds": row["train_seconds"], **row["results"]}
+    import jax  # imported by the worker, after --host-devices set XLA_FLAGS
+
+    return {
+        "P": blocks,
+        "seed": seed,
+        "devices": jax.device_count(),
+        "train_seconds": row["train_seconds"],
+        **row["results"],
+    }
 
 
 def mean_std(rows: list[dict], key: str) -> tuple[float, float]:
@@ -73,8 +82,10 @@ def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
         f"- date: {time.strftime('%Y-%m-%d')}",
         f"- corpus: {Path(args.corpus).name}; {args.kind}, dim 100, window 5, 5 negatives, "
         f"sample 1e-3, min_count 5, {args.epochs} epochs, default learning rate and row-hit "
-        "cap, one device; analogies 3CosAdd over the 30,000 most frequent words",
+        f"cap, {args.host_devices} device(s); analogies 3CosAdd over the 30,000 most frequent "
+        "words",
         "- seeds per P: " + ", ".join(f"P={p}: {len(r)}" for p, r in by_p.items()),
+        "- devices the runs saw: " + ", ".join(sorted({str(r.get("devices", 1)) for r in rows})),
         "- within spread: |Δ| against P = 1 ≤ the larger of the two seed standard deviations",
         "",
         "| P | " + " | ".join(HEADLINE) + " | train s |",
@@ -120,9 +131,18 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--kind", default="skipgram")
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument(
+        "--host-devices",
+        type=int,
+        default=1,
+        help="train on this many devices; on a CPU, XLA simulates them (P must divide by it)",
+    )
     parser.add_argument("--store", default=None, help="JSON lines of finished runs (resume)")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = parser.parse_args()
+    if args.host_devices > 1:  # before the worker's first jax import
+        flag = f"--xla_force_host_platform_device_count={args.host_devices}"
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
     command = invocation(__file__)
     store = Path(args.store) if args.store else None
     rows = []
@@ -146,12 +166,13 @@ def main() -> None:
     chosen = [r for r in rows if (r["P"], r["seed"]) in set(wanted)]
     body = report(chosen, args, command)
     print(body)
-    name = f"word2vec_parallel_blocks {Path(args.corpus).name} {args.kind}"
+    devices = "" if args.host_devices == 1 else f" {args.host_devices} devices"
+    name = f"word2vec_parallel_blocks {Path(args.corpus).name} {args.kind}{devices}"
     write_section(
         Path(args.out),
         name,
-        f"### parallel blocks: quality against P ({Path(args.corpus).name}, {args.kind})\n\n"
-        + body,
+        f"### parallel blocks: quality against P ({Path(args.corpus).name}, {args.kind}"
+        f"{devices})\n\n" + body,
     )
 
 
