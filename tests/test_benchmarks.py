@@ -78,3 +78,43 @@ def test_word2vec_vs_gensim_runs_end_to_end_on_a_tiny_corpus(tmp_path):
     table = out.read_text()
     assert "<!-- begin word2vec_vs_gensim corpus.txt -->" in table
     assert "| cbow | gensim 4" in table and "words/s ours/gensim (training)" in table
+
+
+def test_parallel_blocks_report_judges_each_set_against_p1(monkeypatch):
+    """word2vec_parallel_blocks.report: mean ± std per P, and Δ against P = 1 judged within the
+    larger of the two seed spreads (hand-made rows, no training)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(
+        "benchmark_pb", BENCHMARKS / "word2vec_parallel_blocks.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def row(p, seed, ws, analogy, plural):
+        return {
+            "P": p,
+            "seed": seed,
+            "devices": 1,
+            "train_seconds": 10.0 + seed,
+            "ws353/spearman": ws,
+            "analogy/accuracy": analogy,
+            "analogy/semantic_accuracy": analogy,
+            "analogy/syntactic_accuracy": analogy,
+            "section/gram8-plural": plural,
+        }
+
+    rows = [
+        row(1, 0, 0.60, 0.30, 0.50),
+        row(1, 1, 0.62, 0.32, 0.52),  # P = 1: std 0.014 everywhere
+        row(8, 0, 0.61, 0.25, 0.60),
+        row(8, 1, 0.63, 0.25, 0.60),  # WS within, analogy below, plural above
+    ]
+    args = type("Args", (), {"corpus": "/x/corpus.txt", "kind": "skipgram", "epochs": 5})()
+    args.host_devices = 1
+    text = module.report(rows, args, "python benchmarks/word2vec_parallel_blocks.py")
+    assert "| 1 | 0.610 ± 0.014 | 0.310 ± 0.014 |" in text
+    assert "| 8 | 0.620 ± 0.014 | 0.250 ± 0.000 |" in text
+    lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
+    assert lines["| WS-353 ρ"].endswith("| +0.010 | yes |")
+    assert lines["| analogy"].endswith("| -0.060 | **no** |")
+    assert lines["| gram8-plural"].endswith("| +0.090 | above |")
