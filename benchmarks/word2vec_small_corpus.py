@@ -1,22 +1,25 @@
-"""word2vec on a small corpus: this project's skip-gram against gensim's, several seeds each.
+"""word2vec on a small corpus: this project's skip-gram (or CBOW) against gensim's, several seeds.
 
     python benchmarks/word2vec_small_corpus.py                       # both systems, seeds 1-3
     python benchmarks/word2vec_small_corpus.py --impls ours --variant block256 \\
         --set train.batch_size=256                                   # an ablation of ours
+    python benchmarks/word2vec_small_corpus.py --kind cbow \\
+        --corpus ~/.cache/strata-bench-corpus/corpus.txt             # CBOW, the whole corpus
 
 On the first 1 M tokens of the benchmark corpus (`corpus_1m.txt`; `--corpus` for another file):
-skip-gram, dim 100, window 5, negative 5, sample 1e-3, min_count 5, 5 epochs, both systems at the
-same seeds; gensim 4.4 reads the file in its fastest mode (`corpus_file`, 2 workers). Both sets of
-vectors are scored by this project's evaluators on the real word suite (`--set evals=real`:
-WS-353 and its similarity / relatedness splits, RG-65, MC-30, MTurk-287 and -771, and the Google
-analogies over the 30,000 most frequent words, total, semantic / syntactic and every section).
+skip-gram (`--kind cbow`: CBOW, gensim's `sg=0` with its default mean of the context), dim 100,
+window 5, negative 5, sample 1e-3, min_count 5, 5 epochs, both systems at the same seeds; gensim
+4.4 reads the file in its fastest mode (`corpus_file`, 2 workers). Both sets of vectors are
+scored by this project's evaluators on the real word suite (`--set evals=real`: WS-353 and its
+similarity / relatedness splits, RG-65, MC-30, MTurk-287 and -771, and the Google analogies over
+the 30,000 most frequent words, total, semantic / syntactic and every section).
 
-Every run is kept in a JSON store beside the corpus name (`--store`), one record per (system,
-variant, seed), so ablations of ours accumulate: each invocation runs only what it asks for and
-then prints, and writes into BENCHMARKS.md, the tables of everything in the store — gensim
-against our `default` (mean ± std over seeds, Δ, and whether Δ is within the larger of the two
-seed standard deviations), and every variant against `default`. `--set` overrides apply to ours
-only; `--variant` names the row they produce.
+Every run is kept in a JSON store beside the corpus name (`--store`; CBOW's has `_cbow` added),
+one record per (system, variant, seed), so ablations of ours accumulate: each invocation runs
+only what it asks for and then prints, and writes into BENCHMARKS.md, the tables of everything
+in the store — gensim against our `default` (mean ± std over seeds, Δ, and whether Δ is within
+the larger of the two seed standard deviations), and every variant against `default`. `--set`
+overrides apply to ours only; `--variant` names the row they produce.
 """
 
 from __future__ import annotations
@@ -114,7 +117,7 @@ def worker_ours(args) -> dict:
     config.data.source = args.corpus
     config.data.min_count, config.data.window = args.min_count, args.window
     config.data.negatives, config.data.sample = args.negative, args.sample
-    config.model.kind, config.model.dim = "skipgram", args.dim
+    config.model.kind, config.model.dim = args.kind, args.dim
     config.train.epochs, config.train.seed = args.epochs, args.seed
     config.eval.default_suite = False
     config.log.progress = False
@@ -151,7 +154,7 @@ def worker_gensim(args) -> dict:
         negative=args.negative,
         sample=args.sample,
         min_count=args.min_count,
-        sg=1,
+        sg=int(args.kind == "skipgram"),
         workers=args.workers,
         seed=args.seed,
         epochs=args.epochs,
@@ -202,12 +205,14 @@ def tables(store: dict, corpus: str) -> str:
     rows = metric_rows(reference)
     commands = store.get("commands", {})
     lines = [
-        f"### word2vec on a small corpus: ours vs gensim ({Path(corpus).name})",
+        f"### word2vec on a small corpus: ours vs gensim ({Path(corpus).name}"
+        + (", cbow)" if store.get("kind") == "cbow" else ")"),
         "",
         f"- command (both systems): `{commands.get('ours:default') or commands.get('default')}`",
         f"- machine: {machine()}",
         f"- date: {store.get('date', '')}",
-        f"- corpus: {corpus} ({store.get('raw_words', 0):,} words); skip-gram, dim 100, window 5, "
+        f"- corpus: {corpus} ({store.get('raw_words', 0):,} words); "
+        f"{store.get('kind', 'skipgram').replace('skipgram', 'skip-gram')}, dim 100, window 5, "
         "negative 5, sample 1e-3, min_count 5, 5 epochs; gensim "
         f"{store.get('gensim', '?')} `corpus_file`, 2 workers; seeds "
         f"{', '.join(str(r['seed']) for r in ours or gensim)}",
@@ -306,7 +311,7 @@ def tables(store: dict, corpus: str) -> str:
 
 def worker_command(impl: str, seed: int, args) -> list[str]:
     command = [sys.executable, __file__, "--worker", impl, "--seed", str(seed)]
-    command += ["--corpus", args.corpus, "--workers", str(args.workers)]
+    command += ["--corpus", args.corpus, "--kind", args.kind, "--workers", str(args.workers)]
     command += ["--gensim-mode", args.gensim_mode, "--ours-schedule", str(args.ours_schedule)]
     command += ["--gensim-alpha", str(args.gensim_alpha)]
     for name in ("epochs", "dim", "window", "negative", "sample", "min_count"):
@@ -320,6 +325,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default=DEFAULT_CORPUS)
     parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--kind", choices=["skipgram", "cbow"], default="skipgram")
     parser.add_argument("--impls", default="ours,gensim", help="which systems to run now")
     parser.add_argument("--variant", default="default", help="row label for ours with --set")
     parser.add_argument("--set", action="append", help="config override for ours")
@@ -362,10 +368,16 @@ def main() -> None:
     )
     if changed and args.variant == "default":
         raise SystemExit("error: a changed setting needs a row label: --variant NAME")
+    suffix = "" if args.kind == "skipgram" else f"_{args.kind}"
     store_path = Path(
-        args.store or ROOT / "runs" / "word2vec_small_corpus" / f"{Path(args.corpus).stem}.json"
+        args.store
+        or ROOT / "runs" / "word2vec_small_corpus" / f"{Path(args.corpus).stem}{suffix}.json"
     )
     store = json.loads(store_path.read_text()) if store_path.exists() else {"runs": []}
+    if store.setdefault("kind", "skipgram" if store["runs"] else args.kind) != args.kind:
+        raise SystemExit(
+            f"error: {store_path} holds {store['kind']} runs, not {args.kind}; pass another --store"
+        )
     command = invocation(__file__)
     for impl in args.impls.split(","):
         store.setdefault("commands", {})[f"{impl}:{args.variant}"] = command
@@ -398,7 +410,7 @@ def main() -> None:
             store_path.write_text(json.dumps(store, indent=1))
     body = tables(store, args.corpus)
     print(body)
-    write_section(Path(args.out), f"word2vec_small_corpus {Path(args.corpus).name}", body)
+    write_section(Path(args.out), f"word2vec_small_corpus {Path(args.corpus).name}{suffix}", body)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,12 @@ words/s = raw corpus words x epochs / training wall time, the same definition fo
 user waits for. The one-off vocabulary pass is also reported separately: gensim scans the corpus
 on every run; this project caches token ids on disk, so its "prepare" time is the cache build
 on a first run (build the cache once before timing: a second run reads it).
+
+`--rounds N` repeats every (model, implementation) N times in fresh processes, ours first in odd
+rounds and gensim first in even ones, so that drift in a shared machine's speed hits both alike
+(single runs here moved by up to ±10 %): each table row is that implementation's median round by
+whole-process words/s, and each ratio is the median of the rounds' ratios, with every round's
+ratio beside it.
 """
 
 from __future__ import annotations
@@ -232,11 +238,27 @@ def run_worker(impl: str, kind: str, args, gensim_mode: str = "corpus_file") -> 
     return result
 
 
+def key_of(result: dict) -> tuple[str, ...]:
+    """(family, kind) for ours; (family, kind, mode) for each gensim mode."""
+    return (result["impl"].split()[0], result["kind"], *result["impl"].split()[2:])
+
+
+def median_round(runs: list[dict]) -> dict:
+    """The run with the median whole-process words/s (the lower middle one for an even count)."""
+    return sorted(runs, key=lambda r: r["process_words_per_sec"])[(len(runs) - 1) // 2]
+
+
 def table(results: list[dict], args, command: str) -> str:
+    import statistics
+
     import jax
 
-    # (family, kind) for ours; (family, kind, mode) for each gensim mode
-    by = {(r["impl"].split()[0], r["kind"], *r["impl"].split()[2:]): r for r in results}
+    rounds: dict[tuple[str, ...], list[dict]] = {}
+    for r in results:
+        rounds.setdefault(key_of(r), []).append(r)
+    by = {key: median_round(runs) for key, runs in rounds.items()}
+    shown = [r for r in results if r is by[key_of(r)]]  # one row per key, in run order
+    count = max(len(runs) for runs in rounds.values())
     output = ", hierarchical softmax" if args.output == "hs" else ""
     lines = [
         f"### word2vec vs gensim{output} ({Path(args.corpus).name})",
@@ -259,12 +281,22 @@ def table(results: list[dict], args, command: str) -> str:
         "(gensim, inside its call), training, writing vectors.txt), less this benchmark's "
         "evaluation; ours: mini-batch skip-gram / CBOW with shared negatives per chunk, "
         "stale-snapshot block updates and a row-hit cap (README), gensim: per-pair Hogwild SGD",
+    ]
+    if count > 1:
+        lines.append(
+            f"- {count} rounds, each a fresh process per implementation, ours first in odd "
+            "rounds and gensim first in even ones; each row is that implementation's median "
+            "round by whole-process words/s (every round's in the last column), each ratio the "
+            "median of the rounds' ratios"
+        )
+    lines += [
         "",
         "| model | impl | train s | words/s | whole process s | words/s whole | prepare s "
-        "| peak RSS MB | WS-353 ρ (pairs) | analogy acc | analogy coverage |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| peak RSS MB | WS-353 ρ (pairs) | analogy acc | analogy coverage |"
+        + (" words/s whole per round |" if count > 1 else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if count > 1 else ""),
     ]
-    for r in results:
+    for r in shown:
         res = r["results"]
         lines.append(
             f"| {r['kind']} | {r['impl']} | {r['train_seconds']:.1f} | {r['words_per_sec']:,.0f} "
@@ -272,6 +304,13 @@ def table(results: list[dict], args, command: str) -> str:
             f"| {r['prepare_seconds']:.1f} | {r['peak_rss_mb']:.0f} "
             f"| {res['ws353/spearman']:.4f} ({res['ws353/pairs_used']}) "
             f"| {res['analogy/accuracy']:.4f} | {res['analogy/coverage']:.4f} |"
+            + (
+                " "
+                + " / ".join(f"{x['process_words_per_sec']:,.0f}" for x in rounds[key_of(r)])
+                + " |"
+                if count > 1
+                else ""
+            )
         )
     lines += [
         "",
@@ -288,29 +327,44 @@ def table(results: list[dict], args, command: str) -> str:
             d_acc = 100 * (
                 ours["results"]["analogy/accuracy"] - theirs["results"]["analogy/accuracy"]
             )
+            pairs = list(zip(rounds[("ours", kind)], rounds[key], strict=False))
+            training = [a["words_per_sec"] / b["words_per_sec"] for a, b in pairs]
+            whole = [a["process_words_per_sec"] / b["process_words_per_sec"] for a, b in pairs]
+
+            def ratio(values: list[float]) -> str:
+                per_round = f" ({', '.join(f'{x:.2f}×' for x in values)})" if count > 1 else ""
+                return f"{statistics.median(values):.2f}×{per_round}"
+
             lines.append(
-                f"| {kind} | {theirs['impl']} "
-                f"| {ours['words_per_sec'] / theirs['words_per_sec']:.2f}× "
-                f"| {ours['process_words_per_sec'] / theirs['process_words_per_sec']:.2f}× "
+                f"| {kind} | {theirs['impl']} | {ratio(training)} | {ratio(whole)} "
                 f"| {d_rho:+.4f} | {d_acc:+.2f} "
                 f"| {ours['peak_rss_mb'] / theirs['peak_rss_mb']:.2f} |"
+            )
+    if count > 1:
+        lines.append("")
+        for runs in rounds.values():
+            ws = " / ".join(f"{r['results']['ws353/spearman']:.4f}" for r in runs)
+            analogy = " / ".join(f"{r['results']['analogy/accuracy']:.4f}" for r in runs)
+            lines.append(
+                f"- {runs[0]['kind']} {runs[0]['impl']}, quality per round: WS-353 ρ {ws}; "
+                f"analogy {analogy}"
             )
     sections = [k.split("/", 1)[1] for k in results[0]["results"] if k.startswith("section/")]
     lines += [
         "",
         "Analogy accuracy (3CosAdd) per section, questions covered in brackets:",
         "",
-        "| section | " + " | ".join(f"{r['kind']} {short_impl(r)}" for r in results) + " |",
-        "|---|" + "---|" * len(results),
+        "| section | " + " | ".join(f"{r['kind']} {short_impl(r)}" for r in shown) + " |",
+        "|---|" + "---|" * len(shown),
     ]
     for group in ("semantic", "syntactic"):
-        cells = [f"{r['results'][f'analogy/{group}_accuracy']:.4f}" for r in results]
+        cells = [f"{r['results'][f'analogy/{group}_accuracy']:.4f}" for r in shown]
         lines.append(f"| {group} | " + " | ".join(cells) + " |")
     for section in sections:
         cells = [
             f"{r['results'][f'section/{section}']:.4f} "
             f"({r['results'][f'section_covered/{section}']})"
-            for r in results
+            for r in shown
         ]
         lines.append(f"| {section} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -370,6 +424,9 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--json", default="", help="also write the raw results here")
     parser.add_argument(
+        "--rounds", type=int, default=1, help="fresh runs of each, alternating which goes first"
+    )
+    parser.add_argument(
         "--summarise",
         nargs="+",
         metavar="JSON",
@@ -411,11 +468,15 @@ def main() -> None:
     unknown = sorted(set(modes) - set(GENSIM_MODE_NAMES))
     if unknown:
         parser.error(f"--gensim-modes: unknown {', '.join(unknown)}; use corpus_file,iterable")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     results = []
     for kind in args.kinds:
-        results.append(run_worker("ours", kind, args))
-        for mode in modes:
-            results.append(run_worker("gensim", kind, args, mode))
+        for round_index in range(args.rounds):
+            order = [("ours", "corpus_file")] + [("gensim", mode) for mode in modes]
+            for impl, mode in order if round_index % 2 == 0 else order[::-1]:
+                result = run_worker(impl, kind, args, mode)
+                results.append({**result, "round": round_index + 1})
     body = table(results, args, command)
     print(body)
     if args.json:

@@ -118,3 +118,83 @@ def test_parallel_blocks_report_judges_each_set_against_p1(monkeypatch):
     assert lines["| WS-353 ρ"].endswith("| +0.010 | yes |")
     assert lines["| analogy"].endswith("| -0.060 | **no** |")
     assert lines["| gram8-plural"].endswith("| +0.090 | above |")
+
+
+def test_small_corpus_tables_name_the_kind_and_judge_each_set_against_gensim(monkeypatch):
+    """word2vec_small_corpus.tables on a hand-made CBOW store: the heading and corpus line name
+    CBOW, and each set's Δ is judged within the larger of the two seed spreads."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(
+        "benchmark_small", BENCHMARKS / "word2vec_small_corpus.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def run(impl, seed, ws, analogy):
+        results = {"ws353": ws, "analogy/total": analogy, "covered/total": 10}
+        results["analogy/coverage"] = 0.5
+        return {"impl": impl, "variant": "default", "seed": seed, "results": results}
+
+    store = {
+        "kind": "cbow",
+        "runs": [
+            run("gensim", 1, 0.60, 0.30),
+            run("gensim", 2, 0.62, 0.32),  # std 0.014
+            run("ours", 1, 0.62, 0.25),
+            run("ours", 2, 0.62, 0.25),  # WS within, analogy below
+        ],
+    }
+    text = module.tables(store, "/x/corpus.txt")
+    assert text.startswith("### word2vec on a small corpus: ours vs gensim (corpus.txt, cbow)")
+    assert "words); cbow, dim 100" in text
+    lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
+    assert lines["| WS-353"].endswith("| 0.620 ± 0.000 | +0.010 | yes |")
+    assert lines["| analogy (10)"].endswith("| -0.060 | **below** |")
+
+
+def test_word2vec_vs_gensim_rounds_take_median_rows_and_median_ratios(monkeypatch):
+    """word2vec_vs_gensim.table over 3 rounds (hand-made results, no training): each row is the
+    implementation's median round by whole-process words/s, each ratio the median of the rounds'
+    ratios with every round's beside it."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(
+        "benchmark_vs_gensim", BENCHMARKS / "word2vec_vs_gensim.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def run(impl, round_, words_per_sec, whole, analogy):
+        results = {"ws353/spearman": 0.6, "ws353/pairs_used": 349, "analogy/coverage": 0.4}
+        results.update({"analogy/accuracy": analogy, "analogy/semantic_accuracy": analogy})
+        results.update({"analogy/syntactic_accuracy": analogy})
+        return {
+            "impl": impl, "kind": "cbow", "round": round_, "raw_words": 1000,
+            "train_seconds": 1.0, "words_per_sec": words_per_sec, "process_seconds": 2.0,
+            "process_words_per_sec": whole, "prepare_seconds": 0.0, "peak_rss_mb": 100.0,
+            "results": results,
+        }  # fmt: skip
+
+    gensim = "gensim 4.4.0 corpus_file"
+    results = [
+        run("ours", 1, 300.0, 150.0, 0.30),
+        run(gensim, 1, 100.0, 100.0, 0.31),  # ratios 3.0× and 1.5×
+        run(gensim, 2, 200.0, 200.0, 0.32),
+        run("ours", 2, 200.0, 100.0, 0.30),  # 1.0× and 0.5×
+        run("ours", 3, 400.0, 200.0, 0.30),
+        run(gensim, 3, 100.0, 50.0, 0.33),  # 4.0× and 4.0×
+    ]
+    args = type("Args", (), {"corpus": "/x/corpus.txt", "kinds": ["cbow"], "output": "negative"})
+    for name, value in dict(dim=16, window=5, negative=5, sample=1e-3, min_count=5).items():
+        setattr(args, name, value)
+    args.epochs, args.seed, args.workers = 1, 0, 2
+    text = module.table(results, args, "python benchmarks/word2vec_vs_gensim.py --rounds 3")
+    assert "- 3 rounds, each a fresh process per implementation" in text
+    rows = [line for line in text.splitlines() if line.startswith("| cbow |")]
+    assert rows[0].startswith("| cbow | ours | 1.0 | 300 |")  # median whole: 150 of 100/150/200
+    assert rows[0].endswith("| 150 / 100 / 200 |")
+    assert rows[1].startswith(f"| cbow | {gensim} | 1.0 | 100 | 2.0 | 100 |")
+    assert rows[2] == (
+        f"| cbow | {gensim} | 3.00× (3.00×, 1.00×, 4.00×) | 1.50× (1.50×, 0.50×, 4.00×) "
+        "| +0.0000 | -1.00 | 1.00 |"
+    )
+    assert f"- cbow {gensim}, quality per round: WS-353 ρ 0.6000 / 0.6000 / 0.6000; " in text
