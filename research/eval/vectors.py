@@ -7,6 +7,7 @@ ordering is what `restrict_vocab` in the analogy evaluation relies on.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,59 @@ def lowercase_index(words: Sequence[str]) -> dict[str, int]:
     for i, word in enumerate(words):
         index.setdefault(word.lower(), i)
     return index
+
+
+@functools.cache
+def _text_pieces() -> dict[str, np.ndarray]:
+    """Lookup tables of 4 ASCII bytes each (as uint32) for `_scientific_rows`."""
+
+    def table(pieces: list[str]) -> np.ndarray:
+        return np.frombuffer("".join(pieces).encode(), np.uint32)
+
+    return {
+        "head": table([f"{s}{d // 10}.{d % 10}" for s in "-+" for d in range(100)]),
+        "four": table([f"{i:04d}" for i in range(10_000)]),
+        "three_e": table([f"{i:03d}e" for i in range(1000)]),
+        "exponent": table([f"{e:+03d}{end}" for end in " \n" for e in range(-50, 50)]),
+        "pow10": 10.0 ** np.arange(-60, 61),  # [k + 60] = 10**k
+    }
+
+
+def _scientific_rows(values: np.ndarray) -> list[bytes]:
+    """Each row of a finite matrix as b"v1 v2 ... vD\n", every value with 9 significant digits
+    ("-1.23456789e-03"), built with array operations: Python's per-value "%.9g" took 2.3 s
+    for a 75,214 x 100 table, this 0.7 s.
+
+    Nine significant digits round-trip float32: the 9-digit grid is at least 6x finer than
+    float32's spacing, so even a last digit one off from correct rounding (float64 arithmetic
+    here) reads back as the same float32 (tests/test_eval.py checks 2 M random bit patterns).
+    """
+    pieces = _text_pieces()
+    x = values.astype(np.float64)
+    magnitude = np.abs(x)
+    nonzero = magnitude > 0
+    exponent = np.floor(np.log10(np.where(nonzero, magnitude, 1.0))).astype(np.int64)
+    for _ in range(2):  # log10 and rounding can land one decade off; each pass moves it back
+        mantissa = np.rint(magnitude * pieces["pow10"][68 - exponent])
+        exponent += mantissa >= 1e9
+        exponent -= (mantissa < 1e8) & nonzero
+    mantissa = np.rint(magnitude * pieces["pow10"][68 - exponent]).astype(np.int64)
+    top, last_three = np.divmod(mantissa, 1000)
+    first_two, middle_four = np.divmod(top, 10_000)
+    # 16 bytes a value: sign, d, '.', d | dddd | ddd, 'e' | exponent sign, 2 digits, ' ' or '\n'
+    fields = np.empty(x.shape + (4,), np.uint32)
+    fields[..., 0] = pieces["head"][first_two + 100 * ~np.signbit(x)]
+    fields[..., 1] = pieces["four"][middle_four]
+    fields[..., 2] = pieces["three_e"][last_three]
+    row_end = np.zeros(x.shape[1], np.int64)
+    row_end[-1] = 100
+    fields[..., 3] = pieces["exponent"][exponent + 50 + row_end]
+    text = fields.view(np.uint8).reshape(x.shape + (16,))
+    keep = np.ones(text.shape, bool)
+    keep[..., 0] = np.signbit(x)  # the sign byte only for negative values
+    joined = text[keep].tobytes()
+    ends = np.cumsum(keep.sum(axis=(1, 2)))
+    return [joined[a:b] for a, b in zip(np.r_[0, ends[:-1]], ends, strict=True)]
 
 
 @dataclass
@@ -152,11 +206,19 @@ class WordVectors:
                     f"contain no whitespace; fix the tokenizer so tokens have no spaces"
                 )
         path.parent.mkdir(parents=True, exist_ok=True)
-        fmt = " ".join(["%.9g"] * self.dim)
-        with path.open("w", encoding="utf-8", newline="\n") as f:
-            f.write(f"{len(self)} {self.dim}\n")
-            for word, row in zip(self.words, self.vectors.tolist(), strict=True):
-                f.write(f"{word} {fmt % tuple(row)}\n" if self.dim else f"{word}\n")
+        fmt = " ".join(["%.9g"] * self.dim) + "\n"
+        with path.open("wb") as f:
+            f.write(f"{len(self)} {self.dim}\n".encode())
+            for start in range(0, len(self), 4096):  # bounds the formatter's arrays
+                block, words = self.vectors[start : start + 4096], self.words[start : start + 4096]
+                if not self.dim:
+                    f.write(b"".join(word.encode() + b"\n" for word in words))
+                    continue
+                finite = np.isfinite(block).all(axis=1)
+                lines = _scientific_rows(np.where(finite[:, None], block, 0))
+                for word, line, ok, row in zip(words, lines, finite, block, strict=True):
+                    # nan and inf as Python writes them, which gensim reads back
+                    f.write(word.encode() + b" " + (line if ok else (fmt % tuple(row)).encode()))
         return path
 
     def save_vocab_counts(self, path: str | Path) -> Path:

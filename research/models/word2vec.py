@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
 from jax.typing import DTypeLike
 
 
+# Jitted: run eagerly, `lax.map` compiles its loop on every call (1.1 s against 0.9 s once).
+@functools.partial(jax.jit, static_argnames=("rows", "dim", "low", "high", "block_rows"))
 def uniform_rows(
     key: jax.Array, rows: int, dim: int, low: float, high: float, *, block_rows: int = 32_768
 ) -> jax.Array:
