@@ -257,7 +257,7 @@ def table(results: list[dict], args, command: str) -> str:
     for r in results:
         rounds.setdefault(key_of(r), []).append(r)
     by = {key: median_round(runs) for key, runs in rounds.items()}
-    shown = [r for r in results if r is by[key_of(r)]]  # one row per key, in run order
+    shown = list(by.values())  # one row per key, in the order the keys first ran
     count = max(len(runs) for runs in rounds.values())
     output = ", hierarchical softmax" if args.output == "hs" else ""
     lines = [
