@@ -73,8 +73,8 @@ class TrainConfig:
     # Rows hit more than this many times in one block have their summed update scaled down to
     # it (see train/word2vec_step.py: stale summed updates diverge for frequent words); 0 = off;
     # -1 = by model, paired with the default learning rate so that hits × rate stays near 0.4:
-    # 11 for skip-gram with negative sampling (at 0.035 a cap of 16 diverges on the synthetic
-    # world), 16 otherwise.
+    # 11 for skip-gram and 8 for CBOW with negative sampling (at 0.035 a cap of 16 diverges on
+    # the synthetic world), 16 with hierarchical softmax (MODEL_DEFAULTS below).
     row_hit_cap: int = -1
     # Skip a shared negative for the pairs whose positive word it is, as word2vec.c and gensim
     # skip a drawn negative equal to the target (off: such negatives push the target away).
@@ -90,10 +90,11 @@ class TrainConfig:
     # Split the embedding tables along the vocabulary over the devices instead of replicating
     # them (for tables too large for one device); the vocabulary must divide by the devices.
     shard_tables: bool = False
-    # SGD's starting rate; 0 = by model: 0.035 for skip-gram with negative sampling, whose block
-    # updates fall below gensim's quality at gensim's 0.025 (BENCHMARKS.md, 1 M to 15 M tokens),
-    # and 0.025 (gensim's alpha) for CBOW and hierarchical softmax. config.json records the
-    # resolved rate and cap (train/word2vec.py: resolve_model_defaults).
+    # SGD's starting rate; 0 = by model: with negative sampling 0.035 for skip-gram and 0.05
+    # (word2vec.c's CBOW rate) for CBOW, whose block updates fall below gensim's quality at
+    # gensim's 0.025 (BENCHMARKS.md, 1 M to 15 M tokens); 0.025 (gensim's alpha) with
+    # hierarchical softmax. config.json records the resolved rate and cap
+    # (train/word2vec.py: resolve_model_defaults).
     learning_rate: float = 0.0
     min_learning_rate: float = 0.0001  # gensim's min_alpha; the rate decays linearly to it
     seed: int = 0
@@ -567,22 +568,30 @@ def objective_weights(objective: ObjectiveConfig) -> dict[str, float]:
     return {term: float(objective.weights.get(term, 1.0)) for term in terms}
 
 
-def _skipgram_negative_sampling(config: Config) -> bool:
-    return config.model.kind == "skipgram" and config.model.output == "negative"
+# (learning rate, row-hit cap) by (model kind, output layer), paired so that hits x rate stays
+# near 0.4. With negative sampling, block updates fell below gensim's quality at gensim's 0.025:
+# skip-gram takes 0.035 (since f08b490), CBOW 0.05, word2vec.c's own CBOW rate (BENCHMARKS.md,
+# 1 M and 14.7 M tokens, 3 seeds each). Hierarchical softmax keeps gensim's 0.025.
+MODEL_DEFAULTS = {
+    ("skipgram", "negative"): (0.035, 11),
+    ("cbow", "negative"): (0.05, 8),
+    ("skipgram", "hs"): (0.025, 16),
+    ("cbow", "hs"): (0.025, 16),
+}
 
 
 def word2vec_learning_rate(config: Config) -> float:
     """train.learning_rate, or its default for the model kind and output layer."""
     if config.train.learning_rate > 0:
         return config.train.learning_rate
-    return 0.035 if _skipgram_negative_sampling(config) else 0.025
+    return MODEL_DEFAULTS[config.model.kind, config.model.output][0]
 
 
 def row_hit_cap(config: Config) -> int:
     """train.row_hit_cap (0 = off), or its default for the model kind and output layer."""
     if config.train.row_hit_cap >= 0:
         return config.train.row_hit_cap
-    return 11 if _skipgram_negative_sampling(config) else 16
+    return MODEL_DEFAULTS[config.model.kind, config.model.output][1]
 
 
 def shared_negatives(config: Config) -> int:

@@ -293,17 +293,20 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
 
 def test_the_default_rate_and_hit_cap_follow_the_model_and_are_saved_resolved(word2vec_run):
     """The defaults (learning_rate=0, row_hit_cap=-1) train skip-gram with negative sampling at
-    0.035 with a cap of 11 and CBOW or hierarchical softmax at 0.025 with 16 (word2vec.c picks
-    its rate by model too); config.json names both, so resuming a run begun under other
-    defaults is a listed config change. Explicit values are kept, 0 still turns the cap off."""
+    0.035 with a cap of 11, CBOW with negative sampling at 0.05 with 8, and hierarchical softmax
+    at 0.025 with 16 (word2vec.c picks its rate by model too); config.json names both, so
+    resuming a run begun under other defaults is a listed config change. Explicit values are
+    kept, 0 still turns the cap off."""
 
     def resolved(**overrides) -> tuple[float, int]:
         train = loop.resolve_model_defaults(small_config(**overrides)).train
         return train.learning_rate, train.row_hit_cap
 
     assert resolved() == (0.035, 11)
-    assert resolved(**{"model.kind": "cbow"}) == (0.025, 16)
+    assert resolved(**{"model.kind": "cbow"}) == (0.05, 8)
     assert resolved(**{"model.output": "hs", "data.negatives": 0}) == (0.025, 16)
+    hs_cbow = {"model.kind": "cbow", "model.output": "hs", "data.negatives": 0}
+    assert resolved(**hs_cbow) == (0.025, 16)
     explicit = {"model.kind": "cbow", "train.learning_rate": 0.05, "train.row_hit_cap": 0}
     assert resolved(**explicit) == (0.05, 0)
     saved = json.loads((word2vec_run / "config.json").read_text())["train"]
