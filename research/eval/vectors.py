@@ -59,7 +59,7 @@ def _scientific_rows(values: np.ndarray) -> list[bytes]:
 
     Nine significant digits round-trip float32: the 9-digit grid is at least 6x finer than
     float32's spacing, so even a last digit one off from correct rounding (float64 arithmetic
-    here) reads back as the same float32 (tests/test_eval.py checks 2 M random bit patterns).
+    here) reads back as the same float32 (tests/test_eval.py checks 200 k random bit patterns).
     """
     pieces = _text_pieces()
     x = values.astype(np.float64)
