@@ -21,17 +21,24 @@ BENCHMARKS = ROOT / "benchmarks"
 SCRIPTS = sorted(p for p in BENCHMARKS.glob("*.py") if p.name != "bench_common.py")
 
 
+def load_benchmark(script: Path, monkeypatch) -> object:
+    """A benchmark script imported as a module, with benchmarks/ on the path as
+    `python benchmarks/X.py` has it."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(f"benchmark_{script.stem}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_every_benchmark_script_is_found():
     assert len(SCRIPTS) >= 15, [p.name for p in SCRIPTS]
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
 def test_every_benchmark_script_imports_and_parses_its_arguments(script, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # as `python benchmarks/X.py` has it
     monkeypatch.setattr(sys, "argv", [str(script), "--help"])
-    spec = importlib.util.spec_from_file_location(f"benchmark_{script.stem}", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark(script, monkeypatch)
     shown = io.StringIO()
     with contextlib.redirect_stdout(shown), pytest.raises(SystemExit) as exit_:
         module.main()
@@ -83,12 +90,7 @@ def test_word2vec_vs_gensim_runs_end_to_end_on_a_tiny_corpus(tmp_path):
 def test_parallel_blocks_report_judges_each_set_against_p1(monkeypatch):
     """word2vec_parallel_blocks.report: mean ± std per P, and Δ against P = 1 judged within the
     larger of the two seed spreads (hand-made rows, no training)."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(
-        "benchmark_pb", BENCHMARKS / "word2vec_parallel_blocks.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark(BENCHMARKS / "word2vec_parallel_blocks.py", monkeypatch)
 
     def row(p, seed, ws, analogy, plural):
         return {
@@ -123,12 +125,7 @@ def test_parallel_blocks_report_judges_each_set_against_p1(monkeypatch):
 def test_small_corpus_tables_name_the_kind_and_judge_each_set_against_gensim(monkeypatch):
     """word2vec_small_corpus.tables on a hand-made CBOW store: the heading and corpus line name
     CBOW, and each set's Δ is judged within the larger of the two seed spreads."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(
-        "benchmark_small", BENCHMARKS / "word2vec_small_corpus.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark(BENCHMARKS / "word2vec_small_corpus.py", monkeypatch)
 
     def run(impl, seed, ws, analogy):
         results = {"ws353": ws, "analogy/total": analogy, "covered/total": 10}
@@ -156,12 +153,7 @@ def test_word2vec_vs_gensim_rounds_take_median_rows_and_median_ratios(monkeypatc
     """word2vec_vs_gensim.table over 3 rounds (hand-made results, no training): each row is the
     implementation's median round by whole-process words/s, each ratio the median of the rounds'
     ratios with every round's beside it."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(
-        "benchmark_vs_gensim", BENCHMARKS / "word2vec_vs_gensim.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark(BENCHMARKS / "word2vec_vs_gensim.py", monkeypatch)
 
     def run(impl, round_, words_per_sec, whole, analogy):
         results = {"ws353/spearman": 0.6, "ws353/pairs_used": 349, "analogy/coverage": 0.4}
