@@ -64,6 +64,7 @@ def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
         "seed": seed,
         "devices": jax.device_count(),
         "train_seconds": row["train_seconds"],
+        "negative_draw_hits": row.get("negative_draw_hits"),
         **row["results"],
     }
 
@@ -71,6 +72,17 @@ def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
 def mean_std(rows: list[dict], key: str) -> tuple[float, float]:
     values = np.array([r[key] for r in rows], float)
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def draw_counts(rows: list[dict]) -> str:
+    """'5 (24.4)': a draw's hits and the draw concentration; '?' for runs stored before
+    run.json recorded them."""
+    seen = {
+        (hits["weight"], hits["concentration"])
+        for hits in (r.get("negative_draw_hits") for r in rows)
+        if hits
+    }
+    return "; ".join(f"{w:g} ({c:.1f})" for w, c in sorted(seen)) or "?"
 
 
 def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
@@ -87,15 +99,19 @@ def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
         "- seeds per P: " + ", ".join(f"P={p}: {len(r)}" for p, r in by_p.items()),
         "- devices the runs saw: " + ", ".join(sorted({str(r.get("devices", 1)) for r in rows})),
         "- within spread: |Δ| against P = 1 ≤ the larger of the two seed standard deviations",
+        "- a draw counts: the hits the row-hit cap counts a shared negative's draw for, and the "
+        "step's draw concentration it was derived from (run.json `negative_draw_hits`)",
         "",
-        "| P | " + " | ".join(HEADLINE) + " | train s |",
-        "|---" * (len(HEADLINE) + 2) + "|",
+        "| P | " + " | ".join(HEADLINE) + " | train s | a draw counts |",
+        "|---" * (len(HEADLINE) + 3) + "|",
     ]
     for p, group in by_p.items():
         cells = [("{:.3f} ± {:.3f}").format(*mean_std(group, key)) for key in HEADLINE.values()]
         seconds = [r["train_seconds"] for r in group]
         lines.append(
-            f"| {p} | " + " | ".join(cells) + f" | {min(seconds):.0f}–{max(seconds):.0f} |"
+            f"| {p} | "
+            + " | ".join(cells)
+            + f" | {min(seconds):.0f}–{max(seconds):.0f} | {draw_counts(group)} |"
         )
     if reference is None or len(by_p) == 1:
         return "\n".join(lines) + "\n"

@@ -101,6 +101,7 @@ def worker_ours(args) -> dict:
     with tempfile.TemporaryDirectory() as workdir:
         run = fit(config, workdir)
         run.vectors.save_word2vec_text(Path(workdir) / "vectors.txt")  # the export users wait for
+        run_info = json.loads((Path(workdir) / "run.json").read_text())
     raw_words = int(corpus.meta["raw_tokens"])
     evaluated = time.time()
     results = evaluate(
@@ -118,6 +119,8 @@ def worker_ours(args) -> dict:
         "eval_seconds": time.time() - evaluated,
         "peak_rss_mb": peak_rss_mb(),
         "settings": {k: v for k, v in vars(config.train).items()},
+        # how the row-hit cap counted a shared negative's draw (derived from P and the corpus)
+        "negative_draw_hits": run_info.get("negative_draw_hits"),
     }
 
 

@@ -283,6 +283,15 @@ def _fit(
     parallel = config.train.parallel_blocks
     sgd_steps = -(-total_blocks // parallel)
     tx, lr_schedule = word2vec_step.make_optimizer(config, sgd_steps, optimizer, schedule)
+    noise = windows.noise_distribution(corpus.counts)
+    draw_hits = negative_draw_hits(config, noise)
+    if draw_hits and draw_hits["weight"] != 1.0 and distributed.is_main_process():
+        print(
+            f"shared negatives count {draw_hits['weight']:g} hits a draw for the row-hit cap: a "
+            f"step draws a typical drawn row {draw_hits['concentration']:.1f} times, above the "
+            f"cap {config_lib.row_hit_cap(config)}",
+            flush=True,
+        )
     run_files.write_run_info(
         workdir,
         fingerprint,
@@ -291,6 +300,7 @@ def _fit(
         total_steps=total_blocks,
         blocks_per_epoch=blocks_per_epoch,
         parallel_blocks=config.train.parallel_blocks,  # as resolved for this machine's devices
+        **({"negative_draw_hits": draw_hits} if draw_hits else {}),
     )
     words_per_block = config.train.batch_size
     group = config.train.steps_per_dispatch * parallel
@@ -303,7 +313,7 @@ def _fit(
             graphdef,
             tx,
             lr_schedule,
-            windows.noise_distribution(corpus.counts),
+            noise,
             mesh=mesh,
             shardings=shardings,
             tree=tree,
@@ -365,6 +375,18 @@ def _fit(
     finally:
         checkpointer.close()
     return TrainedRun(vectors, corpus, world_files, total_blocks, train_seconds)
+
+
+def negative_draw_hits(config: Config, noise_distribution: np.ndarray) -> dict[str, float]:
+    """What run.json records of how the row-hit cap counts a shared negative's draw
+    (word2vec_step.negative_hit_weight, derived from P and the noise distribution); empty for
+    hierarchical softmax, which draws no negatives."""
+    if config.model.output == "hs":
+        return {}
+    return {
+        "concentration": round(word2vec_step.draw_concentration(config, noise_distribution), 3),
+        "weight": word2vec_step.negative_hit_weight(config, noise_distribution),
+    }
 
 
 def phrase_summary(meta: dict) -> str:

@@ -106,7 +106,7 @@ def scatter_row_updates(
     most frequent words) get exactly word2vec's update. hit_cap <= 0 turns the bound off.
     `hit_weights` gives the hits each id counts for (default 1): 0 for ids that carry no update
     by construction (the padding of hierarchical-softmax paths), more than 1 for an id whose
-    update stands for many pairs (make_train_step: a shared negative when P > 1).
+    update stands for many pairs (a shared negative's draw: negative_hit_weight).
 
     `ids` holds every row update of one SGD step, so with train.parallel_blocks = P > 1 the
     cap applies to a row's hits over all P blocks together: P blocks are one step of P times
@@ -117,6 +117,39 @@ def scatter_row_updates(
         hits = jnp.zeros(table.shape[0], jnp.float32).at[ids].add(weight)
         updates = updates * jnp.minimum(1.0, hit_cap / jnp.maximum(hits[ids], 1.0))[:, None]
     return table.at[ids].add(updates.astype(table.dtype))
+
+
+def draw_concentration(config: Config, noise_distribution: np.ndarray) -> float:
+    """How many times one SGD step draws, on average, the row that a random draw lands on:
+    P · draws per block · Σ q², with q the noise distribution.
+
+    This says how far a step's shared negatives pile onto the same rows. It is small on a
+    Zipfian vocabulary (0.76 on the 14.7 M-token corpus at P = 1, 6.1 at P = 8) and large where
+    a few words take much of the noise mass (the synthetic world: 8.4 at P = 1, 16.8 at P = 2).
+    """
+    chunks_per_block = config.train.batch_size // config.train.chunk_size
+    draws_per_block = chunks_per_block * config_lib.shared_negatives(config)
+    q = np.asarray(noise_distribution, np.float64)
+    return float(config.train.parallel_blocks * draws_per_block * np.sum(q * q))
+
+
+def negative_hit_weight(config: Config, noise_distribution: np.ndarray) -> float:
+    """The hits a shared negative's draw counts for under the row-hit cap (scatter_row_updates).
+
+    A draw's update sums the gradients of every pair of its chunk, each weighing it K/S: about
+    chunk·K/S times what one block token's update holds. Counted once, a step moves a frequent
+    negative up to that many times further than the cap allows a token's row. That is stable, and
+    scores best, while a step's draws stay spread over many rows: while draw_concentration is at
+    most the cap, a typical drawn row stays under it. Beyond, the rows drawn most move together
+    far enough to diverge, and each draw counts its chunk·K/S pairs instead. Measured
+    (BENCHMARKS.md, "Parallel blocks"): counted once, the synthetic world is stable at 8.4 (P = 1)
+    and diverges at 16.8 (P = 2, or P = 1 with 2,048-token blocks); the 14.7 M-token corpus is
+    stable at 6.1 (P = 8) and diverges at 24.4 (P = 32). Counted by pairs, all of them converge.
+    """
+    cap = config_lib.row_hit_cap(config)
+    if cap <= 0 or draw_concentration(config, noise_distribution) <= cap:
+        return 1.0
+    return config.train.chunk_size * config.data.negatives / config_lib.shared_negatives(config)
 
 
 def state_shardings(state: TrainState, mesh: Mesh, shard_tables: bool) -> TrainState:
@@ -147,7 +180,8 @@ def make_train_step(
     (S, batch_size + 2·window) when P = 1 and (S, P, batch_size + 2·window) otherwise; the step
     runs S SGD steps in one `lax.scan` so that Python dispatch is paid once per S·P blocks. The P
     blocks of an SGD step compute their row updates from the same tables and are scatter-added
-    together, capped on each row's hits over all P (scatter_row_updates). Metrics are averaged
+    together, capped on each row's hits over all P (scatter_row_updates; a shared negative's draw
+    counts once or by its pairs, negative_hit_weight). Metrics are averaged
     over the S steps. Randomness (dynamic window, negatives) of block b comes from
     fold_in(key, b) (b = step·P + p), so a resumed run draws exactly what the original would
     have.
@@ -166,14 +200,7 @@ def make_train_step(
     noise_cdf = jnp.asarray(np.cumsum(noise_distribution), jnp.float32)
     negatives = config.data.negatives
     shared = config_lib.shared_negatives(config)
-    # With P > 1 blocks a step, a shared negative's draw counts as chunk·K/S hits for the row
-    # cap: its update sums the gradients of every pair of its chunk (each weighing it K/S), about
-    # chunk·K/S times what one block token's update holds. Counted once, a step of P blocks moves
-    # frequent negatives far enough to diverge on the synthetic world even at P = 2; counted by
-    # their pairs, P = 2 to 32 converge (BENCHMARKS.md, "Parallel blocks"). P = 1 keeps counting
-    # a draw once: the default cap and rate were calibrated so, and the small-corpus results of
-    # issue 18 rest on them.
-    negative_hit_weight = config.train.chunk_size * negatives / shared
+    draw_weight = negative_hit_weight(config, noise_distribution)
     hit_cap = float(config_lib.row_hit_cap(config))
     kind = config.model.kind
     parallel = config.train.parallel_blocks
@@ -337,11 +364,11 @@ def make_train_step(
             out_updates = jnp.concatenate(
                 [updates[positive].reshape(-1, dim), updates["negative"].reshape(-1, dim)]
             )
-            if parallel > 1:
+            if draw_weight != 1.0:
                 out_weights = jnp.concatenate(
                     [
                         jnp.ones(rows_of[positive].size, jnp.float32),
-                        jnp.full(rows_of["negative"].size, negative_hit_weight, jnp.float32),
+                        jnp.full(rows_of["negative"].size, draw_weight, jnp.float32),
                     ]
                 )
         model.input_embeddings[...] = scatter_row_updates(
