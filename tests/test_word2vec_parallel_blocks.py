@@ -10,6 +10,7 @@ import sys
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from research import config as config_lib
 from research.config import Config
@@ -46,17 +47,58 @@ def test_blocks_are_one_step_capped_on_their_combined_hits():
     np.testing.assert_allclose(weighted[2], four[2], atol=0)
 
 
-def test_a_shared_negative_counts_its_chunk_pairs_only_when_blocks_share_a_step():
-    """P > 1: a negative's draw counts chunk·K/S hits (32·5/32 = 5 for skip-gram); P = 1: one."""
+def spread_noise(vocab: int, on_row_2: float) -> np.ndarray:
+    """Noise that puts `on_row_2` of the draws on row 2 and spreads the rest over rows 3 up."""
+    noise = np.zeros(vocab)
+    noise[2] = on_row_2
+    noise[3:] = (1.0 - on_row_2) / (vocab - 3)
+    return noise
+
+
+def test_a_draw_counts_its_chunk_pairs_only_where_a_steps_draws_concentrate():
+    """With skip-gram's chunk 32, K = 5, S = 32: 5 hits a draw when P > 1 and the step's draw
+    concentration P·draws·Σq² exceeds the cap, 1 otherwise (and always at P = 1)."""
+    config = Config(name="draw_weight")
+    config.train.batch_size = 1024  # 32 chunks x 32 draws = 1,024 draws a block
+    config.train.row_hit_cap = 11
+    uniform = np.full(10_000, 1e-4)  # Σq² = 1e-4: 0.1 a block
+    peaked = spread_noise(10_000, 0.5)  # Σq² ≈ 0.25: 256 a block
+    expected = {(1, "u"): 1.0, (8, "u"): 1.0, (200, "u"): 5.0, (1, "p"): 1.0, (2, "p"): 5.0}
+    for (parallel, which), weight in expected.items():
+        config.train.parallel_blocks = parallel
+        noise = uniform if which == "u" else peaked
+        assert step_lib.negative_hit_weight(config, noise) == weight, (parallel, which)
+    config.train.parallel_blocks = 110  # 110 x 0.1024 = 11.26 > 11
+    assert step_lib.draw_concentration(config, uniform) == pytest.approx(11.264)
+    assert step_lib.negative_hit_weight(config, uniform) == 5.0
+    config.train.parallel_blocks = 107  # 10.96: at most the cap, counted once
+    assert step_lib.negative_hit_weight(config, uniform) == 1.0
+    config.train.row_hit_cap = 0  # no cap, nothing to count
+    config.train.parallel_blocks = 2
+    assert step_lib.negative_hit_weight(config, peaked) == 1.0
+    config.model.kind = "cbow"  # 16 shared negatives for 32 centres: 32·5/16 = 10
+    config.train.row_hit_cap = -1  # the kind's default cap, 8
+    assert step_lib.negative_hit_weight(config, peaked) == 10.0
+
+
+@pytest.mark.parametrize("cap, low, high", [(20, 0.1, 0.35), (40, 0.9, 1.6)])
+def test_the_step_counts_a_draw_as_the_concentration_says(cap, low, high):
+    """Half the draws land on row 2; tokens are rows 0 and 1, so row 2 moves by its negative
+    updates only. A block draws it about 32 times (concentration 16 a block). P = 1 counts each
+    draw once. Cap 20: P = 2's concentration 32 exceeds it, so its about 64 draws count 320
+    hits, and the row takes 20/320 of two blocks' sums, a fifth of P = 1's 20/32 of one. Counted
+    once, P = 2 would move it as far as P = 1 (20/64 of two sums); counted by pairs at P = 1
+    too, again as far. Cap 40: 32 is at most the cap, each draw counts once, and the row takes
+    40/64 of two sums against P = 1's whole one (32 hits): about 1.25 times."""
     config = Config(name="negative_hits")
     config.model.dim = 4
     config.train.batch_size = 64
     config.train.chunk_size = 32
     config.data.window = 2
-    config.train.row_hit_cap = 5
-    vocab = 3
+    config.train.row_hit_cap = cap
+    vocab = 10_000
     rng = np.random.default_rng(1)
-    noise = np.array([0.0, 0.0, 1.0])  # every negative draw is row 2
+    noise = spread_noise(vocab, 0.5)
     ids = rng.integers(0, 2, 64 + 4).astype(np.int32)  # tokens are rows 0 and 1 only
     docs = np.zeros_like(ids)
     tables = rng.normal(0, 0.5, (2, vocab, 4)).astype(np.float32)
@@ -72,18 +114,16 @@ def test_a_shared_negative_counts_its_chunk_pairs_only_when_blocks_share_a_step(
         state, _ = step(state, np.broadcast_to(ids, shape), np.broadcast_to(docs, shape))
         new = np.array(state["params"]["output_embeddings"][...])
         moved[parallel] = np.linalg.norm(new[2] - tables[1][2])
-    # P = 1: 2 chunks x 32 draws = 64 hits, scale 5/64 of one block's sum. P = 2: 2 x 64 draws
-    # x 5 = 640 weighted hits, scale 5/640 of two blocks' sums (the same tokens, other windows):
-    # about a fifth of P = 1's step. Counted once, the draws would give it P = 1's step.
     assert config.data.negatives == 5 and config_lib.shared_negatives(config) == 32
-    assert 0.1 < moved[2] / moved[1] < 0.35
+    assert low < moved[2] / moved[1] < high
 
 
 def test_parallel_blocks_default_learning_rate_stays_finite(tmp_path):
     """The main job's settings (P = 8, default learning rate and batch) on a 300 k-token world,
     5 epochs (909 blocks). Measured here: capping the combined hits with each shared negative's
     draw counted once made the loss 2.0e3 at step 128 and inf before 384 (the sum before
-    a3ccbc3: 2.4e20 at 256); counted as its chunk's pairs (now), 3.47 at step 128 down to 1.66
+    a3ccbc3: 2.4e20 at 256); counted as its chunk's pairs (the weight negative_hit_weight derives
+    here), 3.47 at step 128 down to 1.66
     at 909 (the per-row mean of a3ccbc3 to 11584d0: 1.91). 13 s against 32 s for the main
     job's 1 M-token world (fresh token cache, one process)."""
     config = Config(name="parallel_blocks")
@@ -104,6 +144,10 @@ def test_parallel_blocks_default_learning_rate_stays_finite(tmp_path):
     ]
     assert all(math.isfinite(x) for x in losses)
     assert losses[-1] < losses[0] - 0.5
+    # The synthetic world's few frequent words take much of the noise: its draws concentrate
+    # far above the cap at P = 8, so a draw counts its chunk's pairs, and run.json says so.
+    draw_hits = json.loads((tmp_path / "run.json").read_text())["negative_draw_hits"]
+    assert draw_hits["weight"] == 5.0 and draw_hits["concentration"] > 11
 
 
 EIGHT_DEVICES = """
