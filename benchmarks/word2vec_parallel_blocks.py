@@ -7,11 +7,12 @@ the default learning rate, same corpus, same evaluation as word2vec_vs_gensim.py
         --wordsim /work/shared/data/word/wordsim353.tsv \
         --analogy /work/shared/data/word/questions_words.tsv --blocks 1,2,8,32 --seeds 0,1,2
 
-Each (P, seed) run is appended to --store (JSON lines) as it ends, and a run already there is not
-repeated, so an interrupted invocation resumes. Prints and writes to --out (a section named by
-the corpus): mean ± std over seeds of WS-353 Spearman, analogy accuracy (total, semantic,
-syntactic) and training seconds per P, then every analogy section per P with its Δ against
-P = 1 and whether Δ is within the larger of the two seed standard deviations.
+Each (P, seed) run is appended to --store (JSON lines) as it ends, and a run already there (same
+P, seed and --set overrides) is not repeated, so an interrupted invocation resumes. Prints and
+writes to --out (a section named by the corpus, kind and overrides): mean ± std over seeds of
+WS-353 Spearman, analogy accuracy (total, semantic, syntactic), training seconds and how a
+shared negative's draw counted per P, then every analogy section per P with its Δ against P = 1
+and whether Δ is within the larger of the two seed standard deviations.
 """
 
 from __future__ import annotations
@@ -54,7 +55,11 @@ def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
         seed=seed,
         wordsim=args.wordsim,
         analogy=args.analogy,
-        set=[f"train.parallel_blocks={blocks}", f"train.devices={args.host_devices}"],
+        set=[
+            f"train.parallel_blocks={blocks}",
+            f"train.devices={args.host_devices}",
+            *args.set,
+        ],
     )
     row = worker_ours(run_args)
     import jax  # imported by the worker, after --host-devices set XLA_FLAGS
@@ -65,8 +70,14 @@ def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
         "devices": jax.device_count(),
         "train_seconds": row["train_seconds"],
         "negative_draw_hits": row.get("negative_draw_hits"),
+        "set": list(args.set),
         **row["results"],
     }
+
+
+def same_run(row: dict, blocks: int, seed: int, overrides: list[str]) -> bool:
+    """Whether a stored row is the run (P, seed, --set overrides) asks for."""
+    return (row["P"], row["seed"], row.get("set", [])) == (blocks, seed, list(overrides))
 
 
 def mean_std(rows: list[dict], key: str) -> tuple[float, float]:
@@ -93,8 +104,13 @@ def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
         f"- machine: {machine()}",
         f"- date: {time.strftime('%Y-%m-%d')}",
         f"- corpus: {Path(args.corpus).name}; {args.kind}, dim 100, window 5, 5 negatives, "
-        f"sample 1e-3, min_count 5, {args.epochs} epochs, default learning rate and row-hit "
-        f"cap, {args.host_devices} device(s); analogies 3CosAdd over the 30,000 most frequent "
+        f"sample 1e-3, min_count 5, {args.epochs} epochs, "
+        + (
+            f"the defaults but {', '.join(args.set)}"
+            if args.set
+            else "default learning rate and row-hit cap"
+        )
+        + f", {args.host_devices} device(s); analogies 3CosAdd over the 30,000 most frequent "
         "words",
         "- seeds per P: " + ", ".join(f"P={p}: {len(r)}" for p, r in by_p.items()),
         "- devices the runs saw: " + ", ".join(sorted({str(r.get("devices", 1)) for r in rows})),
@@ -153,6 +169,14 @@ def main() -> None:
         default=1,
         help="train on this many devices; on a CPU, XLA simulates them (P must divide by it)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config override for every run, as launch.py's (use its own --store and --out "
+        "section: the section is named by corpus, kind and these)",
+    )
     parser.add_argument("--store", default=None, help="JSON lines of finished runs (resume)")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = parser.parse_args()
@@ -166,7 +190,7 @@ def main() -> None:
         rows = [json.loads(line) for line in store.read_text().splitlines() if line.strip()]
     wanted = [(int(p), int(s)) for p in args.blocks.split(",") for s in args.seeds.split(",")]
     for blocks, seed in wanted:
-        if any(r["P"] == blocks and r["seed"] == seed for r in rows):
+        if any(same_run(r, blocks, seed, args.set) for r in rows):
             continue
         row = run_one(args, blocks, seed)
         rows.append(row)
@@ -179,10 +203,11 @@ def main() -> None:
             + f", {row['train_seconds']:.0f} s",
             flush=True,
         )
-    chosen = [r for r in rows if (r["P"], r["seed"]) in set(wanted)]
+    chosen = [r for r in rows if any(same_run(r, p, s, args.set) for p, s in wanted)]
     body = report(chosen, args, command)
     print(body)
     devices = "" if args.host_devices == 1 else f" {args.host_devices} devices"
+    devices += "".join(f" {assignment}" for assignment in args.set)
     name = f"word2vec_parallel_blocks {Path(args.corpus).name} {args.kind}{devices}"
     write_section(
         Path(args.out),

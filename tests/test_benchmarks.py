@@ -111,11 +111,17 @@ def test_parallel_blocks_report_judges_each_set_against_p1(monkeypatch):
         row(8, 0, 0.61, 0.25, 0.60),
         row(8, 1, 0.63, 0.25, 0.60),  # WS within, analogy below, plural above
     ]
+    for r in rows[2:]:  # P = 1's rows are as stored before run.json recorded the draw weight
+        r["negative_draw_hits"] = {"weight": 5.0, "concentration": 24.39}
     args = type("Args", (), {"corpus": "/x/corpus.txt", "kind": "skipgram", "epochs": 5})()
     args.host_devices = 1
+    args.set = ["train.row_hit_cap=22"]
     text = module.report(rows, args, "python benchmarks/word2vec_parallel_blocks.py")
-    assert "| 1 | 0.610 ± 0.014 | 0.310 ± 0.014 |" in text
-    assert "| 8 | 0.620 ± 0.014 | 0.250 ± 0.000 |" in text
+    assert "5 epochs, the defaults but train.row_hit_cap=22, 1 device(s)" in text
+    assert "| 1 | 0.610 ± 0.014 | 0.310 ± 0.014 |" in text and text.count("| ? |") == 1
+    assert "| 8 | 0.620 ± 0.014 | 0.250 ± 0.000 |" in text and "| 5 (24.4) |" in text
+    assert module.same_run({"P": 8, "seed": 1, "set": args.set}, 8, 1, args.set)
+    assert not module.same_run({"P": 8, "seed": 1}, 8, 1, args.set)  # a default-settings run
     lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
     assert lines["| WS-353 ρ"].endswith("| +0.010 | yes |")
     assert lines["| analogy"].endswith("| -0.060 | **no** |")
