@@ -57,7 +57,7 @@ def spread_noise(vocab: int, on_row_2: float) -> np.ndarray:
 
 def test_a_draw_counts_its_chunk_pairs_only_where_a_steps_draws_concentrate():
     """With skip-gram's chunk 32, K = 5, S = 32: 5 hits a draw when P > 1 and the step's draw
-    concentration P·draws·Σq² exceeds the cap, 1 otherwise (and always at P = 1)."""
+    concentration P·draws·Σq² exceeds the cap, 1 otherwise (and always at P = 1 and for CBOW)."""
     config = Config(name="draw_weight")
     config.train.batch_size = 1024  # 32 chunks x 32 draws = 1,024 draws a block
     config.train.row_hit_cap = 11
@@ -76,9 +76,11 @@ def test_a_draw_counts_its_chunk_pairs_only_where_a_steps_draws_concentrate():
     config.train.row_hit_cap = 0  # no cap, nothing to count
     config.train.parallel_blocks = 2
     assert step_lib.negative_hit_weight(config, peaked) == 1.0
-    config.model.kind = "cbow"  # 16 shared negatives for 32 centres: 32·5/16 = 10
+    # CBOW counts a draw once however concentrated the draws (its pair count would be 10).
+    config.model.kind = "cbow"
     config.train.row_hit_cap = -1  # the kind's default cap, 8
-    assert step_lib.negative_hit_weight(config, peaked) == 10.0
+    assert step_lib.draw_concentration(config, peaked) > 8
+    assert step_lib.negative_hit_weight(config, peaked) == 1.0
 
 
 @pytest.mark.parametrize("cap, low, high", [(20, 0.1, 0.35), (40, 0.9, 1.6)])

@@ -139,20 +139,26 @@ def negative_hit_weight(config: Config, noise_distribution: np.ndarray) -> float
     A draw's update sums the gradients of every pair of its chunk, each weighing it K/S: about
     chunk·K/S times what one block token's update holds. Counted once, a step of P blocks moves
     a frequent negative up to that many times further than the cap lets a token's row move.
-    That is stable, and scores best, while the step's draws stay spread over many rows: while
-    draw_concentration is at most the cap, so that a typical drawn row stays under it. Beyond,
-    the rows drawn most move together far enough to diverge, and a draw counts its chunk·K/S
-    pairs instead. Measured with draws counted once (BENCHMARKS.md, "Parallel blocks"): the
-    14.7 M-token corpus is stable at 6.1 (P = 8) and diverges at 24.4 (P = 32); the synthetic
-    world diverges at 16.8 (P = 2). Counted by pairs, all of them converge, but the 14.7 M-token
-    corpus loses an analogy point at P = 2 and 8.
+    For skip-gram that is stable, and scores best, while the step's draws stay spread over many
+    rows: while draw_concentration is at most the cap, so that a typical drawn row stays under
+    it. Beyond, the rows drawn most move together far enough to diverge, and a draw counts its
+    chunk·K/S pairs instead. Measured with draws counted once (BENCHMARKS.md, "Parallel
+    blocks"): the 14.7 M-token corpus is stable at 6.1 (P = 8) and diverges at 24.4 (P = 32);
+    the synthetic world diverges at 16.8 (P = 2). Counted by pairs, all of them converge, but
+    the 14.7 M-token corpus loses an analogy point at P = 2 and 8.
+
+    CBOW counts a draw once at every concentration: its negatives score the mean of 2·window
+    context rows, a shorter vector than skip-gram's one row, and counted once it converged
+    wherever it was tried (the synthetic world at P = 2, 8 and 32, concentrations 8.4 to 134;
+    3.5 M tokens at P = 32, 15.0), while its pair count (10) held P = 32 far below P = 1.
 
     P = 1 counts a draw once whatever the concentration: the default rate and cap were
     calibrated so, and every P = 1 figure (issue 18's, the gensim comparisons) rests on it.
     """
     cap = config_lib.row_hit_cap(config)
     if (
-        config.train.parallel_blocks == 1
+        config.model.kind == "cbow"
+        or config.train.parallel_blocks == 1
         or cap <= 0
         or draw_concentration(config, noise_distribution) <= cap
     ):
