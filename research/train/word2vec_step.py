@@ -145,12 +145,14 @@ def negative_hit_weight(config: Config, noise_distribution: np.ndarray) -> float
     chunk·K/S pairs instead. Measured with draws counted once (BENCHMARKS.md, "Parallel
     blocks"): the 14.7 M-token corpus is stable at 6.1 (P = 8) and diverges at 24.4 (P = 32);
     the synthetic world diverges at 16.8 (P = 2). Counted by pairs, all of them converge, but
-    the 14.7 M-token corpus loses an analogy point at P = 2 and 8.
+    the 14.7 M-token corpus loses an analogy point at P = 2 and 8. The threshold is
+    conservative for short runs, whose learning rate decays sooner: 3.5 M tokens at P = 32
+    (30.1) were stable counted once.
 
-    CBOW counts a draw once at every concentration: its negatives score the mean of 2·window
-    context rows, a shorter vector than skip-gram's one row, and counted once it converged
-    wherever it was tried (the synthetic world at P = 2, 8 and 32, concentrations 8.4 to 134;
-    3.5 M tokens at P = 32, 15.0), while its pair count (10) held P = 32 far below P = 1.
+    CBOW counts a draw once at every concentration: counted once it converged wherever it was
+    tried (the synthetic world at P = 2, 8 and 32, concentrations 8.4 to 134; 3.5 M tokens at
+    P = 32, 15.0), while its pair count (10) held P = 32 far below P = 1. Perhaps because its
+    negatives score the mean of 2·window context rows, a shorter vector than skip-gram's row.
 
     P = 1 counts a draw once whatever the concentration: the default rate and cap were
     calibrated so, and every P = 1 figure (issue 18's, the gensim comparisons) rests on it.
