@@ -187,6 +187,79 @@ def metric_rows(records: list[dict]) -> list[tuple[str, str]]:
     )
 
 
+def verdict(delta: float, spread: float) -> str:
+    """Whether a difference of means is within a seed spread, else above or **below**."""
+    if delta != delta:
+        return "n/a"
+    if abs(delta) <= spread:
+        return "yes"
+    return "above" if delta > 0 else "**below**"
+
+
+def judge(first: list[dict], second: list[dict], key: str) -> tuple[float, str, str]:
+    """Δ of `first`'s mean over `second`'s at `key`, and its verdict within the larger of the
+    two seed standard deviations and within their sum (the two systems' spread together)."""
+    fm, fs = mean_std([r["results"].get(key, float("nan")) for r in first])
+    sm, ss = mean_std([r["results"].get(key, float("nan")) for r in second])
+    return fm - sm, verdict(fm - sm, max(fs, ss)), verdict(fm - sm, fs + ss)
+
+
+def self_control(by: dict, rows: list[tuple[str, str]]) -> list[str]:
+    """The verdicts' false alarms: each system with at least 4 seeds judged against itself, its
+    later half of seeds against its earlier half, beside ours against gensim on each half.
+
+    Both halves of one system are the same algorithm, so every row the rules call above or
+    below there is seed noise; the same rules applied to ours against gensim read accordingly.
+    """
+    halves = {}
+    for impl in ("gensim", "ours"):
+        records = sorted(by.get((impl, "default"), []), key=lambda r: r["seed"])
+        if len(records) >= 4:
+            k = len(records) // 2
+            halves[impl] = (records[:k], records[-k:])
+    if not halves:
+        return []
+
+    def seeds(records: list[dict]) -> str:
+        return ", ".join(str(r["seed"]) for r in records)
+
+    pairs = [
+        (f"{impl} {seeds(later)} against {impl} {seeds(earlier)}", later, earlier)
+        for impl, (earlier, later) in halves.items()
+    ]
+    if len(halves) == 2:
+        for i in (0, 1):
+            ours, gensim = halves["ours"][i], halves["gensim"][i]
+            pairs.append((f"ours {seeds(ours)} against gensim {seeds(gensim)}", ours, gensim))
+    lines = [
+        "",
+        "#### Control: each system against itself (the verdicts' false alarms)",
+        "",
+        "Rows (of the table's sets and sections) that each rule calls below / above. Both halves "
+        "of one system are the same algorithm at other seeds, so what the rules flag there is "
+        "seed noise.",
+        "",
+        "| comparison (seeds) | rows | outside the larger std: below / above | outside the sum of "
+        "stds: below / above | rows below (larger std) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, first, second in pairs:
+        judged = [(label, *judge(first, second, key)) for key, label in rows]
+        judged = [j for j in judged if j[2] != "n/a"]  # sets neither side recorded
+        count = {
+            rule: [sum(j[rule] == v for j in judged) for v in ("**below**", "above")]
+            for rule in (2, 3)
+        }
+        below = ", ".join(
+            f"{label} {delta:+.3f}" for label, delta, strict, _ in judged if strict == "**below**"
+        )
+        lines.append(
+            f"| {name} | {len(judged)} | {count[2][0]} / {count[2][1]} | {count[3][0]} / "
+            f"{count[3][1]} | {below or 'none'} |"
+        )
+    return lines
+
+
 def cell(values: list[float]) -> str:
     mean, std = mean_std(values)
     return "n/a" if mean != mean else f"{mean:.3f} ± {std:.3f}"
@@ -221,19 +294,21 @@ def tables(store: dict, corpus: str) -> str:
         "accuracy over covered questions (coverage "
         f"{cell([r['results']['analogy/coverage'] for r in reference])})",
         "- within spread: |Δ| ≤ the larger of the two seed standard deviations (else above or "
-        "**below** gensim); an analogy "
-        "row's questions covered (all four words among the candidates) in brackets when recorded",
+        "**below** gensim); within both: |Δ| ≤ their sum, the two systems' spread together; an "
+        "analogy row's questions covered (all four words among the candidates) in brackets when "
+        "recorded",
         "",
     ]
     # Ours at its defaults, then each --headline variant, each against gensim.
     compared = ["default"] + [v for v in store.get("headline", []) if ("ours", v) in by]
     lines += [
-        "| set | gensim | " + " | ".join(f"ours {v} | Δ | within spread" for v in compared) + " |",
-        "|---|---|" + "---|---|---|" * len(compared),
+        "| set | gensim | "
+        + " | ".join(f"ours {v} | Δ | within spread | within both" for v in compared)
+        + " |",
+        "|---|---|" + "---|---|---|---|" * len(compared),
     ]
     for key, label in rows:
         g = [r["results"].get(key, float("nan")) for r in gensim]
-        gm, gs = mean_std(g)
         covered = (
             reference[0]["results"].get(key.replace("analogy/", "covered/", 1))
             if key.startswith("analogy/")
@@ -242,20 +317,10 @@ def tables(store: dict, corpus: str) -> str:
         cells = [label if covered is None else f"{label} ({covered})", cell(g)]
         for variant in compared:
             o = [r["results"].get(key, float("nan")) for r in by[("ours", variant)]]
-            om, os_ = mean_std(o)
-            delta = om - gm
-            spread = max(gs, os_)
-            within = (
-                "n/a"
-                if delta != delta
-                else "yes"
-                if abs(delta) <= spread
-                else "above"
-                if delta > 0
-                else "**below**"
-            )
-            cells += [cell(o), f"{delta:+.3f}", within]
+            delta, within, within_both = judge(by[("ours", variant)], gensim, key)
+            cells += [cell(o), f"{delta:+.3f}", within, within_both]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += self_control(by, rows)
     order = [("gensim", "default")] * bool(gensim) + [
         key for key in by if key != ("gensim", "default")
     ]

@@ -151,8 +151,54 @@ def test_small_corpus_tables_name_the_kind_and_judge_each_set_against_gensim(mon
     assert text.startswith("### word2vec on a small corpus: ours vs gensim (corpus.txt, cbow)")
     assert "words); cbow, dim 100" in text
     lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
-    assert lines["| WS-353"].endswith("| 0.620 ± 0.000 | +0.010 | yes |")
-    assert lines["| analogy (10)"].endswith("| -0.060 | **below** |")
+    assert lines["| WS-353"].endswith("| 0.620 ± 0.000 | +0.010 | yes | yes |")
+    assert lines["| analogy (10)"].endswith("| -0.060 | **below** | **below** |")
+    assert "#### Control" not in text  # two seeds a system: no halves to compare
+
+
+def test_small_corpus_control_counts_what_each_rule_flags_in_a_system_against_itself(
+    monkeypatch,
+):
+    """With 4 seeds a system, word2vec_small_corpus.tables judges each system's later seeds
+    against its earlier ones by both rules (the larger std, the sum of stds) and counts the rows
+    each rule calls below or above, beside ours against gensim on each half."""
+    module = load_benchmark(BENCHMARKS / "word2vec_small_corpus.py", monkeypatch)
+
+    def run(impl, seed, ws, analogy):
+        results = {"ws353": ws, "analogy/total": analogy, "analogy/coverage": 0.5}
+        return {"impl": impl, "variant": "default", "seed": seed, "results": results}
+
+    store = {
+        "runs": [
+            run("gensim", 1, 0.60, 0.30),
+            run("gensim", 2, 0.62, 0.30),  # WS std 0.014, analogy std 0
+            run("gensim", 3, 0.58, 0.30),
+            run("gensim", 4, 0.58, 0.30),  # 3-4 against 1-2: WS -0.030, analogy 0
+            run("ours", 1, 0.625, 0.31),
+            run("ours", 2, 0.645, 0.33),  # WS std 0.014
+            run("ours", 3, 0.625, 0.32),
+            run("ours", 4, 0.645, 0.32),
+        ]
+    }
+    text = module.tables(store, "/x/corpus_1m.txt")
+    rows = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
+    # WS: -0.030 is outside both the larger std (0.014) and the sum (0.014 + 0): below by both
+    assert rows["| gensim 3, 4 against gensim 1, 2"] == (
+        "| gensim 3, 4 against gensim 1, 2 | 2 | 1 / 0 | 1 / 0 | WS-353 -0.030 |"
+    )
+    # equal means: within both
+    assert rows["| ours 3, 4 against ours 1, 2"] == (
+        "| ours 3, 4 against ours 1, 2 | 2 | 0 / 0 | 0 / 0 | none |"
+    )
+    # first halves: WS +0.025 is above the larger std (0.014) but within the sum (0.028), where
+    # the rules differ; analogy +0.020 is above both (0.014, 0.014 + 0)
+    assert rows["| ours 1, 2 against gensim 1, 2"] == (
+        "| ours 1, 2 against gensim 1, 2 | 2 | 0 / 2 | 0 / 1 | none |"
+    )
+    # second halves: WS +0.055 and analogy +0.020 against gensim's std 0: above by both
+    assert rows["| ours 3, 4 against gensim 3, 4"] == (
+        "| ours 3, 4 against gensim 3, 4 | 2 | 0 / 2 | 0 / 2 | none |"
+    )
 
 
 def test_word2vec_vs_gensim_rounds_take_median_rows_and_median_ratios(monkeypatch):
