@@ -18,6 +18,9 @@ is mapped to its HLO instruction and classified:
 - sigmoid/loss: fusions with exp/log (the losses and their gradients);
 - other: the remaining element-wise fusions, copies, slices, reductions, control flow.
 
+A second table per kind lists the largest single operations, each with the JAX operation its
+HLO metadata names, which says what a class's time is made of.
+
 Times are exclusive (a while loop's own time excludes the operations inside it) and summed over
 XLA's worker threads, so on a 2-core CPU their sum can reach twice the wall time. "Host" is the
 time the data pipeline's producer thread spent making the traced dispatches' batches (the Python
@@ -44,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_common import invocation, machine, run_json_worker, write_section  # noqa: E402
 
 CATEGORIES = ("gather", "scatter", "matmul", "rng", "sigmoid/loss", "other")
+TOP_OPS = 12
 INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%([\w.\-]+)\s*=\s*.*?\s([a-z][\w\-]*)\(")
 CALLS = re.compile(r"calls=%([\w.\-]+)")
 COMPUTATION = re.compile(r"^(?:ENTRY\s+)?%([\w.\-]+)\s.*\{\s*$")
@@ -129,9 +133,10 @@ def breakdown(events: list[dict], hlo_text: str, step_name: str = "train_step") 
     producer = re.compile(r"^\$word2vec\.py:\d+ batches$")
     host_us = sum(e["dur"] for e in events if producer.match(e["name"]))
     ops = [e for e in events if e["name"] in instructions]
-    totals = collections.Counter()
+    totals, per_op = collections.Counter(), collections.Counter()
     for (_, name), micros in exclusive_times(ops).items():
         totals[category(name, instructions, opcodes)] += micros
+        per_op[name] += micros
     start = min(e["ts"] for e in dispatches)
     wall_us = max(e["ts"] + e["dur"] for e in ops) - start
     return {
@@ -139,6 +144,16 @@ def breakdown(events: list[dict], hlo_text: str, step_name: str = "train_step") 
         "wall_ms": wall_us / 1e3,
         "host_ms": host_us / 1e3,
         "ms": {c: totals[c] / 1e3 for c in CATEGORIES},
+        # The largest operations, each with the JAX operation it came from (its op_name's tail).
+        "top": [
+            {
+                "op": name,
+                "category": category(name, instructions, opcodes),
+                "source": "/".join(instructions[name][2].split("/")[-2:]),
+                "ms": micros / 1e3,
+            }
+            for name, micros in per_op.most_common(TOP_OPS)
+        ],
     }
 
 
@@ -214,6 +229,21 @@ def table(results: list[dict], command: str, corpus: str) -> str:
             + " | ".join(cells)
             + f" | {r['host_ms'] / n:.2f} |"
         )
+    for r in results:
+        n, device = max(r["dispatches"], 1), sum(r["ms"].values())
+        lines += [
+            "",
+            f"{r['kind']}: the {len(r.get('top', []))} largest XLA operations (ms per dispatch, "
+            "exclusive, share of device time; source = the JAX operation in its op_name)",
+            "",
+            "| operation | class | source | ms/dispatch | share |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {t['op']} | {t['category']} | `{t['source']}` | {t['ms'] / n:.2f} | "
+            f"{t['ms'] / device:.1%} |"
+            for t in r.get("top", [])
+        ]
     return "\n".join(lines) + "\n"
 
 
