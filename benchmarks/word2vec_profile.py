@@ -18,8 +18,9 @@ is mapped to its HLO instruction and classified:
 - sigmoid/loss: fusions with exp/log (the losses and their gradients);
 - other: the remaining element-wise fusions, copies, slices, reductions, control flow.
 
-A second table per kind lists the largest single operations, each with the JAX operation its
-HLO metadata names, which says what a class's time is made of.
+A second table per kind lists the largest JAX operations: XLA's operations grouped by the JAX
+operation their HLO metadata names (the op_name's last two parts), which says what a class's
+time is made of.
 
 Times are exclusive (a while loop's own time excludes the operations inside it) and summed over
 XLA's worker threads, so on a 2-core CPU their sum can reach twice the wall time. "Host" is the
@@ -144,17 +145,25 @@ def breakdown(events: list[dict], hlo_text: str, step_name: str = "train_step") 
         "wall_ms": wall_us / 1e3,
         "host_ms": host_us / 1e3,
         "ms": {c: totals[c] / 1e3 for c in CATEGORIES},
-        # The largest operations, each with the JAX operation it came from (its op_name's tail).
-        "top": [
-            {
-                "op": name,
-                "category": category(name, instructions, opcodes),
-                "source": "/".join(instructions[name][2].split("/")[-2:]),
-                "ms": micros / 1e3,
-            }
-            for name, micros in per_op.most_common(TOP_OPS)
-        ],
+        "top": largest_sources(per_op, instructions, opcodes),
     }
+
+
+def largest_sources(per_op: dict, instructions: dict, opcodes: dict) -> list[dict]:
+    """The TOP_OPS largest JAX operations by exclusive µs: XLA's operations grouped by the JAX
+    operation their op_name ends in (its last two parts) and class, so that the ten slices of
+    one neighbour loop show as one line with their count."""
+    groups: dict[tuple[str, str], list] = {}
+    for name, micros in per_op.items():
+        source = "/".join(instructions[name][2].split("/")[-2:])
+        group = groups.setdefault((source, category(name, instructions, opcodes)), [0.0, []])
+        group[0] += micros
+        group[1].append(name)
+    ranked = sorted(groups.items(), key=lambda item: -item[1][0])[:TOP_OPS]
+    return [
+        {"source": source, "category": kind, "ops": sorted(names), "ms": micros / 1e3}
+        for (source, kind), (micros, names) in ranked
+    ]
 
 
 def analyse(workdir: Path, dump: Path) -> dict:
@@ -233,17 +242,18 @@ def table(results: list[dict], command: str, corpus: str) -> str:
         n, device = max(r["dispatches"], 1), sum(r["ms"].values())
         lines += [
             "",
-            f"{r['kind']}: the {len(r.get('top', []))} largest XLA operations (ms per dispatch, "
-            "exclusive, share of device time; source = the JAX operation in its op_name)",
+            f"{r['kind']}: the {len(r.get('top', []))} largest JAX operations (XLA's operations "
+            "grouped by the op_name they end in; ms per dispatch, exclusive, share of device time)",
             "",
-            "| operation | class | source | ms/dispatch | share |",
+            "| source (op_name) | class | XLA operations | ms/dispatch | share |",
             "|---|---|---|---|---|",
         ]
-        lines += [
-            f"| {t['op']} | {t['category']} | `{t['source']}` | {t['ms'] / n:.2f} | "
-            f"{t['ms'] / device:.1%} |"
-            for t in r.get("top", [])
-        ]
+        for t in r.get("top", []):
+            ops = t["ops"][0] if len(t["ops"]) == 1 else f"{len(t['ops'])}, e.g. {t['ops'][0]}"
+            lines.append(
+                f"| `{t['source'] or '(none)'}` | {t['category']} | {ops} | {t['ms'] / n:.2f} | "
+                f"{t['ms'] / device:.1%} |"
+            )
     return "\n".join(lines) + "\n"
 
 

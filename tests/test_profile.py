@@ -87,9 +87,12 @@ def test_a_real_trace_of_gather_matmul_scatter_is_classified(tmp_path):
     for kind in ("gather", "scatter", "matmul"):
         assert result["ms"][kind] > 0, (kind, result)
     assert result["wall_ms"] > 0
-    # the largest operations, largest first, add up to no more than their classes' total
+    # the largest JAX operations, largest first: every traced XLA operation in one group, so
+    # (with fewer groups than the list holds) they add up to the classes' total
     top = result["top"]
     assert top and [t["ms"] for t in top] == sorted((t["ms"] for t in top), reverse=True)
     assert {t["category"] for t in top} >= {"gather", "scatter", "matmul"}
-    assert sum(t["ms"] for t in top) <= sum(result["ms"].values()) + 1e-9
+    assert sum(len(t["ops"]) for t in top) == len({op for t in top for op in t["ops"]})
+    if len(top) < 12:
+        assert abs(sum(t["ms"] for t in top) - sum(result["ms"].values())) < 1e-6
     assert any("dot_general" in t["source"] for t in top if t["category"] == "matmul")
