@@ -18,7 +18,10 @@ Every run is kept in a JSON store beside the corpus name (`--store`; CBOW's has 
 one record per (system, variant, seed), so ablations of ours accumulate: each invocation runs
 only what it asks for and then prints, and writes into BENCHMARKS.md, the tables of everything
 in the store — gensim against our `default` (mean ± std over seeds, Δ, and whether Δ is within
-the larger of the two seed standard deviations), and every variant against `default`. `--set`
+the larger of the two seed standard deviations and within their sum), a control when a system
+has 4 or more seeds (its later half of seeds judged against its earlier half by the same rules,
+which counts what the rules flag in a system against itself), and every variant against
+`default`. `--set`
 overrides apply to ours only; `--variant` names the row they produce.
 """
 
