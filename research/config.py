@@ -76,6 +76,13 @@ class TrainConfig:
     # 11 for skip-gram and 8 for CBOW with negative sampling (at 0.035 a cap of 16 diverges on
     # the synthetic world), 16 with hierarchical softmax (MODEL_DEFAULTS below).
     row_hit_cap: int = -1
+    # c > 0: also scale each row's summed step down to at most c times the step that minimises
+    # the loss along it (the loss's exact curvature in that row, the other rows held fixed;
+    # train/word2vec_step.py: curvature_step_scales), and count a shared negative's draw once
+    # under the row-hit cap. Applies when train.parallel_blocks > 1 (P = 1 keeps word2vec's
+    # calibrated step); skip-gram with negative sampling only; 0 = off. BENCHMARKS.md,
+    # "Parallel blocks", has the figures.
+    curvature_bound: float = 0.0
     # Skip a shared negative for the pairs whose positive word it is, as word2vec.c and gensim
     # skip a drawn negative equal to the target (off: such negatives push the target away).
     reject_target_negatives: bool = False

@@ -165,3 +165,57 @@ def test_negative_samples_follow_the_noise_distribution():
     ids = np.asarray(ns.sample_negatives(jax.random.PRNGKey(1), cdf, (200_000,)))
     assert ids.min() >= 0 and ids.max() <= 3
     np.testing.assert_allclose(np.bincount(ids, minlength=4) / ids.size, probs, atol=0.005)
+
+
+@pytest.mark.parametrize("with_clashes", [False, True])
+def test_skipgram_curvature_is_each_rows_hessian_along_its_step(with_clashes):
+    """Δᵀ H Δ for every row occurrence against autodiff: the Hessian-vector product of the
+    block loss with only that occurrence's row moved along Δ."""
+    chunks, chunk, shared, dim, window = 2, 4, 3, 5, 2
+    batch = chunks * chunk
+    keys = jax.random.split(jax.random.PRNGKey(3), 8)
+    centres = jax.random.normal(keys[0], (chunks, chunk, dim))
+    block = jax.random.normal(keys[1], (batch + 2 * window, dim))
+    negatives = jax.random.normal(keys[2], (chunks, shared, dim))
+    mask = jax.random.bernoulli(keys[3], 0.7, (batch, 2 * window))
+    steps = (
+        jax.random.normal(keys[4], centres.shape),
+        jax.random.normal(keys[5], block.shape),
+        jax.random.normal(keys[6], negatives.shape),
+    )
+    clashes = (
+        jax.random.bernoulli(keys[7], 0.3, (chunks, chunk, shared)).astype(jnp.float32)
+        if with_clashes
+        else None
+    )
+    curvature = ns.skipgram_curvature(centres, block, negatives, mask, 5, *steps, clashes)
+    total = ns.skipgram_loss(centres, block, negatives, mask, 5, clashes)[0]
+
+    def loss(rows):  # skipgram_loss without neighbour_dots' custom gradient (no jvp through it)
+        centre, block_rows, negative = rows
+        flat = centre.reshape(batch, dim)
+        positive = jnp.stack(
+            [
+                jnp.sum(flat * block_rows[window + o : window + o + batch], axis=-1)
+                for o in ns.neighbour_offsets(window)
+            ],
+            axis=1,
+        )
+        weight = ns.negative_weights(mask.astype(jnp.float32), (chunks, chunk), shared, 5, clashes)
+        scores = jnp.einsum("gid,gnd->gin", centre, negative)
+        reference = -jnp.sum(mask * jax.nn.log_sigmoid(positive)) - jnp.sum(
+            weight * jax.nn.log_sigmoid(-scores)
+        )
+        return reference
+
+    rows = (centres, block, negatives)
+    assert float(loss(rows)) == pytest.approx(float(total), rel=1e-6)
+    hessian_times = jax.jit(lambda tangent: jax.jvp(jax.grad(loss), (rows,), (tangent,))[1])
+    steps = [np.asarray(x) for x in steps]
+    for which, table in enumerate(rows):
+        for index in np.ndindex(table.shape[:-1]):
+            tangent = [np.zeros(r.shape, np.float32) for r in rows]
+            tangent[which][index] = steps[which][index]
+            hvp = np.asarray(hessian_times(tuple(tangent))[which])
+            expected = float(np.sum(hvp[index] * steps[which][index]))
+            assert float(curvature[which][index]) == pytest.approx(expected, rel=1e-4, abs=1e-5)

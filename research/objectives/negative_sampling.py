@@ -64,15 +64,76 @@ def skipgram_loss(
     mask = pair_mask.astype(centre_rows.dtype)
     positive_logits = neighbour_dots(centre_rows.reshape(mask.shape[0], -1), block_rows)
     positive = -jnp.sum(mask * jax.nn.log_sigmoid(positive_logits))
-    pairs_per_centre = mask.sum(-1).reshape(centre_rows.shape[:2])
-    shared = negative_rows.shape[1]
-    pairs_per_negative = pairs_per_centre[..., None]
-    if clashes is not None:
-        pairs_per_negative = pairs_per_negative - clashes
-    weight = pairs_per_negative * (negatives_per_pair / shared)
+    weight = negative_weights(
+        mask, centre_rows.shape[:2], negative_rows.shape[1], negatives_per_pair, clashes
+    )
     negative_logits = jnp.einsum("gid,gnd->gin", centre_rows, negative_rows)
     negative = -jnp.sum(weight * jax.nn.log_sigmoid(-negative_logits))
-    return positive + negative, pairs_per_centre.sum()
+    return positive + negative, mask.sum()
+
+
+def negative_weights(
+    mask: jax.Array,
+    chunks: tuple[int, ...],
+    shared: int,
+    negatives_per_pair: int,
+    clashes: jax.Array | None = None,
+) -> jax.Array:
+    """(G, c, n) or (G, c, 1): the weight of centre i's term for each of its chunk's `shared`
+    negatives, K · (i's pairs) / n, less the pairs whose positive word the negative is when
+    `clashes` is given. mask (B, 2w) float; chunks (G, c)."""
+    pairs_per_negative = mask.sum(-1).reshape(chunks)[..., None]
+    if clashes is not None:
+        pairs_per_negative = pairs_per_negative - clashes
+    return pairs_per_negative * (negatives_per_pair / shared)
+
+
+def skipgram_curvature(
+    centre_rows: jax.Array,
+    block_rows: jax.Array,
+    negative_rows: jax.Array,
+    pair_mask: jax.Array,
+    negatives_per_pair: int,
+    centre_steps: jax.Array,
+    block_steps: jax.Array,
+    negative_steps: jax.Array,
+    clashes: jax.Array | None = None,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Δᵀ H Δ of `skipgram_loss` for every row occurrence: (G, c) centres, (B + 2w) block
+    tokens, (G, n) negatives.
+
+    H is the loss's Hessian in that one row with every other row held fixed, and Δ that row's
+    step (centre_steps (G, c, D), block_steps (B + 2w, D), negative_steps (G, n, D), one per
+    occurrence, as gathered from the rows' summed steps). Every term of the loss is a
+    log-sigmoid of a dot product that is linear in each of its two rows, so this Hessian is
+    exactly Σ over the row's terms of weight · σ(s)σ(−s) · x xᵀ, x the term's other row, and
+    Δᵀ H Δ = Σ weight · σ(s)σ(−s) · (x · Δ)². Summed over a row's occurrences it is the loss's
+    curvature along the row's step (word2vec_step.curvature_step_scales).
+    """
+    chunks, dim = centre_rows.shape[:2], centre_rows.shape[-1]
+    mask = pair_mask.astype(centre_rows.dtype)
+    flat_centres = centre_rows.reshape(-1, dim)
+    positive = neighbour_dots(flat_centres, block_rows)
+    negative = jnp.einsum("gid,gnd->gin", centre_rows, negative_rows)
+    positive_curvature = mask * jax.nn.sigmoid(positive) * jax.nn.sigmoid(-positive)
+    negative_curvature = (
+        negative_weights(mask, chunks, negative_rows.shape[1], negatives_per_pair, clashes)
+        * jax.nn.sigmoid(negative)
+        * jax.nn.sigmoid(-negative)
+    )
+    # The block tokens' output rows meet the centres' input rows, and so do the negatives'.
+    along = neighbour_dots(flat_centres, block_steps)
+    block = spread_to_neighbours(
+        jnp.ones((flat_centres.shape[0], 1), mask.dtype), positive_curvature * along * along
+    )[:, 0]
+    along = jnp.einsum("gid,gnd->gin", centre_rows, negative_steps)
+    negatives = jnp.sum(negative_curvature * along * along, axis=1)
+    # The centres' input rows meet their neighbours' and their chunk's negatives' output rows.
+    along = neighbour_dots(centre_steps.reshape(-1, dim), block_rows)
+    centres = jnp.sum(positive_curvature * along * along, axis=-1).reshape(chunks)
+    along = jnp.einsum("gid,gnd->gin", centre_steps, negative_rows)
+    centres = centres + jnp.sum(negative_curvature * along * along, axis=-1)
+    return centres, block, negatives
 
 
 def negative_clashes(pair_mask: jax.Array, ids: jax.Array, negative_ids: jax.Array) -> jax.Array:

@@ -68,6 +68,14 @@ def validate(config: Config) -> None:
             config.train.row_hit_cap >= -1,
             "train.row_hit_cap must be >= 0 (0 = off), or -1 for the model's default",
         ),
+        (config.train.curvature_bound >= 0, "train.curvature_bound must be >= 0 (0 = off)"),
+        (
+            config.train.curvature_bound == 0
+            or (config.model.kind == "skipgram" and config.model.output == "negative"),
+            f"train.curvature_bound={config.train.curvature_bound:g} is implemented for skip-gram "
+            f"with negative sampling only (this run: model.kind={config.model.kind}, "
+            f"model.output={config.model.output}): set it to 0",
+        ),
         (config.train.steps_per_dispatch >= 1, "train.steps_per_dispatch must be at least 1"),
         (config.train.parallel_blocks >= 1, "train.parallel_blocks must be at least 1"),
         (config.train.devices >= 0, "train.devices must be >= 0 (0 = all devices)"),
