@@ -62,6 +62,13 @@ def test_curvature_scales_stop_each_row_at_the_minimum_along_its_step():
     np.testing.assert_allclose(
         step_lib.curvature_step_scales(5, ids, along, curvature, 2.0), [1, 0.5, 1, 1, 1]
     )
+    # Non-finite sums (a skipped step's NaN gradients, or -inf against inf) leave a row
+    # unscaled: a NaN scale would poison the row even where its update is zero.
+    inf = float("inf")
+    odd = step_lib.curvature_step_scales(
+        3, jnp.array([0, 1, 2]), jnp.array([-inf, jnp.nan, -1.0]), jnp.array([inf, 1.0, 0.5]), 1.0
+    )
+    np.testing.assert_array_equal(odd, [1, 1, 1])
     # The smaller of the curvature scale and the row-hit cap's applies.
     table = jnp.zeros((5, 2))
     updates = jnp.ones((5, 2))
@@ -183,8 +190,8 @@ def test_parallel_blocks_default_learning_rate_stays_finite(tmp_path):
 
 def test_the_curvature_bound_keeps_draws_counted_once_finite(tmp_path):
     """The run above with train.curvature_bound=1: its draws count once, which diverged
-    without the bound (its docstring: inf before step 384), and the loss falls at least as far
-    as under the pair count (measured: 3.25 at step 128 down to 1.63 at 909; the pair count:
+    without the bound (its docstring: inf before step 384), and the loss falls about as far as
+    under the pair count (measured: 3.25 at step 128 down to 1.63 at 909; the pair count:
     3.46 down to 1.66). A bound that never cut a step would leave the once-counted divergence."""
     config = Config(name="parallel_blocks_curvature")
     config.data.synthetic_tokens = 300_000
@@ -216,8 +223,13 @@ def test_the_curvature_bound_is_refused_where_it_is_not_implemented():
     with pytest.raises(UserError, match="train.curvature_bound=1 is implemented for skip-gram"):
         validate(config)
     config.model.kind = "skipgram"
-    config.train.curvature_bound = -1.0
-    with pytest.raises(UserError, match="train.curvature_bound must be >= 0"):
+    for bad in (-1.0, float("inf")):
+        config.train.curvature_bound = bad
+        with pytest.raises(UserError, match="train.curvature_bound must be a finite number"):
+            validate(config)
+    config.train.curvature_bound = 1.0
+    config.train.shard_tables = True
+    with pytest.raises(UserError, match="train.shard_tables is meant to avoid"):
         validate(config)
 
 

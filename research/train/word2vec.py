@@ -68,7 +68,15 @@ def validate(config: Config) -> None:
             config.train.row_hit_cap >= -1,
             "train.row_hit_cap must be >= 0 (0 = off), or -1 for the model's default",
         ),
-        (config.train.curvature_bound >= 0, "train.curvature_bound must be >= 0 (0 = off)"),
+        (
+            math.isfinite(config.train.curvature_bound) and config.train.curvature_bound >= 0,
+            "train.curvature_bound must be a finite number >= 0 (0 = off)",
+        ),
+        (
+            config.train.curvature_bound == 0 or not config.train.shard_tables,
+            "train.curvature_bound keeps two replicated vocabulary-sized buffers of summed steps, "
+            "which train.shard_tables is meant to avoid: set one of them off",
+        ),
         (
             config.train.curvature_bound == 0
             or (config.model.kind == "skipgram" and config.model.output == "negative"),

@@ -144,7 +144,9 @@ def curvature_step_scales(
     """
     along = jnp.zeros(vocab_size, jnp.float32).at[ids].add(grads)
     curved = jnp.zeros(vocab_size, jnp.float32).at[ids].add(curvature)
-    descending = (curved > 0) & (along < 0)
+    # Non-finite sums (a step that apply_if_finite skips, or overflow) leave the row unscaled:
+    # a NaN scale would poison the row even where its update is zero.
+    descending = (curved > 0) & (along < 0) & jnp.isfinite(curved) & jnp.isfinite(along)
     best = -along / jnp.where(descending, curved, 1.0)
     return jnp.where(descending, jnp.minimum(1.0, bound * best), 1.0)
 
@@ -382,6 +384,8 @@ def make_train_step(
             jnp.concatenate([rows_of["context"].ravel(), rows_of["negative"].ravel()])
         )
         # Each row's summed step, before any cap: the direction the curvature is taken along.
+        # Two dense V x D buffers a step (part of why the bound costs 1.9-2.7x on CPU; a sum over
+        # the touched rows only would need a sort); train.shard_tables is refused with it.
         step_in = (
             jnp.zeros((vocab_size, dim), jnp.float32)
             .at[in_ids]
