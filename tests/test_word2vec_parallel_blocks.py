@@ -156,6 +156,29 @@ def test_the_step_counts_a_draw_as_the_concentration_says(cap, low, high):
     assert low < moved[2] / moved[1] < high
 
 
+def train_main_job_world(workdir, curvature_bound: float) -> tuple[list[float], dict]:
+    """The main job's settings (P = 8, default rate and batch) on a 300 k-token world, 5 epochs:
+    the logged losses and run.json's negative_draw_hits."""
+    config = Config(name="parallel_blocks")
+    config.data.synthetic_tokens = 300_000
+    config.data.min_count = 5
+    config.model.dim = 100
+    config.train.parallel_blocks = 8
+    config.train.devices = 1
+    config.train.curvature_bound = curvature_bound
+    config.train.log_every = 16
+    config.eval.default_suite = False
+    config.log.progress = False
+    config_lib.apply_overrides(config, [f"{k}={v}" for k, v in LONG_RUN_STEP.items()])
+    fit(config, workdir)
+    losses = [
+        json.loads(line)["loss"]
+        for line in (workdir / "metrics.jsonl").read_text().splitlines()
+        if "loss" in json.loads(line)
+    ]
+    return losses, json.loads((workdir / "run.json").read_text())["negative_draw_hits"]
+
+
 def test_parallel_blocks_default_learning_rate_stays_finite(tmp_path):
     """The main job's settings (P = 8, default learning rate and batch) on a 300 k-token world,
     5 epochs (909 blocks). Measured here: capping the combined hits with each shared negative's
@@ -164,27 +187,11 @@ def test_parallel_blocks_default_learning_rate_stays_finite(tmp_path):
     here), 3.47 at step 128 down to 1.66
     at 909 (the per-row mean of a3ccbc3 to 11584d0: 1.91). 13 s against 32 s for the main
     job's 1 M-token world (fresh token cache, one process)."""
-    config = Config(name="parallel_blocks")
-    config.data.synthetic_tokens = 300_000
-    config.data.min_count = 5
-    config.model.dim = 100
-    config.train.parallel_blocks = 8
-    config.train.devices = 1
-    config.train.log_every = 16
-    config.eval.default_suite = False
-    config.log.progress = False
-    config_lib.apply_overrides(config, [f"{k}={v}" for k, v in LONG_RUN_STEP.items()])
-    fit(config, tmp_path)
-    losses = [
-        json.loads(line)["loss"]
-        for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
-        if "loss" in json.loads(line)
-    ]
+    losses, draw_hits = train_main_job_world(tmp_path, curvature_bound=0.0)
     assert all(math.isfinite(x) for x in losses)
     assert losses[-1] < losses[0] - 0.5
     # The synthetic world's few frequent words take much of the noise: its draws concentrate
     # far above the cap at P = 8, so a draw counts its chunk's pairs, and run.json says so.
-    draw_hits = json.loads((tmp_path / "run.json").read_text())["negative_draw_hits"]
     assert draw_hits["weight"] == 5.0 and draw_hits["concentration"] > 11
 
 
@@ -193,26 +200,9 @@ def test_the_curvature_bound_keeps_draws_counted_once_finite(tmp_path):
     without the bound (its docstring: inf before step 384), and the loss falls about as far as
     under the pair count (measured: 3.25 at step 128 down to 1.63 at 909; the pair count:
     3.46 down to 1.66). A bound that never cut a step would leave the once-counted divergence."""
-    config = Config(name="parallel_blocks_curvature")
-    config.data.synthetic_tokens = 300_000
-    config.data.min_count = 5
-    config.model.dim = 100
-    config.train.parallel_blocks = 8
-    config.train.devices = 1
-    config.train.curvature_bound = 1.0
-    config.train.log_every = 16
-    config.eval.default_suite = False
-    config.log.progress = False
-    config_lib.apply_overrides(config, [f"{k}={v}" for k, v in LONG_RUN_STEP.items()])
-    fit(config, tmp_path)
-    losses = [
-        json.loads(line)["loss"]
-        for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
-        if "loss" in json.loads(line)
-    ]
+    losses, draw_hits = train_main_job_world(tmp_path, curvature_bound=1.0)
     assert all(math.isfinite(x) for x in losses)
     assert losses[-1] < 1.7
-    draw_hits = json.loads((tmp_path / "run.json").read_text())["negative_draw_hits"]
     assert draw_hits["weight"] == 1.0 and draw_hits["concentration"] > 11
 
 
