@@ -78,7 +78,7 @@ class TrainConfig:
     row_hit_cap: int = -1
     # c > 0: also scale each row's summed step down to at most c times the step that minimises
     # the loss along it (the loss's exact curvature in that row, the other rows held fixed;
-    # train/word2vec_step.py: curvature_step_scales), and count a shared negative's draw once
+    # train/word2vec_curvature.py), and count a shared negative's draw once
     # under the row-hit cap. Applies when train.parallel_blocks > 1 (P = 1 keeps word2vec's
     # calibrated step); skip-gram with negative sampling only; 0 = off. BENCHMARKS.md,
     # "Parallel blocks", has the figures.

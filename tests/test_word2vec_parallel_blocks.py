@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from research import config as config_lib
 from research.config import Config
 from research.errors import UserError
+from research.train import word2vec_curvature as curvature_lib
 from research.train import word2vec_step as step_lib
 from research.train.word2vec import fit, validate
 from tests.test_distributed import ROOT, subprocess_env
@@ -57,24 +59,91 @@ def test_curvature_scales_stop_each_row_at_the_minimum_along_its_step():
     along = jnp.array([-3.0, -1.0, -1.0, 0.5, -1.0])
     curvature = jnp.array([1.5, 0.5, 4.0, 1.0, 0.0])
     np.testing.assert_allclose(
-        step_lib.curvature_step_scales(5, ids, along, curvature, 1.0), [1, 0.25, 1, 1, 1]
+        curvature_lib.step_scales(5, ids, along, curvature, 1.0), [1, 0.25, 1, 1, 1]
     )
     np.testing.assert_allclose(
-        step_lib.curvature_step_scales(5, ids, along, curvature, 2.0), [1, 0.5, 1, 1, 1]
+        curvature_lib.step_scales(5, ids, along, curvature, 2.0), [1, 0.5, 1, 1, 1]
     )
     # Non-finite sums (a skipped step's NaN gradients, or -inf against inf) leave a row
     # unscaled: a NaN scale would poison the row even where its update is zero.
     inf = float("inf")
-    odd = step_lib.curvature_step_scales(
+    odd = curvature_lib.step_scales(
         3, jnp.array([0, 1, 2]), jnp.array([-inf, jnp.nan, -1.0]), jnp.array([inf, 1.0, 0.5]), 1.0
     )
     np.testing.assert_array_equal(odd, [1, 1, 1])
     # The smaller of the curvature scale and the row-hit cap's applies.
     table = jnp.zeros((5, 2))
     updates = jnp.ones((5, 2))
-    scales = step_lib.curvature_step_scales(5, ids, along, curvature, 1.0)
+    scales = curvature_lib.step_scales(5, ids, along, curvature, 1.0)
     moved = np.asarray(step_lib.scatter_row_updates(table, ids, updates, 1.0, row_scales=scales))
     np.testing.assert_allclose(moved[:, 0], [1, 0.25, 1, 1, 0])  # row 0: cap 1 of its 2 hits
+
+
+def test_the_bounded_step_scales_each_row_by_its_own_loss_along_its_step():
+    """Row by row, the bounded step of P = 3 blocks is the unbounded one with each row's step Δ
+    scaled by min(1, t*), t* = -g·Δ / ΔᵀHΔ for the step's own loss (summed over the blocks)
+    along that row's Δ, every other row fixed. Both come from the unbounded step itself, an SGD
+    step T -> T - lr·g(T) with the cap off: g·Δ = -|Δ|²/lr, and its Jacobian I - lr·H, pulled
+    back along Δ by reverse-mode autodiff through the whole step, gives ΔᵀHΔ. The unit test
+    above cannot see the wiring this checks: which block, id and order each occurrence's g·Δ
+    and ΔᵀHΔ come from, on both tables."""
+    vocab, parallel, dim = 24, 3, 4
+    rng = np.random.default_rng(3)
+    noise = 1.0 / np.arange(1, vocab + 1)
+    noise /= noise.sum()
+    ids = rng.integers(0, vocab, (1, parallel, 64 + 4)).astype(np.int32)
+    docs = np.zeros_like(ids)
+    tables = rng.normal(0, 0.5, (2, vocab, dim)).astype(np.float32)
+
+    def step_for(bound: float):
+        config = Config(name="curvature_wiring")
+        config.model.dim = dim
+        config.train.batch_size = 64
+        config.train.chunk_size = 32
+        config.data.window = 2
+        config.train.parallel_blocks = parallel
+        config.train.row_hit_cap = 0  # off: the bound alone scales
+        config.train.learning_rate = 0.15  # some rows overshoot t* (cut to it), some do not
+        config.train.curvature_bound = bound
+        tx, schedule = step_lib.make_optimizer(config, 10)
+        graphdef, state = step_lib.init_state(config, vocab, tx)
+        step = step_lib.make_train_step(config, graphdef, tx, schedule, noise)
+
+        def run(both_tables):
+            # A fresh copy of the state for each call: the step donates it.
+            copy = jax.tree.map(jnp.array, state)
+            copy["params"]["input_embeddings"][...] = both_tables[0]
+            copy["params"]["output_embeddings"][...] = both_tables[1]
+            new = step(copy, ids, docs)[0]["params"]
+            return jnp.stack([new["input_embeddings"][...], new["output_embeddings"][...]])
+
+        return run
+
+    unbounded, bounded = step_for(0.0), step_for(1.0)
+    steps = np.asarray(unbounded(jnp.asarray(tables))) - tables
+
+    @jax.jit
+    def pulled_back(direction):
+        return jax.vjp(unbounded, jnp.asarray(tables))[1](direction)[0]
+
+    expected = np.ones((2, vocab), np.float32)
+    for table in range(2):
+        for row in range(vocab):
+            delta = steps[table, row]
+            if not np.any(delta):
+                continue
+            direction = np.zeros_like(tables)
+            direction[table, row] = delta
+            back = np.asarray(pulled_back(jnp.asarray(direction)))[table, row]
+            squared = float(delta @ delta)
+            lr_curvature = squared - float(back @ delta)  # lr · ΔᵀHΔ
+            if lr_curvature > 0:  # g·Δ = -|Δ|²/lr < 0: every step descends
+                expected[table, row] = min(1.0, squared / lr_curvature)
+    got = np.asarray(bounded(jnp.asarray(tables)))
+    np.testing.assert_allclose(got, tables + expected[..., None] * steps, rtol=1e-4, atol=1e-5)
+    # Not vacuous: on both tables some rows are cut well short and some keep their whole step.
+    for table in range(2):
+        assert np.sum(expected[table] < 0.8) >= 3 and np.sum(expected[table] == 1.0) >= 1
 
 
 def spread_noise(vocab: int, on_row_2: float) -> np.ndarray:

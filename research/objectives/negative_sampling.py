@@ -108,7 +108,7 @@ def skipgram_curvature(
     log-sigmoid of a dot product that is linear in each of its two rows, so this Hessian is
     exactly Σ over the row's terms of weight · σ(s)σ(−s) · x xᵀ, x the term's other row, and
     Δᵀ H Δ = Σ weight · σ(s)σ(−s) · (x · Δ)². Summed over a row's occurrences it is the loss's
-    curvature along the row's step (word2vec_step.curvature_step_scales).
+    curvature along the row's step (word2vec_curvature.step_scales).
     """
     chunks, dim = centre_rows.shape[:2], centre_rows.shape[-1]
     mask = pair_mask.astype(centre_rows.dtype)

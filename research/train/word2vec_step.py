@@ -25,6 +25,7 @@ from research.errors import UserError
 from research.models import Word2Vec
 from research.objectives import hierarchical_softmax as hs
 from research.objectives import negative_sampling as ns
+from research.train import word2vec_curvature as curvature
 from research.train.loop import fresh_state, step_compiler_options
 from research.train.nonfinite import skip_counts, with_skipping
 
@@ -112,7 +113,7 @@ def scatter_row_updates(
     `ids` holds every row update of one SGD step, so with train.parallel_blocks = P > 1 the
     cap applies to a row's hits over all P blocks together: P blocks are one step of P times
     the tokens. `row_scales` (one per table row, at most 1) bounds each row's step further
-    (curvature_step_scales); the smaller of the two scales applies.
+    (word2vec_curvature.step_scales); the smaller of the two scales applies.
     """
     scale = None if row_scales is None else row_scales[ids]
     if hit_cap > 0:
@@ -123,32 +124,6 @@ def scatter_row_updates(
     if scale is not None:
         updates = updates * scale[:, None]
     return table.at[ids].add(updates.astype(table.dtype))
-
-
-def curvature_step_scales(
-    vocab_size: int, ids: jax.Array, grads: jax.Array, curvature: jax.Array, bound: float
-) -> jax.Array:
-    """(vocab_size,) scales that bound each row's summed step Δ to `bound` times the step that
-    minimises the loss along it.
-
-    Along Δ the loss is, to second order, L + t g·Δ + t²/2 ΔᵀHΔ (g the row's summed gradient,
-    H its Hessian with the other rows fixed), lowest at t* = −g·Δ / ΔᵀHΔ. A row hit many times
-    in one stale step sums many gradients taken at the same point, which can carry it far past
-    t* = 1, where word2vec's sequential updates would have slowed as they neared the minimum;
-    min(1, bound · t*) stops it there (bound 1) or short of it. One step is exact for a row on
-    its own; the two rows of a pair move together, so the row-hit cap stays on as well.
-
-    ids (M,) every row occurrence of the step; grads (M,) each occurrence's gradient dotted
-    with its row's Δ; curvature (M,) each occurrence's share of ΔᵀHΔ
-    (negative_sampling.skipgram_curvature).
-    """
-    along = jnp.zeros(vocab_size, jnp.float32).at[ids].add(grads)
-    curved = jnp.zeros(vocab_size, jnp.float32).at[ids].add(curvature)
-    # Non-finite sums (a step that apply_if_finite skips, or overflow) leave the row unscaled:
-    # a NaN scale would poison the row even where its update is zero.
-    descending = (curved > 0) & (along < 0) & jnp.isfinite(curved) & jnp.isfinite(along)
-    best = -along / jnp.where(descending, curved, 1.0)
-    return jnp.where(descending, jnp.minimum(1.0, bound * best), 1.0)
 
 
 def draw_concentration(config: Config, noise_distribution: np.ndarray) -> float:
@@ -189,7 +164,7 @@ def negative_hit_weight(config: Config, noise_distribution: np.ndarray) -> float
     P = 1 counts a draw once whatever the concentration: the default rate and cap were
     calibrated so, and every P = 1 figure (issue 18's, the gensim comparisons) rests on it.
     With train.curvature_bound on, a draw counts once at every P: the bound on each row's step
-    along its curvature (curvature_step_scales) does the damping the pair count did.
+    along its curvature (word2vec_curvature) does the damping the pair count did.
     """
     cap = config_lib.row_hit_cap(config)
     if (
@@ -350,7 +325,7 @@ def make_train_step(
                 )
 
             (loss, pairs), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows)
-            if curvature_bound > 0:  # what curvature_scales needs of the block
+            if curvature_bound > 0:  # what word2vec_curvature needs of the block
                 rows_of["block"] = {"rows": rows, "pair_mask": pair_mask, "clashes": clashes}
         else:
             hidden, counts = ns.cbow_hidden(as_f32(table_in[safe_ids]), pair_mask)
@@ -374,65 +349,6 @@ def make_train_step(
                 grads.pop("hidden").reshape(-1, hidden.shape[-1]), pair_mask
             )
         return loss, pairs, grads, rows_of
-
-    def curvature_scales(vocab_size, rows_of, grads, in_updates, out_updates):
-        """(input, output) row scales of curvature_step_scales for a skip-gram step of P
-        blocks (rows_of and grads with the P axis first)."""
-        dim = in_updates.shape[-1]
-        in_ids = gathered(rows_of["centre"].ravel())
-        out_ids = gathered(
-            jnp.concatenate([rows_of["context"].ravel(), rows_of["negative"].ravel()])
-        )
-        # Each row's summed step, before any cap: the direction the curvature is taken along.
-        # Two dense V x D buffers a step (part of why the bound costs 1.9-2.7x on CPU; a sum over
-        # the touched rows only would need a sort); train.shard_tables is refused with it.
-        step_in = (
-            jnp.zeros((vocab_size, dim), jnp.float32)
-            .at[in_ids]
-            .add(gathered(in_updates.reshape(-1, dim)))
-        )
-        step_out = (
-            jnp.zeros((vocab_size, dim), jnp.float32)
-            .at[out_ids]
-            .add(gathered(out_updates.reshape(-1, dim)))
-        )
-
-        def along_block(block, grads, centre_ids, context_ids, negative_ids):
-            rows = block["rows"]
-            steps = step_in[centre_ids], step_out[context_ids], step_out[negative_ids]
-            curvature = ns.skipgram_curvature(
-                rows["centre"],
-                rows["context"],
-                rows["negative"],
-                block["pair_mask"],
-                negatives,
-                *steps,
-                clashes=block["clashes"],
-            )
-            dots = tuple(
-                jnp.sum(grads[name] * step, axis=-1)
-                for name, step in zip(("centre", "context", "negative"), steps, strict=True)
-            )
-            return curvature, dots
-
-        (centres, contexts, negatives_), (g_centres, g_contexts, g_negatives) = jax.vmap(
-            along_block
-        )(rows_of["block"], grads, rows_of["centre"], rows_of["context"], rows_of["negative"])
-        in_scale = curvature_step_scales(
-            vocab_size,
-            in_ids,
-            gathered(g_centres.ravel()),
-            gathered(centres.ravel()),
-            curvature_bound,
-        )
-        out_scale = curvature_step_scales(
-            vocab_size,
-            out_ids,
-            gathered(jnp.concatenate([g_contexts.ravel(), g_negatives.ravel()])),
-            gathered(jnp.concatenate([contexts.ravel(), negatives_.ravel()])),
-            curvature_bound,
-        )
-        return in_scale, out_scale
 
     def gathered(x: jax.Array) -> jax.Array:
         # Every device scatters all P blocks' rows: an all-gather of the (few) touched rows, not
@@ -487,8 +403,15 @@ def make_train_step(
                 )
         in_scale = out_scale = None
         if curvature_bound > 0:
-            in_scale, out_scale = curvature_scales(
-                table_in.shape[0], rows_of, grads, in_updates, out_updates
+            in_scale, out_scale = curvature.skipgram_step_scales(
+                table_in.shape[0],
+                rows_of,
+                grads,
+                in_updates,
+                out_updates,
+                negatives,
+                curvature_bound,
+                gathered,
             )
         model.input_embeddings[...] = scatter_row_updates(
             table_in,

@@ -1,0 +1,109 @@
+"""train.curvature_bound: each row's summed stale step, cut where the loss along it turns up.
+
+With train.parallel_blocks = P > 1, a row hit in many of the P blocks sums many gradients taken
+at one stale snapshot. word2vec's sequential updates would have slowed as the row neared its
+minimum; the sum does not, and for frequent rows it can carry the row far past it. Along the
+row's summed step Δ the loss is, to second order, L + t g·Δ + t²/2 ΔᵀHΔ (g the row's summed
+gradient, H its Hessian with the other rows fixed), lowest at t* = −g·Δ / ΔᵀHΔ; step_scales
+cuts the step to min(1, bound · t*). For skip-gram's log-sigmoid terms H is exact and cheap
+(negative_sampling.skipgram_curvature). The two rows of a pair move together, which one row's
+bound cannot see, so the row-hit cap stays on beside it (word2vec_step.scatter_row_updates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from research.objectives import negative_sampling as ns
+
+
+def step_scales(
+    vocab_size: int, ids: jax.Array, grads: jax.Array, curvature: jax.Array, bound: float
+) -> jax.Array:
+    """(vocab_size,) scales that bound each row's summed step Δ to `bound` times the step that
+    minimises the loss along it: min(1, bound · t*), t* = −g·Δ / ΔᵀHΔ (the module docstring).
+
+    ids (M,) every row occurrence of the step; grads (M,) each occurrence's gradient dotted
+    with its row's Δ; curvature (M,) each occurrence's share of ΔᵀHΔ
+    (negative_sampling.skipgram_curvature). Rows that no step descends along keep scale 1.
+    """
+    along = jnp.zeros(vocab_size, jnp.float32).at[ids].add(grads)
+    curved = jnp.zeros(vocab_size, jnp.float32).at[ids].add(curvature)
+    # Non-finite sums (a step that apply_if_finite skips, or overflow) leave the row unscaled:
+    # a NaN scale would poison the row even where its update is zero.
+    descending = (curved > 0) & (along < 0) & jnp.isfinite(curved) & jnp.isfinite(along)
+    best = -along / jnp.where(descending, curved, 1.0)
+    return jnp.where(descending, jnp.minimum(1.0, bound * best), 1.0)
+
+
+def skipgram_step_scales(
+    vocab_size: int,
+    rows_of: dict[str, Any],
+    grads: dict[str, jax.Array],
+    in_updates: jax.Array,
+    out_updates: jax.Array,
+    negatives: int,
+    bound: float,
+    gathered: Callable[[jax.Array], jax.Array],
+) -> tuple[jax.Array, jax.Array]:
+    """(input, output) (vocab_size,) row scales of step_scales for one skip-gram SGD step of P
+    blocks with negative sampling.
+
+    rows_of and grads are word2vec_step's per-block row ids, gradients and (under "block") the
+    gathered rows, pair mask and clashes, each with the P axis first; in_updates are the centre
+    rows' updates, out_updates the block tokens' then the negatives' (the order the step
+    scatters them in); `gathered` makes an array whole on every device (identity on one).
+    """
+    dim = in_updates.shape[-1]
+    in_ids = gathered(rows_of["centre"].ravel())
+    out_ids = gathered(jnp.concatenate([rows_of["context"].ravel(), rows_of["negative"].ravel()]))
+    # Each row's summed step, before any cap: the direction the curvature is taken along.
+    # Two dense V x D buffers a step (part of why the bound costs 1.9-2.7x on CPU; a sum over
+    # the touched rows only would need a sort); train.shard_tables is refused with it.
+    step_in = (
+        jnp.zeros((vocab_size, dim), jnp.float32)
+        .at[in_ids]
+        .add(gathered(in_updates.reshape(-1, dim)))
+    )
+    step_out = (
+        jnp.zeros((vocab_size, dim), jnp.float32)
+        .at[out_ids]
+        .add(gathered(out_updates.reshape(-1, dim)))
+    )
+
+    def along_block(block, grads, centre_ids, context_ids, negative_ids):
+        rows = block["rows"]
+        steps = step_in[centre_ids], step_out[context_ids], step_out[negative_ids]
+        curvature = ns.skipgram_curvature(
+            rows["centre"],
+            rows["context"],
+            rows["negative"],
+            block["pair_mask"],
+            negatives,
+            *steps,
+            clashes=block["clashes"],
+        )
+        dots = tuple(
+            jnp.sum(grads[name] * step, axis=-1)
+            for name, step in zip(("centre", "context", "negative"), steps, strict=True)
+        )
+        return curvature, dots
+
+    (centres, contexts, negatives_), (g_centres, g_contexts, g_negatives) = jax.vmap(along_block)(
+        rows_of["block"], grads, rows_of["centre"], rows_of["context"], rows_of["negative"]
+    )
+    in_scale = step_scales(
+        vocab_size, in_ids, gathered(g_centres.ravel()), gathered(centres.ravel()), bound
+    )
+    out_scale = step_scales(
+        vocab_size,
+        out_ids,
+        gathered(jnp.concatenate([g_contexts.ravel(), g_negatives.ravel()])),
+        gathered(jnp.concatenate([contexts.ravel(), negatives_.ravel()])),
+        bound,
+    )
+    return in_scale, out_scale
