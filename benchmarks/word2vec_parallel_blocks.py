@@ -12,7 +12,9 @@ P, seed and --set overrides) is not repeated, so an interrupted invocation resum
 writes to --out (a section named by the corpus, kind and overrides): mean ± std over seeds of
 WS-353 Spearman, analogy accuracy (total, semantic, syntactic), training seconds and how a
 shared negative's draw counted per P, then every analogy section per P with its Δ against P = 1
-and whether Δ is within the larger of the two seed standard deviations.
+and whether Δ is within the larger of the two seed standard deviations. With --set KEY=VALUE
+(a rule for stale blocks, say) and --reference-defaults, P = 1 runs at the defaults, so every
+P is judged against plain word2vec SGD rather than against P = 1 under the same overrides.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ HEADLINE = {
 }
 
 
+def overrides_for(args: argparse.Namespace, blocks: int) -> list[str]:
+    """The --set overrides of a P = `blocks` run: none for P = 1 under --reference-defaults."""
+    return [] if blocks == 1 and args.reference_defaults else list(args.set)
+
+
 def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
     run_args = argparse.Namespace(
         corpus=os.path.expanduser(args.corpus),
@@ -58,7 +65,7 @@ def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
         set=[
             f"train.parallel_blocks={blocks}",
             f"train.devices={args.host_devices}",
-            *args.set,
+            *overrides_for(args, blocks),
         ],
     )
     row = worker_ours(run_args)
@@ -70,7 +77,7 @@ def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
         "devices": jax.device_count(),
         "train_seconds": row["train_seconds"],
         "negative_draw_hits": row.get("negative_draw_hits"),
-        "set": list(args.set),
+        "set": overrides_for(args, blocks),
         **row["results"],
     }
 
@@ -110,6 +117,7 @@ def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
             if args.set
             else "default learning rate and row-hit cap"
         )
+        + (" (P = 1 at the defaults)" if args.reference_defaults and args.set else "")
         + f", {args.host_devices} device(s); analogies 3CosAdd over the 30,000 most frequent "
         "words",
         "- seeds per P: " + ", ".join(f"P={p}: {len(r)}" for p, r in by_p.items()),
@@ -177,6 +185,12 @@ def main() -> None:
         help="a config override for every run, as launch.py's (use its own --store and --out "
         "section: the section is named by corpus, kind and these)",
     )
+    parser.add_argument(
+        "--reference-defaults",
+        action="store_true",
+        help="run P = 1 at the defaults, without --set: the reference the other P are judged "
+        "against, where --set changes P > 1 only in intent (a cap or bound for stale blocks)",
+    )
     parser.add_argument("--store", default=None, help="JSON lines of finished runs (resume)")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = parser.parse_args()
@@ -190,7 +204,7 @@ def main() -> None:
         rows = [json.loads(line) for line in store.read_text().splitlines() if line.strip()]
     wanted = [(int(p), int(s)) for p in args.blocks.split(",") for s in args.seeds.split(",")]
     for blocks, seed in wanted:
-        if any(same_run(r, blocks, seed, args.set) for r in rows):
+        if any(same_run(r, blocks, seed, overrides_for(args, blocks)) for r in rows):
             continue
         row = run_one(args, blocks, seed)
         rows.append(row)
@@ -203,7 +217,7 @@ def main() -> None:
             + f", {row['train_seconds']:.0f} s",
             flush=True,
         )
-    chosen = [r for r in rows if any(same_run(r, p, s, args.set) for p, s in wanted)]
+    chosen = [r for r in rows if any(same_run(r, p, s, overrides_for(args, p)) for p, s in wanted)]
     body = report(chosen, args, command)
     print(body)
     devices = "" if args.host_devices == 1 else f" {args.host_devices} devices"

@@ -116,6 +116,7 @@ def test_parallel_blocks_report_judges_each_set_against_p1(monkeypatch):
     args = type("Args", (), {"corpus": "/x/corpus.txt", "kind": "skipgram", "epochs": 5})()
     args.host_devices = 1
     args.set = ["train.row_hit_cap=22"]
+    args.reference_defaults = False
     text = module.report(rows, args, "python benchmarks/word2vec_parallel_blocks.py")
     assert "5 epochs, the defaults but train.row_hit_cap=22, 1 device(s)" in text
     assert "| 1 | 0.610 ± 0.014 | 0.310 ± 0.014 |" in text and text.count("| ? |") == 1
@@ -126,6 +127,12 @@ def test_parallel_blocks_report_judges_each_set_against_p1(monkeypatch):
     assert lines["| WS-353 ρ"].endswith("| +0.010 | yes |")
     assert lines["| analogy"].endswith("| -0.060 | **no** |")
     assert lines["| gram8-plural"].endswith("| +0.090 | above |")
+    # --reference-defaults: P = 1 runs (and is looked up) without the overrides, and says so.
+    assert module.overrides_for(args, 1) == args.set
+    args.reference_defaults = True
+    assert module.overrides_for(args, 1) == [] and module.overrides_for(args, 8) == args.set
+    text = module.report(rows, args, "python benchmarks/word2vec_parallel_blocks.py")
+    assert "train.row_hit_cap=22 (P = 1 at the defaults), 1 device(s)" in text
 
 
 def test_small_corpus_tables_name_the_kind_and_judge_each_set_against_gensim(monkeypatch):
