@@ -222,6 +222,8 @@ def main() -> None:
     print(body)
     devices = "" if args.host_devices == 1 else f" {args.host_devices} devices"
     devices += "".join(f" {assignment}" for assignment in args.set)
+    if args.reference_defaults and args.set:  # its own section: P = 1 differs from the same --set
+        devices += ", P = 1 at the defaults"
     name = f"word2vec_parallel_blocks {Path(args.corpus).name} {args.kind}{devices}"
     write_section(
         Path(args.out),

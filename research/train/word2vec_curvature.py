@@ -29,7 +29,8 @@ def step_scales(
 
     ids (M,) every row occurrence of the step; grads (M,) each occurrence's gradient dotted
     with its row's Δ; curvature (M,) each occurrence's share of ΔᵀHΔ
-    (negative_sampling.skipgram_curvature). Rows that no step descends along keep scale 1.
+    (negative_sampling.skipgram_curvature). A row keeps scale 1 where its step does not
+    descend (g·Δ ≥ 0), where its curvature is zero, and where either sum is not finite.
     """
     along = jnp.zeros(vocab_size, jnp.float32).at[ids].add(grads)
     curved = jnp.zeros(vocab_size, jnp.float32).at[ids].add(curvature)
