@@ -79,14 +79,17 @@ def test_curvature_scales_stop_each_row_at_the_minimum_along_its_step():
     np.testing.assert_allclose(moved[:, 0], [1, 0.25, 1, 1, 0])  # row 0: cap 1 of its 2 hits
 
 
-def test_the_bounded_step_scales_each_row_by_its_own_loss_along_its_step():
+@pytest.mark.parametrize("sorted_sums", [False, True])
+def test_the_bounded_step_scales_each_row_by_its_own_loss_along_its_step(sorted_sums, monkeypatch):
     """Row by row, the bounded step of P = 3 blocks is the unbounded one with each row's step Δ
     scaled by min(1, t*), t* = -g·Δ / ΔᵀHΔ for the step's own loss (summed over the blocks)
     along that row's Δ, every other row fixed. Both come from the unbounded step itself, an SGD
     step T -> T - lr·g(T) with the cap off: g·Δ = -|Δ|²/lr, and its Jacobian I - lr·H, pulled
     back along Δ by reverse-mode autodiff through the whole step, gives ΔᵀHΔ. The unit test
     above cannot see the wiring this checks: which block, id and order each occurrence's g·Δ
-    and ΔᵀHΔ come from, on both tables."""
+    and ΔᵀHΔ come from, on both tables; each row's summed step by both of
+    summed_per_occurrence's ways (a V x D buffer, or a sort of the occurrences)."""
+    monkeypatch.setattr(curvature_lib, "SORT_BELOW", float("inf") if sorted_sums else 0.0)
     vocab, parallel, dim = 24, 3, 4
     rng = np.random.default_rng(3)
     noise = 1.0 / np.arange(1, vocab + 1)

@@ -41,6 +41,31 @@ def step_scales(
     return jnp.where(descending, jnp.minimum(1.0, bound * best), 1.0)
 
 
+# Occurrences per vocabulary row below which summed_per_occurrence sorts the occurrences
+# instead of filling a V x D buffer. Measured on the 14.7 M-token corpus (V = 75 k, 2-core CPU;
+# BENCHMARKS.md, "Parallel blocks"): sorting made P = 2 (M/V about 0.05) 1.9x and P = 8 (0.22)
+# 1.1x faster, and P = 32 (0.88) 1.1x slower; the crossover between 0.22 and 0.88 is unmeasured.
+SORT_BELOW = 0.25
+
+
+def summed_per_occurrence(ids: jax.Array, updates: jax.Array, vocab_size: int) -> jax.Array:
+    """(M, D): at each of the M occurrences, the sum of `updates` over every occurrence of its
+    id. Where M is small against the vocabulary, by a sort and a segment sum over the M
+    occurrences: zero-filling, scattering into and copying a V x D buffer every SGD step
+    costs more than the sort when a step touches few rows (small P)."""
+    if ids.shape[0] >= SORT_BELOW * vocab_size:
+        dense = jnp.zeros((vocab_size, updates.shape[-1]), updates.dtype).at[ids].add(updates)
+        return dense[ids]
+    order = jnp.argsort(ids)
+    sorted_ids = ids[order]
+    starts = jnp.concatenate([jnp.zeros(1, jnp.int32), (sorted_ids[1:] != sorted_ids[:-1])])
+    segment = jnp.cumsum(starts.astype(jnp.int32))
+    sums = jax.ops.segment_sum(
+        updates[order], segment, num_segments=ids.shape[0], indices_are_sorted=True
+    )
+    return jnp.zeros_like(updates).at[order].set(sums[segment], unique_indices=True)
+
+
 def skipgram_step_scales(
     vocab_size: int,
     rows_of: dict[str, Any],
@@ -62,23 +87,17 @@ def skipgram_step_scales(
     dim = in_updates.shape[-1]
     in_ids = gathered(rows_of["centre"].ravel())
     out_ids = gathered(jnp.concatenate([rows_of["context"].ravel(), rows_of["negative"].ravel()]))
-    # Each row's summed step, before any cap: the direction the curvature is taken along.
-    # Two dense V x D buffers a step (part of why the bound costs 1.9-2.7x on CPU; a sum over
-    # the touched rows only would need a sort); train.shard_tables is refused with it.
-    step_in = (
-        jnp.zeros((vocab_size, dim), jnp.float32)
-        .at[in_ids]
-        .add(gathered(in_updates.reshape(-1, dim)))
-    )
-    step_out = (
-        jnp.zeros((vocab_size, dim), jnp.float32)
-        .at[out_ids]
-        .add(gathered(out_updates.reshape(-1, dim)))
-    )
+    # Each row's summed step, before any cap (the direction the curvature is taken along), at
+    # every one of the row's occurrences, in the order the step scatters them.
+    in_steps = summed_per_occurrence(in_ids, gathered(in_updates.reshape(-1, dim)), vocab_size)
+    out_steps = summed_per_occurrence(out_ids, gathered(out_updates.reshape(-1, dim)), vocab_size)
+    contexts_size = rows_of["context"].size
+    centre_steps = in_steps.reshape(*rows_of["centre"].shape, dim)
+    context_steps = out_steps[:contexts_size].reshape(*rows_of["context"].shape, dim)
+    negative_steps = out_steps[contexts_size:].reshape(*rows_of["negative"].shape, dim)
 
-    def along_block(block, grads, centre_ids, context_ids, negative_ids):
+    def along_block(block, grads, *steps):
         rows = block["rows"]
-        steps = step_in[centre_ids], step_out[context_ids], step_out[negative_ids]
         curvature = ns.skipgram_curvature(
             rows["centre"],
             rows["context"],
@@ -95,7 +114,7 @@ def skipgram_step_scales(
         return curvature, dots
 
     (centres, contexts, negatives_), (g_centres, g_contexts, g_negatives) = jax.vmap(along_block)(
-        rows_of["block"], grads, rows_of["centre"], rows_of["context"], rows_of["negative"]
+        rows_of["block"], grads, centre_steps, context_steps, negative_steps
     )
     in_scale = step_scales(
         vocab_size, in_ids, gathered(g_centres.ravel()), gathered(centres.ravel()), bound
