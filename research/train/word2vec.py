@@ -74,8 +74,8 @@ def validate(config: Config) -> None:
         ),
         (
             config.train.curvature_bound == 0 or not config.train.shard_tables,
-            "train.curvature_bound keeps two replicated vocabulary-sized buffers of summed steps, "
-            "which train.shard_tables is meant to avoid: set one of them off",
+            "train.curvature_bound sums each row's step in replicated vocabulary-sized buffers "
+            "(V x D at large P), which train.shard_tables is meant to avoid: set one of them off",
         ),
         (
             config.train.curvature_bound == 0

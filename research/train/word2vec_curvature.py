@@ -58,8 +58,8 @@ def summed_per_occurrence(ids: jax.Array, updates: jax.Array, vocab_size: int) -
         return dense[ids]
     order = jnp.argsort(ids)
     sorted_ids = ids[order]
-    starts = jnp.concatenate([jnp.zeros(1, jnp.int32), (sorted_ids[1:] != sorted_ids[:-1])])
-    segment = jnp.cumsum(starts.astype(jnp.int32))
+    new_row = sorted_ids[1:] != sorted_ids[:-1]
+    segment = jnp.concatenate([jnp.zeros(1, jnp.int32), jnp.cumsum(new_row, dtype=jnp.int32)])
     sums = jax.ops.segment_sum(
         updates[order], segment, num_segments=ids.shape[0], indices_are_sorted=True
     )
