@@ -77,6 +77,7 @@ def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
         "devices": jax.device_count(),
         "train_seconds": row["train_seconds"],
         "negative_draw_hits": row.get("negative_draw_hits"),
+        "curvature_bound": row.get("curvature_bound"),
         "set": overrides_for(args, blocks),
         **row["results"],
     }
@@ -93,14 +94,19 @@ def mean_std(rows: list[dict], key: str) -> tuple[float, float]:
 
 
 def draw_counts(rows: list[dict]) -> str:
-    """'5 (24.4)': a draw's hits and the draw concentration; '?' for runs stored before
-    run.json recorded them."""
-    seen = {
-        (hits["weight"], hits["concentration"])
-        for hits in (r.get("negative_draw_hits") for r in rows)
-        if hits
-    }
-    return "; ".join(f"{w:g} ({c:.1f})" for w, c in sorted(seen)) or "?"
+    """'5 (24.4)': a draw's hits and the draw concentration, with ', bound, cap 33' where the
+    default train.curvature_bound=-1 turned the bound on; '?' for runs stored before run.json
+    recorded them."""
+    seen = set()
+    for r in rows:
+        hits, decided = r.get("negative_draw_hits"), r.get("curvature_bound") or {}
+        if hits:
+            cap = decided["row_hit_cap"] if decided.get("curvature_bound", 0) > 0 else 0
+            seen.add((hits["weight"], hits["concentration"], cap))
+    cells = [
+        f"{w:g} ({c:.1f})" + (f", bound, cap {cap}" if cap else "") for w, c, cap in sorted(seen)
+    ]
+    return "; ".join(cells) or "?"
 
 
 def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
@@ -124,7 +130,9 @@ def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
         "- devices the runs saw: " + ", ".join(sorted({str(r.get("devices", 1)) for r in rows})),
         "- within spread: |Δ| against P = 1 ≤ the larger of the two seed standard deviations",
         "- a draw counts: the hits the row-hit cap counts a shared negative's draw for, and the "
-        "step's draw concentration it was derived from (run.json `negative_draw_hits`)",
+        "step's draw concentration it was derived from (run.json `negative_draw_hits`); 'bound, "
+        "cap N' where the default `train.curvature_bound=-1` turned the curvature bound on, with "
+        "the row-hit cap at N (run.json `curvature_bound`)",
         "",
         "| P | " + " | ".join(HEADLINE) + " | train s | a draw counts |",
         "|---" * (len(HEADLINE) + 3) + "|",
@@ -191,6 +199,12 @@ def main() -> None:
         help="run P = 1 at the defaults, without --set: the reference the other P are judged "
         "against, where --set changes P > 1 only in intent (a cap or bound for stale blocks)",
     )
+    parser.add_argument(
+        "--label",
+        default="",
+        help="appended to the section's name, so that runs of the same settings over other P "
+        "or seeds (a 5-seed table beside a 3-seed one) keep sections of their own",
+    )
     parser.add_argument("--store", default=None, help="JSON lines of finished runs (resume)")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = parser.parse_args()
@@ -220,17 +234,23 @@ def main() -> None:
     chosen = [r for r in rows if any(same_run(r, p, s, overrides_for(args, p)) for p, s in wanted)]
     body = report(chosen, args, command)
     print(body)
-    devices = "" if args.host_devices == 1 else f" {args.host_devices} devices"
-    devices += "".join(f" {assignment}" for assignment in args.set)
-    if args.reference_defaults and args.set:  # its own section: P = 1 differs from the same --set
-        devices += ", P = 1 at the defaults"
-    name = f"word2vec_parallel_blocks {Path(args.corpus).name} {args.kind}{devices}"
+    settings = section_settings(args)
     write_section(
         Path(args.out),
-        name,
+        f"word2vec_parallel_blocks {Path(args.corpus).name} {args.kind}{settings}",
         f"### parallel blocks: quality against P ({Path(args.corpus).name}, {args.kind}"
-        f"{devices})\n\n" + body,
+        f"{settings})\n\n" + body,
     )
+
+
+def section_settings(args: argparse.Namespace) -> str:
+    """What names a section after its corpus and kind: devices, overrides, the reference and
+    --label, so that runs of other settings keep sections of their own."""
+    settings = "" if args.host_devices == 1 else f" {args.host_devices} devices"
+    settings += "".join(f" {assignment}" for assignment in args.set)
+    if args.reference_defaults and args.set:  # its own section: P = 1 differs from the same --set
+        settings += ", P = 1 at the defaults"
+    return settings + (f", {args.label}" if args.label else "")
 
 
 if __name__ == "__main__":

@@ -121,6 +121,8 @@ def worker_ours(args) -> dict:
         "settings": {k: v for k, v in vars(config.train).items()},
         # how the row-hit cap counted a shared negative's draw (derived from P and the corpus)
         "negative_draw_hits": run_info.get("negative_draw_hits"),
+        # whether train.curvature_bound=-1 turned the bound on, at P > 1 (derived likewise)
+        "curvature_bound": run_info.get("curvature_bound"),
     }
 
 

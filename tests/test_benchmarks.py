@@ -121,6 +121,10 @@ def test_parallel_blocks_report_judges_each_set_against_p1(monkeypatch):
     assert "5 epochs, the defaults but train.row_hit_cap=22, 1 device(s)" in text
     assert "| 1 | 0.610 ± 0.014 | 0.310 ± 0.014 |" in text and text.count("| ? |") == 1
     assert "| 8 | 0.620 ± 0.014 | 0.250 ± 0.000 |" in text and "| 5 (24.4) |" in text
+    bounded = {**row(32, 1, 0.66, 0.34, 0.60), "curvature_bound": {"curvature_bound": 1.0}}
+    bounded["negative_draw_hits"] = {"weight": 1.0, "concentration": 24.39}
+    bounded["curvature_bound"]["row_hit_cap"] = 33  # where the default turned the bound on
+    assert module.draw_counts([bounded]) == "1 (24.4), bound, cap 33"
     assert module.same_run({"P": 8, "seed": 1, "set": args.set}, 8, 1, args.set)
     assert not module.same_run({"P": 8, "seed": 1}, 8, 1, args.set)  # a default-settings run
     lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
@@ -133,6 +137,10 @@ def test_parallel_blocks_report_judges_each_set_against_p1(monkeypatch):
     assert module.overrides_for(args, 1) == [] and module.overrides_for(args, 8) == args.set
     text = module.report(rows, args, "python benchmarks/word2vec_parallel_blocks.py")
     assert "train.row_hit_cap=22 (P = 1 at the defaults), 1 device(s)" in text
+    args.label = "5 seeds"
+    assert module.section_settings(args) == (
+        " train.row_hit_cap=22, P = 1 at the defaults, 5 seeds"
+    )
 
 
 def test_small_corpus_tables_name_the_kind_and_judge_each_set_against_gensim(monkeypatch):

@@ -230,7 +230,7 @@ def test_the_step_counts_a_draw_as_the_concentration_says(cap, low, high):
 
 def train_main_job_world(workdir, curvature_bound: float) -> tuple[list[float], dict]:
     """The main job's settings (P = 8, default rate and batch) on a 300 k-token world, 5 epochs:
-    the logged losses and run.json's negative_draw_hits."""
+    the logged losses and run.json."""
     config = Config(name="parallel_blocks")
     config.data.synthetic_tokens = 300_000
     config.data.min_count = 5
@@ -248,7 +248,7 @@ def train_main_job_world(workdir, curvature_bound: float) -> tuple[list[float], 
         for line in (workdir / "metrics.jsonl").read_text().splitlines()
         if "loss" in json.loads(line)
     ]
-    return losses, json.loads((workdir / "run.json").read_text())["negative_draw_hits"]
+    return losses, json.loads((workdir / "run.json").read_text())
 
 
 def test_parallel_blocks_default_learning_rate_stays_finite(tmp_path):
@@ -259,12 +259,16 @@ def test_parallel_blocks_default_learning_rate_stays_finite(tmp_path):
     here), 3.47 at step 128 down to 1.66
     at 909 (the per-row mean of a3ccbc3 to 11584d0: 1.91). 13 s against 32 s for the main
     job's 1 M-token world (fresh token cache, one process)."""
-    losses, draw_hits = train_main_job_world(tmp_path, curvature_bound=0.0)
+    losses, run_info = train_main_job_world(tmp_path, curvature_bound=-1.0)  # the default
     assert all(math.isfinite(x) for x in losses)
     assert losses[-1] < losses[0] - 0.5
     # The synthetic world's few frequent words take much of the noise: its draws concentrate
     # far above the cap at P = 8, so a draw counts its chunk's pairs, and run.json says so.
+    draw_hits = run_info["negative_draw_hits"]
     assert draw_hits["weight"] == 5.0 and draw_hits["concentration"] > 11
+    # Beyond three times the cap too, so the default leaves the curvature bound off.
+    decided = run_info["curvature_bound"]
+    assert decided["curvature_bound"] == 0.0 and decided["draw_concentration"] > 33
 
 
 def test_the_curvature_bound_keeps_draws_counted_once_finite(tmp_path):
@@ -272,10 +276,12 @@ def test_the_curvature_bound_keeps_draws_counted_once_finite(tmp_path):
     without the bound (its docstring: inf before step 384), and the loss falls about as far as
     under the pair count (measured: 3.25 at step 128 down to 1.63 at 909; the pair count:
     3.46 down to 1.66). A bound that never cut a step would leave the once-counted divergence."""
-    losses, draw_hits = train_main_job_world(tmp_path, curvature_bound=1.0)
+    losses, run_info = train_main_job_world(tmp_path, curvature_bound=1.0)
     assert all(math.isfinite(x) for x in losses)
     assert losses[-1] < 1.7
+    draw_hits = run_info["negative_draw_hits"]
     assert draw_hits["weight"] == 1.0 and draw_hits["concentration"] > 11
+    assert "curvature_bound" not in run_info  # set explicitly: no decision to record
 
 
 def test_the_curvature_bound_is_refused_where_it_is_not_implemented():
@@ -285,7 +291,7 @@ def test_the_curvature_bound_is_refused_where_it_is_not_implemented():
     with pytest.raises(UserError, match="train.curvature_bound=1 is implemented for skip-gram"):
         validate(config)
     config.model.kind = "skipgram"
-    for bad in (-1.0, float("inf")):
+    for bad in (-2.0, -0.5, float("inf")):
         config.train.curvature_bound = bad
         with pytest.raises(UserError, match="train.curvature_bound must be a finite number"):
             validate(config)
@@ -293,6 +299,89 @@ def test_the_curvature_bound_is_refused_where_it_is_not_implemented():
     config.train.shard_tables = True
     with pytest.raises(UserError, match="train.shard_tables is meant to avoid"):
         validate(config)
+    # The default, -1, is decided per corpus and stays off where the bound is not implemented.
+    config.train.curvature_bound = -1.0
+    validate(config)
+    config.model.kind = "cbow"
+    validate(config)
+
+
+def crowded(vocab: int, rows: int) -> np.ndarray:
+    """A distribution spread evenly over its first `rows` rows: Σ p² = 1 / rows."""
+    p = np.zeros(vocab)
+    p[:rows] = 1.0 / rows
+    return p
+
+
+def test_the_default_bounds_the_step_where_its_tokens_and_draws_both_crowd_the_cap():
+    """train.curvature_bound=-1 with skip-gram's cap 11, blocks of 1,024 tokens and 1,024 draws,
+    P = 32 (32,768 of each a step): tokens on 1,000 rows (concentration 32.8) and draws on 1,500
+    (21.8) both crowd above the cap, the draws within 3 x 11: the bound, the cap at 33, draws
+    counted once. Draws alone crowding (tokens on 4,000 rows, 8.2) keep the pair count, as do
+    draws beyond 33 (500 rows, 65.5); tokens alone crowding (draws on 4,000 rows) count draws
+    once without the bound."""
+    config = Config(name="bound_default")
+    config.train.parallel_blocks = 32
+    tokens, spread, draws, piled = (crowded(5_000, n) for n in (1_000, 4_000, 1_500, 500))
+    assert step_lib.token_concentration(config, tokens) == pytest.approx(32.768)
+    assert step_lib.draw_concentration(config, draws) == pytest.approx(21.845, abs=1e-3)
+
+    def decided(config, noise, token_distribution):
+        resolved = step_lib.resolve_curvature_bound(config, noise, token_distribution)
+        return (
+            resolved.train.curvature_bound,
+            config_lib.row_hit_cap(resolved),
+            step_lib.negative_hit_weight(resolved, noise),
+        )
+
+    assert decided(config, draws, tokens) == (1.0, 33, 1.0)
+    assert decided(config, draws, spread) == (0.0, 11, 5.0)
+    assert decided(config, piled, tokens) == (0.0, 11, 5.0)
+    assert decided(config, spread, tokens) == (0.0, 11, 1.0)
+    # An explicit cap is tripled too, and the thresholds are its own: 20 < 21.8 <= 60.
+    config.train.row_hit_cap = 20
+    assert decided(config, draws, tokens) == (1.0, 60, 1.0)
+    config.train.row_hit_cap = -1
+    # Off where the bound is not implemented or not meant: P = 1, CBOW, hierarchical softmax,
+    # sharded tables; explicit values are kept.
+    for change in (
+        "train.parallel_blocks=1",
+        "model.kind=cbow",
+        "model.output=hs",
+        "train.shard_tables=true",
+    ):
+        changed = config_lib.apply_overrides(Config(name="x"), ["train.parallel_blocks=32", change])
+        assert step_lib.resolve_curvature_bound(changed, draws, tokens).train.curvature_bound == 0
+    for explicit in (0.0, 2.0):
+        config.train.curvature_bound = explicit
+        assert decided(config, draws, tokens)[:2] == (explicit, 11)
+
+
+def test_a_run_whose_default_bounds_the_step_says_so_and_trains_as_the_explicit_bound(
+    tmp_path, capsys
+):
+    """The tiny world unsubsampled at P = 8 with the cap at 4: its tokens (concentration 24.7)
+    and draws (5.4) both crowd above the cap, the draws within 12, so the default turns the
+    bound on; the run prints one line saying so, run.json records the decision, and the
+    vectors are those of the same run with the bound and the cap at 12 set explicitly."""
+
+    def config_with(**train):
+        config = tiny_config(devices=1, parallel_blocks=8)
+        config.data.sample = 0.0
+        config.train.row_hit_cap = 4
+        for key, value in train.items():
+            setattr(config.train, key, value)
+        return config
+
+    default = fit(config_with(), tmp_path / "default")
+    assert "train.curvature_bound=-1: a step of 8 blocks" in capsys.readouterr().out
+    record = json.loads((tmp_path / "default" / "run.json").read_text())["curvature_bound"]
+    assert record["curvature_bound"] == 1.0 and record["row_hit_cap"] == 12
+    assert record["token_concentration"] > 4 and 4 < record["draw_concentration"] <= 12
+    explicit = fit(config_with(curvature_bound=1.0, row_hit_cap=12), tmp_path / "explicit")
+    np.testing.assert_array_equal(default.vectors.vectors, explicit.vectors.vectors)
+    plain = fit(config_with(curvature_bound=0.0), tmp_path / "plain")
+    assert np.abs(plain.vectors.vectors - default.vectors.vectors).max() > 1e-3
 
 
 EIGHT_DEVICES = """

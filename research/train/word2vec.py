@@ -69,16 +69,18 @@ def validate(config: Config) -> None:
             "train.row_hit_cap must be >= 0 (0 = off), or -1 for the model's default",
         ),
         (
-            math.isfinite(config.train.curvature_bound) and config.train.curvature_bound >= 0,
-            "train.curvature_bound must be a finite number >= 0 (0 = off)",
+            config.train.curvature_bound == -1
+            or (math.isfinite(config.train.curvature_bound) and config.train.curvature_bound >= 0),
+            "train.curvature_bound must be a finite number >= 0 (0 = off), or -1 to decide by the "
+            "step's crowding",
         ),
         (
-            config.train.curvature_bound == 0 or not config.train.shard_tables,
+            config.train.curvature_bound <= 0 or not config.train.shard_tables,
             "train.curvature_bound sums each row's step in replicated vocabulary-sized buffers "
             "(V x D at large P), which train.shard_tables is meant to avoid: set one of them off",
         ),
         (
-            config.train.curvature_bound == 0
+            config.train.curvature_bound <= 0
             or (config.model.kind == "skipgram" and config.model.output == "negative"),
             f"train.curvature_bound={config.train.curvature_bound:g} is implemented for skip-gram "
             f"with negative sampling only (this run: model.kind={config.model.kind}, "
@@ -300,6 +302,8 @@ def _fit(
     sgd_steps = -(-total_blocks // parallel)
     tx, lr_schedule = word2vec_step.make_optimizer(config, sgd_steps, optimizer, schedule)
     noise = windows.noise_distribution(corpus.counts)
+    kept = corpus.counts * stream.keep_prob  # the tokens blocks hold, after subsampling
+    config, stale = resolve_stale_blocks(config, noise, kept / kept.sum())
     draw_hits = negative_draw_hits(config, noise)
     if draw_hits and draw_hits["weight"] != 1.0 and distributed.is_main_process():
         print(
@@ -317,6 +321,7 @@ def _fit(
         blocks_per_epoch=blocks_per_epoch,
         parallel_blocks=config.train.parallel_blocks,  # as resolved for this machine's devices
         **({"negative_draw_hits": draw_hits} if draw_hits else {}),
+        **({"curvature_bound": stale} if stale else {}),
     )
     words_per_block = config.train.batch_size
     group = config.train.steps_per_dispatch * parallel
@@ -391,6 +396,42 @@ def _fit(
     finally:
         checkpointer.close()
     return TrainedRun(vectors, corpus, world_files, total_blocks, train_seconds)
+
+
+def resolve_stale_blocks(
+    config: Config, noise_distribution: np.ndarray, token_distribution: np.ndarray
+) -> tuple[Config, dict[str, float]]:
+    """(config, record): train.curvature_bound=-1 decided for this corpus
+    (word2vec_step.resolve_curvature_bound), said in one line where it turns the bound on, and
+    what run.json records of the decision (empty where there was none to take: P = 1, CBOW,
+    hierarchical softmax, or an explicit value)."""
+    decided = config.train.curvature_bound == -1
+    config = word2vec_step.resolve_curvature_bound(config, noise_distribution, token_distribution)
+    if not decided or config.train.parallel_blocks == 1:
+        return config, {}
+    if config.model.kind != "skipgram" or config.model.output != "negative":
+        return config, {}
+    record = {
+        "token_concentration": round(
+            word2vec_step.token_concentration(config, token_distribution), 3
+        ),
+        "draw_concentration": round(
+            word2vec_step.draw_concentration(config, noise_distribution), 3
+        ),
+        "curvature_bound": config.train.curvature_bound,
+        "row_hit_cap": config_lib.row_hit_cap(config),
+    }
+    if record["curvature_bound"] > 0 and distributed.is_main_process():
+        print(
+            f"train.curvature_bound=-1: a step of {config.train.parallel_blocks} blocks holds a "
+            f"typical token's row {record['token_concentration']:.1f} times and draws a typical "
+            f"drawn row {record['draw_concentration']:.1f} times, both above the cap "
+            f"{record['row_hit_cap'] // word2vec_step.BOUND_CAP_FACTOR}: bounding each row's "
+            f"step by its curvature, with the cap at {record['row_hit_cap']} and draws counted "
+            "once (set train.curvature_bound=0 for the pair count)",
+            flush=True,
+        )
+    return config, record
 
 
 def negative_draw_hits(config: Config, noise_distribution: np.ndarray) -> dict[str, float]:

@@ -8,6 +8,8 @@ gradient, H its Hessian with the other rows fixed), lowest at t* = −g·Δ / Δ
 cuts the step to min(1, bound · t*). For skip-gram's log-sigmoid terms H is exact and cheap
 (negative_sampling.skipgram_curvature). The two rows of a pair move together, which one row's
 bound cannot see, so the row-hit cap stays on beside it (word2vec_step.scatter_row_updates).
+The default, train.curvature_bound=-1, turns it on (with the cap tripled) only where a step of
+P blocks crowds both its tokens' and its draws' rows: word2vec_step.resolve_curvature_bound.
 """
 
 from __future__ import annotations

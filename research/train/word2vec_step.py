@@ -8,6 +8,7 @@ and the SGD update; plain SGD keeps no per-parameter state, so nothing dense is 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -178,6 +179,62 @@ def negative_hit_weight(config: Config, noise_distribution: np.ndarray) -> float
     return config.train.chunk_size * config.data.negatives / config_lib.shared_negatives(config)
 
 
+def token_concentration(config: Config, token_distribution: np.ndarray) -> float:
+    """How many times one SGD step holds, on average, the row of a random block token:
+    P · batch_size · Σ p², with p the distribution of the tokens blocks hold (the unigram
+    distribution after subsampling). The block tokens' counterpart of draw_concentration: 2.7
+    on the 14.7 M-token corpus at P = 2, 10.8 at P = 8, 43.3 at P = 32; the synthetic world,
+    whose few hundred words take its draws, 7.0 at P = 2 and 28.0 at P = 8."""
+    p = np.asarray(token_distribution, np.float64)
+    return float(config.train.parallel_blocks * config.train.batch_size * np.sum(p * p))
+
+
+# The row-hit cap under the curvature bound that resolve_curvature_bound turns on, in multiples
+# of the cap: 3 (33 for skip-gram) came closest to P = 1 on the 14.7 M-token corpus at P = 32
+# (22 and 44 scored lower; BENCHMARKS.md, "Parallel blocks").
+BOUND_CAP_FACTOR = 3
+
+
+def resolve_curvature_bound(
+    config: Config, noise_distribution: np.ndarray, token_distribution: np.ndarray
+) -> Config:
+    """The config with train.curvature_bound=-1 decided for this corpus: 1 with the row-hit cap
+    tripled (BOUND_CAP_FACTOR), or 0. Explicit values are kept.
+
+    The bound replaces the pair count (negative_hit_weight) where both of a step's kinds of
+    rows pile above the cap: its draws (draw_concentration) and its block tokens
+    (token_concentration). There the cap throttles much of the step's token mass (46 % of it on
+    rows above the cap at P = 32 on the 14.7 M-token corpus), the pair count damps the draws on
+    top, and P = 32 lost 0.028 WS-353 and 1.6 analogy points; the bound, which cuts each row
+    to where the loss along its step turns up, let the cap rise to 33 and came within about
+    0.004 WS-353 of P = 1. Where only the draws pile up (the synthetic world at P = 2) the
+    pair count damps exactly them, while the bound cut the block tokens' rows, which did not
+    need it (0.85 against 0.91 similarity Spearman). The bound counts draws once, which needs
+    the draws to stay under the raised cap, as under the plain cap (negative_hit_weight): the
+    synthetic world at P = 8 (67) and 32 (269) diverged with it. Skip-gram with negative
+    sampling at P > 1 only, and not with train.shard_tables (word2vec.validate says why).
+    """
+    train = config.train
+    if train.curvature_bound != -1:
+        return config
+    cap = config_lib.row_hit_cap(config)
+    raised = BOUND_CAP_FACTOR * cap
+    bound = (
+        config.model.kind == "skipgram"
+        and config.model.output == "negative"
+        and train.parallel_blocks > 1
+        and not train.shard_tables
+        and cap > 0
+        and cap < draw_concentration(config, noise_distribution) <= raised
+        and token_concentration(config, token_distribution) > cap
+    )
+    if bound:
+        train = dataclasses.replace(train, curvature_bound=1.0, row_hit_cap=raised)
+    else:
+        train = dataclasses.replace(train, curvature_bound=0.0)
+    return dataclasses.replace(config, train=train)
+
+
 def state_shardings(state: TrainState, mesh: Mesh, shard_tables: bool) -> TrainState:
     """Replicated state, or with `shard_tables` the embedding tables split along the vocabulary
     over the data axis (for tables too large for one device; the vocabulary size must divide by
@@ -231,8 +288,9 @@ def make_train_step(
     kind = config.model.kind
     parallel = config.train.parallel_blocks
     reject_target = config.train.reject_target_negatives
-    # P = 1 keeps word2vec's calibrated step (negative_hit_weight): the bound is for P > 1.
-    curvature_bound = config.train.curvature_bound if config.train.parallel_blocks > 1 else 0.0
+    # P = 1 keeps word2vec's calibrated step (negative_hit_weight): the bound is for P > 1. An
+    # undecided -1 (resolve_curvature_bound decides it from the corpus) counts as off.
+    curvature_bound = max(config.train.curvature_bound, 0.0) if parallel > 1 else 0.0
     hierarchical = config.model.output == "hs"
     if hierarchical:
         if tree is None:
