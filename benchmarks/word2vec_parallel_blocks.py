@@ -170,6 +170,40 @@ def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def question_report(rows: list[dict], section: str, questions: list[tuple[str, ...]]) -> str:
+    """Question by question in one analogy section: how many runs of each P answered it, and
+    which answers (d words) the runs got right. A small section's score can rest on a few word
+    pairs; this says whether P loses the same questions every seed or different ones."""
+    stored = [r for r in rows if "analogy/correct_questions" in r]
+    if not stored:
+        return "(no run in the store recorded its questions: rerun with a new --store)\n"
+    by_p = {p: [r for r in stored if r["P"] == p] for p in sorted({r["P"] for r in stored})}
+    picked = [i for i, q in enumerate(questions) if q[0] == section]
+    lines = [
+        f"Question by question, {section} (3CosAdd; runs that recorded their questions):",
+        "",
+        "| P | runs | right per run | right in every run | right in at least one "
+        "| answers right (d word: questions over all runs) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p, group in by_p.items():
+        right = np.array(
+            [[r["analogy/correct_questions"][i] == "1" for i in picked] for r in group]
+        )
+        answers: dict[str, int] = {}
+        for run_right in right:
+            for i, ok in zip(picked, run_right, strict=True):
+                if ok:
+                    answers[questions[i][4]] = answers.get(questions[i][4], 0) + 1
+        tally = ", ".join(f"{w} {n}" for w, n in sorted(answers.items(), key=lambda x: -x[1]))
+        lines.append(
+            f"| {p} | {len(group)} | {', '.join(str(int(x)) for x in right.sum(1))} of "
+            f"{group[0].get(f'section_covered/{section}', '?')} | {int(right.all(0).sum())} | "
+            f"{int(right.any(0).sum())} | {tally or '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", required=True)
@@ -205,6 +239,13 @@ def main() -> None:
         help="appended to the section's name, so that runs of the same settings over other P "
         "or seeds (a 5-seed table beside a 3-seed one) keep sections of their own",
     )
+    parser.add_argument(
+        "--questions",
+        default="",
+        metavar="SECTION",
+        help="also report this analogy section question by question (runs stored since the "
+        "store recorded each run's answered questions)",
+    )
     parser.add_argument("--store", default=None, help="JSON lines of finished runs (resume)")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = parser.parse_args()
@@ -233,6 +274,12 @@ def main() -> None:
         )
     chosen = [r for r in rows if any(same_run(r, p, s, overrides_for(args, p)) for p, s in wanted)]
     body = report(chosen, args, command)
+    if args.questions:
+        from research.eval.analogy import read_analogies
+
+        analogies = read_analogies(args.analogy)
+        questions = [(s, *q) for s, q in zip(analogies.sections, analogies.words, strict=True)]
+        body += "\n" + question_report(chosen, args.questions, questions)
     print(body)
     settings = section_settings(args)
     write_section(

@@ -69,6 +69,9 @@ def evaluate(words, vectors, counts, wordsim: str, analogy: str) -> dict[str, fl
         rows = covered & (sections == section)
         results[f"section/{section}"] = float(correct[rows].mean()) if rows.any() else math.nan
         results[f"section_covered/{section}"] = int(rows.sum())
+    # Which questions 3CosAdd answered, in file order: runs compared question by question
+    # (word2vec_parallel_blocks.py --questions).
+    results["analogy/correct_questions"] = "".join("1" if c else "0" for c in correct)
     return results
 
 

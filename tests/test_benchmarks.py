@@ -143,6 +143,27 @@ def test_parallel_blocks_report_judges_each_set_against_p1(monkeypatch):
     )
 
 
+def test_parallel_blocks_question_report_says_which_questions_each_p_answers(monkeypatch):
+    """word2vec_parallel_blocks.question_report on a hand-made store: per P, the questions each
+    run answered in one section, those every run answered, any run answered, and the answers."""
+    module = load_benchmark(BENCHMARKS / "word2vec_parallel_blocks.py", monkeypatch)
+    questions = [
+        ("capitals", "athens", "greece", "paris", "france"),
+        ("capitals", "paris", "france", "athens", "greece"),
+        ("plurals", "cat", "cats", "dog", "dogs"),
+    ]
+
+    def run(p, answered):
+        return {"P": p, "analogy/correct_questions": answered, "section_covered/capitals": 2}
+
+    rows = [run(1, "111"), run(1, "011"), run(8, "001"), run(8, "101"), {"P": 8}]
+    text = module.question_report(rows, "capitals", questions)
+    lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
+    assert lines["| 1"] == "| 1 | 2 | 2, 1 of 2 | 1 | 2 | greece 2, france 1 |"
+    assert lines["| 8"] == "| 8 | 2 | 0, 1 of 2 | 0 | 1 | france 1 |"
+    assert "rerun with a new --store" in module.question_report([{"P": 1}], "capitals", questions)
+
+
 def test_small_corpus_tables_name_the_kind_and_judge_each_set_against_gensim(monkeypatch):
     """word2vec_small_corpus.tables on a hand-made CBOW store: the heading and corpus line name
     CBOW, and each set's Δ is judged within the larger of the two seed spreads."""
