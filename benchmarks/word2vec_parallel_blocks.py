@@ -121,7 +121,7 @@ def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
         + (
             f"the defaults but {', '.join(args.set)}"
             if args.set
-            else "default learning rate and row-hit cap"
+            else "the defaults (learning rate, row-hit cap, curvature-bound rule)"
         )
         + (" (P = 1 at the defaults)" if args.reference_defaults and args.set else "")
         + f", {args.host_devices} device(s); analogies 3CosAdd over the 30,000 most frequent "
@@ -177,6 +177,13 @@ def question_report(rows: list[dict], section: str, questions: list[tuple[str, .
     stored = [r for r in rows if "analogy/correct_questions" in r]
     if not stored:
         return "(no run in the store recorded its questions: rerun with a new --store)\n"
+    if section not in {q[0] for q in questions}:
+        raise SystemExit(f"--questions {section}: the analogy file has no such section")
+    if any(len(r["analogy/correct_questions"]) != len(questions) for r in stored):
+        raise SystemExit(
+            "--questions: a stored run answered another analogy file (its question count "
+            f"differs from {len(questions)}): use the --analogy file the store was made with"
+        )
     by_p = {p: [r for r in stored if r["P"] == p] for p in sorted({r["P"] for r in stored})}
     picked = [i for i, q in enumerate(questions) if q[0] == section]
     lines = [

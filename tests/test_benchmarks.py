@@ -162,6 +162,10 @@ def test_parallel_blocks_question_report_says_which_questions_each_p_answers(mon
     assert lines["| 1"] == "| 1 | 2 | 2, 1 of 2 | 1 | 2 | greece 2, france 1 |"
     assert lines["| 8"] == "| 8 | 2 | 0, 1 of 2 | 0 | 1 | france 1 |"
     assert "rerun with a new --store" in module.question_report([{"P": 1}], "capitals", questions)
+    with pytest.raises(SystemExit, match="no such section"):
+        module.question_report(rows, "capital", questions)
+    with pytest.raises(SystemExit, match="another analogy file"):
+        module.question_report([run(1, "11")], "capitals", questions)
 
 
 def test_small_corpus_tables_name_the_kind_and_judge_each_set_against_gensim(monkeypatch):

@@ -262,6 +262,7 @@ def test_parallel_blocks_add_both_blocks_updates_from_one_snapshot(kind):
     research/train/word2vec_step.py scatter_row_updates)."""
     config = hs_config(kind)
     config.train.parallel_blocks = 2
+    config.train.curvature_bound = 0.0  # fit decides -1 from the corpus; this calls the step
     tree = hs.huffman_tree(np.sort(np.random.default_rng(4).integers(1, 200, VOCAB))[::-1])
     tx, schedule = step_lib.make_optimizer(config, 10)
     graphdef, state = step_lib.init_state(config, VOCAB, tx)

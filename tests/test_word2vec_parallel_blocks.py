@@ -18,7 +18,7 @@ from research.config import Config
 from research.errors import UserError
 from research.train import word2vec_curvature as curvature_lib
 from research.train import word2vec_step as step_lib
-from research.train.word2vec import fit, validate
+from research.train.word2vec import check_resume_curvature_bound, fit, validate
 from tests.test_distributed import ROOT, subprocess_env
 from tests.xla_settings import LONG_RUN_STEP
 
@@ -206,6 +206,7 @@ def test_the_step_counts_a_draw_as_the_concentration_says(cap, low, high):
     config.train.chunk_size = 32
     config.data.window = 2
     config.train.row_hit_cap = cap
+    config.train.curvature_bound = 0.0  # the pair count's rule alone (fit decides -1)
     vocab = 10_000
     rng = np.random.default_rng(1)
     noise = spread_noise(vocab, 0.5)
@@ -299,7 +300,8 @@ def test_the_curvature_bound_is_refused_where_it_is_not_implemented():
     config.train.shard_tables = True
     with pytest.raises(UserError, match="train.shard_tables is meant to avoid"):
         validate(config)
-    # The default, -1, is decided per corpus and stays off where the bound is not implemented.
+    # The default, -1, is accepted for every kind: resolve_curvature_bound leaves the bound off
+    # where it is not implemented (the next test).
     config.train.curvature_bound = -1.0
     validate(config)
     config.model.kind = "cbow"
@@ -342,10 +344,15 @@ def test_the_default_bounds_the_step_where_its_tokens_and_draws_both_crowd_the_c
     config.train.row_hit_cap = 20
     assert decided(config, draws, tokens) == (1.0, 60, 1.0)
     config.train.row_hit_cap = -1
-    # Off where the bound is not implemented or not meant: P = 1, CBOW, hierarchical softmax,
-    # sharded tables; explicit values are kept.
+    # Off where the bound is not meant or not implemented, however crowded the step: P = 1
+    # (word2vec's calibrated step), CBOW, hierarchical softmax, sharded tables; explicit values
+    # are kept.
+    one = Config(name="one_block")  # P = 1: tokens on 40 rows (25.6), draws on 50 (20.5)
+    few_tokens, few_draws = crowded(5_000, 40), crowded(5_000, 50)
+    assert step_lib.token_concentration(one, few_tokens) > 11
+    assert 11 < step_lib.draw_concentration(one, few_draws) <= 33
+    assert step_lib.resolve_curvature_bound(one, few_draws, few_tokens).train.curvature_bound == 0
     for change in (
-        "train.parallel_blocks=1",
         "model.kind=cbow",
         "model.output=hs",
         "train.shard_tables=true",
@@ -374,7 +381,9 @@ def test_a_run_whose_default_bounds_the_step_says_so_and_trains_as_the_explicit_
         return config
 
     default = fit(config_with(), tmp_path / "default")
-    assert "train.curvature_bound=-1: a step of 8 blocks" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "train.curvature_bound=-1: a step of 8 blocks" in said
+    assert "above the cap 4: " in said and "with the cap at 12 " in said
     record = json.loads((tmp_path / "default" / "run.json").read_text())["curvature_bound"]
     assert record["curvature_bound"] == 1.0 and record["row_hit_cap"] == 12
     assert record["token_concentration"] > 4 and 4 < record["draw_concentration"] <= 12
@@ -382,6 +391,20 @@ def test_a_run_whose_default_bounds_the_step_says_so_and_trains_as_the_explicit_
     np.testing.assert_array_equal(default.vectors.vectors, explicit.vectors.vectors)
     plain = fit(config_with(curvature_bound=0.0), tmp_path / "plain")
     assert np.abs(plain.vectors.vectors - default.vectors.vectors).max() > 1e-3
+
+
+def test_a_resume_that_would_decide_the_bound_otherwise_is_refused(tmp_path):
+    """train.shard_tables may change on resume, but it turns the default bound off: a run that
+    began with the bound on must not go on without it unannounced."""
+    (tmp_path / "checkpoints").mkdir()
+    began = {"curvature_bound": 1.0, "row_hit_cap": 33, "token_concentration": 43.3}
+    (tmp_path / "run.json").write_text(json.dumps({"curvature_bound": began}))
+    check_resume_curvature_bound(tmp_path, dict(began))  # the same decision resumes
+    with pytest.raises(UserError, match="began with train.curvature_bound=1 and train.row_hit"):
+        check_resume_curvature_bound(tmp_path, {"curvature_bound": 0.0, "row_hit_cap": 11})
+    check_resume_curvature_bound(tmp_path, {})  # an explicit value: nothing was decided
+    (tmp_path / "run.json").write_text("{}")  # a run from before the decision was recorded
+    check_resume_curvature_bound(tmp_path, {"curvature_bound": 0.0, "row_hit_cap": 11})
 
 
 EIGHT_DEVICES = """

@@ -302,8 +302,10 @@ def _fit(
     sgd_steps = -(-total_blocks // parallel)
     tx, lr_schedule = word2vec_step.make_optimizer(config, sgd_steps, optimizer, schedule)
     noise = windows.noise_distribution(corpus.counts)
-    kept = corpus.counts * stream.keep_prob  # the tokens blocks hold, after subsampling
-    config, stale = resolve_stale_blocks(config, noise, kept / kept.sum())
+    block_tokens = corpus.counts * stream.keep_prob  # the tokens blocks hold, after subsampling
+    token_distribution = block_tokens / block_tokens.sum()
+    config, bound_decision = decide_curvature_bound(config, noise, token_distribution)
+    check_resume_curvature_bound(workdir, bound_decision)
     draw_hits = negative_draw_hits(config, noise)
     if draw_hits and draw_hits["weight"] != 1.0 and distributed.is_main_process():
         print(
@@ -321,7 +323,7 @@ def _fit(
         blocks_per_epoch=blocks_per_epoch,
         parallel_blocks=config.train.parallel_blocks,  # as resolved for this machine's devices
         **({"negative_draw_hits": draw_hits} if draw_hits else {}),
-        **({"curvature_bound": stale} if stale else {}),
+        **({"curvature_bound": bound_decision} if bound_decision else {}),
     )
     words_per_block = config.train.batch_size
     group = config.train.steps_per_dispatch * parallel
@@ -398,7 +400,7 @@ def _fit(
     return TrainedRun(vectors, corpus, world_files, total_blocks, train_seconds)
 
 
-def resolve_stale_blocks(
+def decide_curvature_bound(
     config: Config, noise_distribution: np.ndarray, token_distribution: np.ndarray
 ) -> tuple[Config, dict[str, float]]:
     """(config, record): train.curvature_bound=-1 decided for this corpus
@@ -406,6 +408,7 @@ def resolve_stale_blocks(
     what run.json records of the decision (empty where there was none to take: P = 1, CBOW,
     hierarchical softmax, or an explicit value)."""
     decided = config.train.curvature_bound == -1
+    cap = config_lib.row_hit_cap(config)
     config = word2vec_step.resolve_curvature_bound(config, noise_distribution, token_distribution)
     if not decided or config.train.parallel_blocks == 1:
         return config, {}
@@ -425,13 +428,31 @@ def resolve_stale_blocks(
         print(
             f"train.curvature_bound=-1: a step of {config.train.parallel_blocks} blocks holds a "
             f"typical token's row {record['token_concentration']:.1f} times and draws a typical "
-            f"drawn row {record['draw_concentration']:.1f} times, both above the cap "
-            f"{record['row_hit_cap'] // word2vec_step.BOUND_CAP_FACTOR}: bounding each row's "
-            f"step by its curvature, with the cap at {record['row_hit_cap']} and draws counted "
-            "once (set train.curvature_bound=0 for the pair count)",
+            f"drawn row {record['draw_concentration']:.1f} times, both above the cap {cap}: "
+            f"bounding each row's step by its curvature, with the cap at "
+            f"{record['row_hit_cap']} and draws counted once (set train.curvature_bound=0 for "
+            "the pair count)",
             flush=True,
         )
     return config, record
+
+
+def check_resume_curvature_bound(workdir: Path, decision: dict[str, float]) -> None:
+    """Refuse to resume where train.curvature_bound=-1 decides otherwise than when the run began
+    (a resumable setting such as train.shard_tables turns the bound off): the rest of the run
+    would train under another rule without saying so."""
+    saved = run_files.saved_run_value(workdir, "curvature_bound")
+    if not saved or not decision:
+        return
+    keys = ("curvature_bound", "row_hit_cap")
+    if tuple(saved[k] for k in keys) != tuple(decision[k] for k in keys):
+        raise UserError(
+            f"{workdir} began with train.curvature_bound={saved['curvature_bound']:g} and "
+            f"train.row_hit_cap={saved['row_hit_cap']} (decided from the corpus) and would "
+            f"resume with {decision['curvature_bound']:g} and {decision['row_hit_cap']}: resume "
+            "with the settings it began with (train.shard_tables, train.row_hit_cap), or "
+            "use a new --workdir"
+        )
 
 
 def negative_draw_hits(config: Config, noise_distribution: np.ndarray) -> dict[str, float]:

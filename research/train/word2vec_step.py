@@ -288,9 +288,13 @@ def make_train_step(
     kind = config.model.kind
     parallel = config.train.parallel_blocks
     reject_target = config.train.reject_target_negatives
-    # P = 1 keeps word2vec's calibrated step (negative_hit_weight): the bound is for P > 1. An
-    # undecided -1 (resolve_curvature_bound decides it from the corpus) counts as off.
-    curvature_bound = max(config.train.curvature_bound, 0.0) if parallel > 1 else 0.0
+    # P = 1 keeps word2vec's calibrated step (negative_hit_weight): the bound is for P > 1.
+    if parallel > 1 and config.train.curvature_bound == -1:
+        raise ValueError(
+            "train.curvature_bound=-1 is decided from the corpus: pass the config through "
+            "resolve_curvature_bound (train.word2vec.fit does) or set 0 or a bound"
+        )
+    curvature_bound = config.train.curvature_bound if parallel > 1 else 0.0
     hierarchical = config.model.output == "hs"
     if hierarchical:
         if tree is None:
