@@ -329,7 +329,12 @@ def test_the_default_bounds_the_step_where_its_tokens_and_draws_both_crowd_the_c
     assert step_lib.draw_concentration(config, draws) == pytest.approx(21.845, abs=1e-3)
 
     def decided(config, noise, token_distribution):
-        resolved = step_lib.resolve_curvature_bound(config, noise, token_distribution)
+        resolved, record = step_lib.resolve_curvature_bound(config, noise, token_distribution)
+        if config.train.curvature_bound == -1:  # run.json's record says what was decided
+            assert record["curvature_bound"] == resolved.train.curvature_bound
+            assert record["row_hit_cap"] == config_lib.row_hit_cap(resolved)
+        else:
+            assert record == {}
         return (
             resolved.train.curvature_bound,
             config_lib.row_hit_cap(resolved),
@@ -351,14 +356,16 @@ def test_the_default_bounds_the_step_where_its_tokens_and_draws_both_crowd_the_c
     few_tokens, few_draws = crowded(5_000, 40), crowded(5_000, 50)
     assert step_lib.token_concentration(one, few_tokens) > 11
     assert 11 < step_lib.draw_concentration(one, few_draws) <= 33
-    assert step_lib.resolve_curvature_bound(one, few_draws, few_tokens).train.curvature_bound == 0
+    resolved, record = step_lib.resolve_curvature_bound(one, few_draws, few_tokens)
+    assert resolved.train.curvature_bound == 0 and record == {}
     for change in (
         "model.kind=cbow",
         "model.output=hs",
         "train.shard_tables=true",
     ):
         changed = config_lib.apply_overrides(Config(name="x"), ["train.parallel_blocks=32", change])
-        assert step_lib.resolve_curvature_bound(changed, draws, tokens).train.curvature_bound == 0
+        resolved, _ = step_lib.resolve_curvature_bound(changed, draws, tokens)
+        assert resolved.train.curvature_bound == 0
     for explicit in (0.0, 2.0):
         config.train.curvature_bound = explicit
         assert decided(config, draws, tokens)[:2] == (explicit, 11)

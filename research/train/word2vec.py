@@ -403,28 +403,12 @@ def _fit(
 def decide_curvature_bound(
     config: Config, noise_distribution: np.ndarray, token_distribution: np.ndarray
 ) -> tuple[Config, dict[str, float]]:
-    """(config, record): train.curvature_bound=-1 decided for this corpus
-    (word2vec_step.resolve_curvature_bound), said in one line where it turns the bound on, and
-    what run.json records of the decision (empty where there was none to take: P = 1, CBOW,
-    hierarchical softmax, or an explicit value)."""
-    decided = config.train.curvature_bound == -1
+    """word2vec_step.resolve_curvature_bound, said in one line where it turns the bound on."""
     cap = config_lib.row_hit_cap(config)
-    config = word2vec_step.resolve_curvature_bound(config, noise_distribution, token_distribution)
-    if not decided or config.train.parallel_blocks == 1:
-        return config, {}
-    if config.model.kind != "skipgram" or config.model.output != "negative":
-        return config, {}
-    record = {
-        "token_concentration": round(
-            word2vec_step.token_concentration(config, token_distribution), 3
-        ),
-        "draw_concentration": round(
-            word2vec_step.draw_concentration(config, noise_distribution), 3
-        ),
-        "curvature_bound": config.train.curvature_bound,
-        "row_hit_cap": config_lib.row_hit_cap(config),
-    }
-    if record["curvature_bound"] > 0 and distributed.is_main_process():
+    config, record = word2vec_step.resolve_curvature_bound(
+        config, noise_distribution, token_distribution
+    )
+    if record.get("curvature_bound", 0) > 0 and distributed.is_main_process():
         print(
             f"train.curvature_bound=-1: a step of {config.train.parallel_blocks} blocks holds a "
             f"typical token's row {record['token_concentration']:.1f} times and draws a typical "

@@ -197,9 +197,12 @@ BOUND_CAP_FACTOR = 3
 
 def resolve_curvature_bound(
     config: Config, noise_distribution: np.ndarray, token_distribution: np.ndarray
-) -> Config:
-    """The config with train.curvature_bound=-1 decided for this corpus: 1 with the row-hit cap
-    tripled (BOUND_CAP_FACTOR), or 0. Explicit values are kept.
+) -> tuple[Config, dict[str, float]]:
+    """(config, record): the config with train.curvature_bound=-1 decided for this corpus, 1
+    with the row-hit cap tripled (BOUND_CAP_FACTOR) or 0, and what run.json records of the
+    decision: both concentrations, the bound and the cap. Explicit values are kept, and the
+    record is empty where there was nothing to decide (an explicit value, P = 1, CBOW,
+    hierarchical softmax).
 
     The bound replaces the pair count (negative_hit_weight) where both of a step's kinds of
     rows pile above the cap: its draws (draw_concentration) and its block tokens
@@ -216,23 +219,31 @@ def resolve_curvature_bound(
     """
     train = config.train
     if train.curvature_bound != -1:
-        return config
-    cap = config_lib.row_hit_cap(config)
-    raised = BOUND_CAP_FACTOR * cap
-    bound = (
+        return config, {}
+    applies = (
         config.model.kind == "skipgram"
         and config.model.output == "negative"
         and train.parallel_blocks > 1
-        and not train.shard_tables
-        and cap > 0
-        and cap < draw_concentration(config, noise_distribution) <= raised
-        and token_concentration(config, token_distribution) > cap
     )
+    if not applies:
+        train = dataclasses.replace(train, curvature_bound=0.0)
+        return dataclasses.replace(config, train=train), {}
+    cap = config_lib.row_hit_cap(config)
+    raised = BOUND_CAP_FACTOR * cap
+    draws = draw_concentration(config, noise_distribution)
+    tokens = token_concentration(config, token_distribution)
+    bound = not train.shard_tables and cap > 0 and cap < draws <= raised and tokens > cap
     if bound:
         train = dataclasses.replace(train, curvature_bound=1.0, row_hit_cap=raised)
     else:
         train = dataclasses.replace(train, curvature_bound=0.0)
-    return dataclasses.replace(config, train=train)
+    record = {
+        "token_concentration": round(tokens, 3),
+        "draw_concentration": round(draws, 3),
+        "curvature_bound": train.curvature_bound,
+        "row_hit_cap": raised if bound else cap,
+    }
+    return dataclasses.replace(config, train=train), record
 
 
 def state_shardings(state: TrainState, mesh: Mesh, shard_tables: bool) -> TrainState:
