@@ -8,11 +8,14 @@ the default learning rate, same corpus, same evaluation as word2vec_vs_gensim.py
         --analogy /work/shared/data/word/questions_words.tsv --blocks 1,2,8,32 --seeds 0,1,2
 
 Each (P, seed) run is appended to --store (JSON lines) as it ends, and a run already there (same
-P, seed and --set overrides) is not repeated, so an interrupted invocation resumes. Prints and
-writes to --out (a section named by the corpus, kind and overrides): mean ± std over seeds of
+P, seed, --set overrides and whole config, so a default changed since is run again) is not
+repeated, so an interrupted invocation resumes. Prints and writes to --out (a section named
+by the corpus, kind and overrides): mean ± std over seeds of
 WS-353 Spearman, analogy accuracy (total, semantic, syntactic), training seconds and how a
 shared negative's draw counted per P, then every analogy section per P with its Δ against P = 1
-and whether Δ is within the larger of the two seed standard deviations. With --set KEY=VALUE
+and whether Δ is within the larger of the two seed standard deviations; where the runs recorded
+their analogy answers, each set's Δ with a 95 % interval from a bootstrap over seeds and
+questions, and both rules on P = 1 against itself (their false alarms). With --set KEY=VALUE
 (a rule for stale blocks, say) and --reference-defaults, P = 1 runs at the defaults, so every
 P is judged against plain word2vec SGD rather than against P = 1 under the same overrides.
 """
@@ -33,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_common import invocation, machine, write_section  # noqa: E402
-from word2vec_vs_gensim import worker_ours  # noqa: E402
+from word2vec_vs_gensim import ours_config, worker_ours  # noqa: E402
 
 HEADLINE = {
     "WS-353 ρ": "ws353/spearman",
@@ -48,8 +51,9 @@ def overrides_for(args: argparse.Namespace, blocks: int) -> list[str]:
     return [] if blocks == 1 and args.reference_defaults else list(args.set)
 
 
-def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
-    run_args = argparse.Namespace(
+def worker_args(args: argparse.Namespace, blocks: int, seed: int) -> argparse.Namespace:
+    """word2vec_vs_gensim's worker arguments for the run of P = `blocks` at `seed`."""
+    return argparse.Namespace(
         corpus=os.path.expanduser(args.corpus),
         kind=args.kind,
         output="negative",  # word2vec_vs_gensim's worker also times model.output=hs
@@ -68,7 +72,19 @@ def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
             *overrides_for(args, blocks),
         ],
     )
-    row = worker_ours(run_args)
+
+
+def run_config(args: argparse.Namespace, blocks: int, seed: int) -> dict:
+    """The whole config the run of P = `blocks` at `seed` trains with, as stored (JSON): a
+    stored run is reused only where it trained with these values, so a run stored before a
+    default changed is run again rather than reported under the new default."""
+    from research.config import to_dict
+
+    return json.loads(json.dumps(to_dict(ours_config(worker_args(args, blocks, seed)))))
+
+
+def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
+    row = worker_ours(worker_args(args, blocks, seed))
     import jax  # imported by the worker, after --host-devices set XLA_FLAGS
 
     return {
@@ -79,13 +95,16 @@ def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
         "negative_draw_hits": row.get("negative_draw_hits"),
         "curvature_bound": row.get("curvature_bound"),
         "set": overrides_for(args, blocks),
+        "config": run_config(args, blocks, seed),
         **row["results"],
     }
 
 
-def same_run(row: dict, blocks: int, seed: int, overrides: list[str]) -> bool:
-    """Whether a stored row is the run (P, seed, --set overrides) asks for."""
-    return (row["P"], row["seed"], row.get("set", [])) == (blocks, seed, list(overrides))
+def same_run(row: dict, blocks: int, seed: int, overrides: list[str], config: dict) -> bool:
+    """Whether a stored row is the run (P, seed, --set overrides) asks for, trained with the
+    `config` (run_config) that run would train with now."""
+    asked = (blocks, seed, list(overrides), config)
+    return (row["P"], row["seed"], row.get("set", []), row.get("config")) == asked
 
 
 def mean_std(rows: list[dict], key: str) -> tuple[float, float]:
@@ -109,7 +128,9 @@ def draw_counts(rows: list[dict]) -> str:
     return "; ".join(cells) or "?"
 
 
-def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
+def report(
+    rows: list[dict], args: argparse.Namespace, command: str, question_sets: dict | None = None
+) -> str:
     by_p = {p: [r for r in rows if r["P"] == p] for p in sorted({r["P"] for r in rows})}
     reference = by_p.get(1)
     lines = [
@@ -167,7 +188,147 @@ def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
             )
             cells += [f"{mean:.3f} ± {std:.3f}", f"{delta:+.3f}", verdict]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if question_sets:
+        lines += interval_report(by_p, question_sets)
     return "\n".join(lines) + "\n"
+
+
+def answered(rows: list[dict]) -> np.ndarray:
+    """(runs, questions) bool: which questions each run answered right, in file order."""
+    return np.array([[c == "1" for c in r["analogy/correct_questions"]] for r in rows])
+
+
+def question_sets(rows: list[dict], analogy: str) -> dict[str, np.ndarray] | None:
+    """Each set the report judges (the whole file, semantic, syntactic, every section) as a
+    mask over the covered questions, where every run recorded its answers and coverage (runs
+    stored since 2026-12-05's second change to word2vec_vs_gensim.evaluate); else None."""
+    if not rows or any("analogy/covered_questions" not in r for r in rows):
+        return None
+    from research.eval.analogy import read_analogies
+
+    covered = {r["analogy/covered_questions"] for r in rows}
+    if len(covered) != 1:  # one corpus and vocabulary: every run asks the same questions
+        raise SystemExit(
+            "the stored runs covered different analogy questions (another corpus, vocabulary or "
+            "analogy file): use one --store per corpus and --analogy file"
+        )
+    mask = np.array([c == "1" for c in covered.pop()])
+    questions = read_analogies(analogy)
+    if len(questions.sections) != len(mask):
+        raise SystemExit(
+            f"the stored runs answered {len(mask)} analogy questions and --analogy has "
+            f"{len(questions.sections)}: use the --analogy file the store was made with"
+        )
+    sections = np.array(questions.sections, dtype=object)
+    kinds = np.array(questions.kinds, dtype=object)
+    sets = {"analogy": mask, "semantic": mask & (kinds == "semantic")}
+    sets["syntactic"] = mask & (kinds == "syntactic")
+    for section in dict.fromkeys(questions.sections):
+        sets[section] = mask & (sections == section)
+    return {name: m for name, m in sets.items() if m.any()}
+
+
+def delta_interval(
+    reference: np.ndarray, compared: np.ndarray, rounds: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """95 % interval of Δ = the `compared` runs' mean accuracy − the `reference` runs' over
+    one set of questions, by a two-level bootstrap. Each round resamples the runs of each
+    group (training noise: seeds) and the set's questions (which questions the set happens to
+    hold; one draw for both groups, so the comparison is paired).
+
+    reference (R, Q) and compared (C, Q) bool: which of the set's Q questions each run got
+    right. Questions built from the same word pairs are resampled as if independent, which
+    narrows the interval: a difference it calls real may still be word placement.
+    """
+    rng = np.random.default_rng(seed)
+    count = reference.shape[1]
+    deltas = []
+    for start in range(0, rounds, 250):  # bounded memory: 250 rounds of Q weights at a time
+        n = min(250, rounds - start)
+        weights = rng.multinomial(count, np.full(count, 1.0 / count), size=n).T / count
+        per_run = [group.astype(np.float64) @ weights for group in (reference, compared)]
+        means = [
+            run_scores[
+                rng.integers(0, len(run_scores), (n, len(run_scores))), np.arange(n)[:, None]
+            ].mean(axis=1)
+            for run_scores in per_run
+        ]
+        deltas.append(means[1] - means[0])
+    low, high = np.percentile(np.concatenate(deltas), [2.5, 97.5])
+    return float(low), float(high)
+
+
+def judge_set(base: list[dict], compared: list[dict], mask: np.ndarray) -> dict:
+    """Δ of `compared` against `base` on one set of questions, its 95 % interval, and both
+    rules' verdicts: the interval holds 0 / |Δ| within the larger seed std ('yes'), else
+    'above' or '**no**'."""
+    right = [answered(group)[:, mask] for group in (base, compared)]
+    accuracy = [r.mean(axis=1) for r in right]
+    delta = float(accuracy[1].mean() - accuracy[0].mean())
+    low, high = delta_interval(*right)
+    spread = max(float(a.std(ddof=1)) if len(a) > 1 else 0.0 for a in accuracy)
+
+    def verdict(within: bool) -> str:
+        return "yes" if within else ("above" if delta > 0 else "**no**")
+
+    return {
+        "delta": delta,
+        "interval": f"{low:+.3f} to {high:+.3f}",
+        "by interval": verdict(low <= 0.0 <= high),
+        "by std": verdict(abs(delta) <= spread),
+    }
+
+
+def interval_report(by_p: dict[int, list[dict]], sets: dict[str, np.ndarray]) -> list[str]:
+    """Every analogy set's Δ against P = 1 with its two-level bootstrap interval, then both
+    rules (the interval, the larger seed std) on P = 1 against itself, its later half of seeds
+    against its earlier half: what a rule flags there is noise, its false alarms."""
+    reference = by_p[1]
+    compared = [p for p in by_p if p != 1]
+    lines = [
+        "",
+        "Every analogy set's Δ against P = 1 with a 95 % interval: a two-level bootstrap (2,000 "
+        "rounds) resampling each side's seeds and, paired, the set's covered questions "
+        "(`delta_interval`); within = the interval holds 0:",
+        "",
+        "| set | questions | "
+        + " | ".join(f"P = {p}: Δ | 95 % interval | within" for p in compared)
+        + " |",
+        "|---" * (2 + 3 * len(compared)) + "|",
+    ]
+    for name, mask in sets.items():
+        cells = [name, str(int(mask.sum()))]
+        for p in compared:
+            judged = judge_set(reference, by_p[p], mask)
+            cells += [f"{judged['delta']:+.3f}", judged["interval"], judged["by interval"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    ordered = sorted(reference, key=lambda r: r["seed"])
+    if len(ordered) < 4:
+        return lines
+    half = len(ordered) // 2
+    earlier, later = ordered[:half], ordered[-half:]
+    judged = {name: judge_set(earlier, later, mask) for name, mask in sets.items()}
+
+    def flagged(rule: str) -> str:
+        below = [n for n, j in judged.items() if j[rule] == "**no**"]
+        above = sum(j[rule] == "above" for j in judged.values())
+        return f"{len(below)} / {above} | " + (
+            ", ".join(f"{n} {judged[n]['delta']:+.3f}" for n in below) or "none"
+        )
+
+    def seeds(rows: list[dict]) -> str:
+        return ", ".join(str(r["seed"]) for r in rows)
+
+    return lines + [
+        "",
+        "Control: P = 1 against itself (the rules' false alarms over the sets above):",
+        "",
+        "| comparison (seeds) | sets | outside the larger std: below / above | below | outside "
+        "the interval: below / above | below |",
+        "|---|---|---|---|---|---|",
+        f"| P = 1 {seeds(later)} against P = 1 {seeds(earlier)} | {len(sets)} | "
+        f"{flagged('by std')} | {flagged('by interval')} |",
+    ]
 
 
 def question_report(rows: list[dict], section: str, questions: list[tuple[str, ...]]) -> str:
@@ -265,8 +426,27 @@ def main() -> None:
     if store is not None and store.exists():
         rows = [json.loads(line) for line in store.read_text().splitlines() if line.strip()]
     wanted = [(int(p), int(s)) for p in args.blocks.split(",") for s in args.seeds.split(",")]
+    configs = {(p, s): run_config(args, p, s) for p, s in wanted}
+
+    def stored(row: dict, blocks: int, seed: int) -> bool:
+        return same_run(row, blocks, seed, overrides_for(args, blocks), configs[blocks, seed])
+
+    stale = [
+        r
+        for r in rows
+        if (r["P"], r["seed"]) in configs
+        and r.get("set", []) == overrides_for(args, r["P"])
+        and not stored(r, r["P"], r["seed"])
+    ]
+    if stale:
+        print(
+            f"{len(stale)} stored run(s) of these P, seeds and --set trained with another config "
+            "(a default changed since, or stored before runs recorded their config): running "
+            "them again",
+            flush=True,
+        )
     for blocks, seed in wanted:
-        if any(same_run(r, blocks, seed, overrides_for(args, blocks)) for r in rows):
+        if any(stored(r, blocks, seed) for r in rows):
             continue
         row = run_one(args, blocks, seed)
         rows.append(row)
@@ -279,8 +459,8 @@ def main() -> None:
             + f", {row['train_seconds']:.0f} s",
             flush=True,
         )
-    chosen = [r for r in rows if any(same_run(r, p, s, overrides_for(args, p)) for p, s in wanted)]
-    body = report(chosen, args, command)
+    chosen = [r for r in rows if any(stored(r, p, s) for p, s in wanted)]
+    body = report(chosen, args, command, question_sets(chosen, args.analogy))
     if args.questions:
         from research.eval.analogy import read_analogies
 

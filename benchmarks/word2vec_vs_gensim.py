@@ -69,16 +69,19 @@ def evaluate(words, vectors, counts, wordsim: str, analogy: str) -> dict[str, fl
         rows = covered & (sections == section)
         results[f"section/{section}"] = float(correct[rows].mean()) if rows.any() else math.nan
         results[f"section_covered/{section}"] = int(rows.sum())
-    # Which questions 3CosAdd answered, in file order: runs compared question by question
-    # (word2vec_parallel_blocks.py --questions).
+    # Which questions 3CosAdd answered, and which it could ask (all four words in the
+    # restricted vocabulary), in file order: runs compared question by question and
+    # resampled by question (word2vec_parallel_blocks.py --questions, its bootstrap).
     results["analogy/correct_questions"] = "".join("1" if c else "0" for c in correct)
+    results["analogy/covered_questions"] = "".join("1" if c else "0" for c in covered)
     return results
 
 
-def worker_ours(args) -> dict:
-    from research.config import Config
-    from research.data.corpus import prepare_corpus
-    from research.train.word2vec import fit, resolve_model_defaults
+def ours_config(args):
+    """The Config a worker of ours trains with: the benchmark's settings, then --set, then the
+    model's resolved defaults (learning rate and row-hit cap by kind)."""
+    from research.config import Config, apply_override
+    from research.train.word2vec import resolve_model_defaults
 
     config = Config(name=f"bench_{args.kind}")
     config.data.source = args.corpus
@@ -94,10 +97,15 @@ def worker_ours(args) -> dict:
     config.eval.default_suite = False
     config.log.progress = False
     for assignment in args.set or []:
-        from research.config import apply_override
-
         apply_override(config, assignment)
-    config = resolve_model_defaults(config)  # the settings below name the rate and cap it used
+    return resolve_model_defaults(config)  # the settings name the rate and cap it used
+
+
+def worker_ours(args) -> dict:
+    from research.data.corpus import prepare_corpus
+    from research.train.word2vec import fit
+
+    config = ours_config(args)
     started = time.time()
     corpus = prepare_corpus(config.data, progress=False)
     prepare_seconds = time.time() - started

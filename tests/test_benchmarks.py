@@ -117,6 +117,7 @@ def test_parallel_blocks_report_judges_each_set_against_p1(monkeypatch):
     args.host_devices = 1
     args.set = ["train.row_hit_cap=22"]
     args.reference_defaults = False
+    args.wordsim, args.analogy = "wordsim353.tsv", "questions-words.txt"
     text = module.report(rows, args, "python benchmarks/word2vec_parallel_blocks.py")
     assert "5 epochs, the defaults but train.row_hit_cap=22, 1 device(s)" in text
     assert "| 1 | 0.610 ± 0.014 | 0.310 ± 0.014 |" in text and text.count("| ? |") == 1
@@ -125,8 +126,16 @@ def test_parallel_blocks_report_judges_each_set_against_p1(monkeypatch):
     bounded["negative_draw_hits"] = {"weight": 1.0, "concentration": 24.39}
     bounded["curvature_bound"]["row_hit_cap"] = 33  # where the default turned the bound on
     assert module.draw_counts([bounded]) == "1 (24.4), bound, cap 33"
-    assert module.same_run({"P": 8, "seed": 1, "set": args.set}, 8, 1, args.set)
-    assert not module.same_run({"P": 8, "seed": 1}, 8, 1, args.set)  # a default-settings run
+    config = module.run_config(args, 8, 1)
+    assert config["train"]["parallel_blocks"] == 8 and config["train"]["row_hit_cap"] == 22
+    stored = {"P": 8, "seed": 1, "set": args.set, "config": config}
+    assert module.same_run(stored, 8, 1, args.set, config)
+    assert not module.same_run({**stored, "set": []}, 8, 1, args.set, config)  # the defaults
+    assert not module.same_run({**stored, "config": None}, 8, 1, args.set, config)  # no record
+    # A stored run whose config differs from what the run would train with now: a default
+    # changed since it ran (here the learning rate), so it is not reported as today's default.
+    old_default = {**config, "train": {**config["train"], "learning_rate": 0.025}}
+    assert not module.same_run({**stored, "config": old_default}, 8, 1, args.set, config)
     lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
     assert lines["| WS-353 ρ"].endswith("| +0.010 | yes |")
     assert lines["| analogy"].endswith("| -0.060 | **no** |")
@@ -166,6 +175,68 @@ def test_parallel_blocks_question_report_says_which_questions_each_p_answers(mon
         module.question_report(rows, "capital", questions)
     with pytest.raises(SystemExit, match="another analogy file"):
         module.question_report([run(1, "11")], "capitals", questions)
+
+
+def test_parallel_blocks_intervals_judge_sets_by_seeds_and_questions(monkeypatch, tmp_path):
+    """word2vec_parallel_blocks's two-level bootstrap on hand-made answers: the same answers
+    give an interval around 0; one answered everywhere against none lies outside; the control
+    judges P = 1's later seeds against its earlier ones; coverage must agree across runs."""
+    module = load_benchmark(BENCHMARKS / "word2vec_parallel_blocks.py", monkeypatch)
+    analogy = tmp_path / "questions.txt"
+    analogy.write_text(
+        ": capital-common-countries\n"
+        + "".join(f"a{i} b{i} c{i} d{i}\n" for i in range(40))
+        + ": gram8-plural\n"
+        + "".join(f"e{i} f{i} g{i} h{i}\n" for i in range(40))
+    )
+    rng = np.random.default_rng(0)
+    covered = "1" * 70 + "0" * 10  # the last 10 plurals are outside the vocabulary
+
+    def run(p, seed, capitals_right):
+        plurals = "".join("1" if x else "0" for x in rng.random(30) < 0.5) + "0" * 10
+        correct = "1" * capitals_right + "0" * (40 - capitals_right) + plurals
+        return {
+            "P": p,
+            "seed": seed,
+            "analogy/correct_questions": correct,
+            "analogy/covered_questions": covered,
+        }
+
+    reference = [run(1, seed, 20) for seed in range(4)]
+    compared = [run(8, seed, 0) for seed in range(4)]  # every capital lost, plurals as noise
+    sets = module.question_sets(reference + compared, str(analogy))
+    assert {name: int(m.sum()) for name, m in sets.items()} == {
+        "analogy": 70,
+        "semantic": 40,
+        "syntactic": 30,
+        "capital-common-countries": 40,
+        "gram8-plural": 30,
+    }
+    same = module.judge_set(reference, reference, sets["capital-common-countries"])
+    assert same["delta"] == 0.0 and same["by interval"] == "yes" and same["by std"] == "yes"
+    low, high = module.delta_interval(
+        *(module.answered(g)[:, sets["gram8-plural"]] for g in (reference, compared))
+    )
+    assert low < 0.0 < high  # the same coin flips on both sides
+    lost = module.judge_set(reference, compared, sets["capital-common-countries"])
+    assert lost["delta"] == -0.5 and lost["by interval"] == "**no**"
+    lines = module.interval_report({1: reference, 8: compared}, sets)
+    rows = {line.split(" | ")[0]: line for line in lines if line.startswith("| ")}
+    assert rows["| capital-common-countries"].startswith(
+        "| capital-common-countries | 40 | -0.500 |"
+    )
+    assert rows["| capital-common-countries"].endswith("| **no** |")
+    assert rows["| P = 1 2, 3 against P = 1 0, 1"].startswith(
+        "| P = 1 2, 3 against P = 1 0, 1 | 5 |"
+    )
+    fewer = module.interval_report({1: reference[:3], 8: compared}, sets)
+    assert not any("Control" in line for line in fewer)  # halves of 1 seed say nothing
+    assert module.question_sets([{"P": 1}], str(analogy)) is None  # stored before coverage
+    other = {**reference[0], "analogy/covered_questions": "1" * 80}
+    with pytest.raises(SystemExit, match="covered different analogy questions"):
+        module.question_sets([reference[1], other], str(analogy))
+    with pytest.raises(SystemExit, match="use the --analogy file"):
+        module.question_sets([{**reference[0], "analogy/covered_questions": "1"}], str(analogy))
 
 
 def test_small_corpus_tables_name_the_kind_and_judge_each_set_against_gensim(monkeypatch):
