@@ -8,8 +8,8 @@ the default learning rate, same corpus, same evaluation as word2vec_vs_gensim.py
         --analogy /work/shared/data/word/questions_words.tsv --blocks 1,2,8,32 --seeds 0,1,2
 
 Each (P, seed) run is appended to --store (JSON lines) as it ends, and a run already there (same
-P, seed, --set overrides and whole config, so a default changed since is run again) is not
-repeated, so an interrupted invocation resumes. Prints and writes to --out (a section named
+P, seed, --set overrides and config, so a default changed since is run again: `run_config`) is
+not repeated, so an interrupted invocation resumes. Prints and writes to --out (a section named
 by the corpus, kind and overrides): mean ± std over seeds of
 WS-353 Spearman, analogy accuracy (total, semantic, syntactic), training seconds and how a
 shared negative's draw counted per P, then every analogy section per P with its Δ against P = 1
@@ -54,7 +54,7 @@ def overrides_for(args: argparse.Namespace, blocks: int) -> list[str]:
 def worker_args(args: argparse.Namespace, blocks: int, seed: int) -> argparse.Namespace:
     """word2vec_vs_gensim's worker arguments for the run of P = `blocks` at `seed`."""
     return argparse.Namespace(
-        corpus=os.path.expanduser(args.corpus),
+        corpus=os.path.realpath(os.path.expanduser(args.corpus)),
         kind=args.kind,
         output="negative",  # word2vec_vs_gensim's worker also times model.output=hs
         epochs=args.epochs,
@@ -74,13 +74,26 @@ def worker_args(args: argparse.Namespace, blocks: int, seed: int) -> argparse.Na
     )
 
 
+# Config fields that change nothing a run reports: a new default among them reruns nothing.
+UNREPORTED = {
+    "": ("name", "log"),
+    "train": ("log_every", "checkpoint_every", "allow_config_change"),
+}
+
+
 def run_config(args: argparse.Namespace, blocks: int, seed: int) -> dict:
-    """The whole config the run of P = `blocks` at `seed` trains with, as stored (JSON): a
-    stored run is reused only where it trained with these values, so a run stored before a
-    default changed is run again rather than reported under the new default."""
+    """The config the run of P = `blocks` at `seed` trains with, as stored (JSON; less
+    UNREPORTED): a stored run is reused only where it trained with these values, so a run
+    stored before one of them changed default is run again rather than reported under the new
+    one. What is decided while training (the curvature-bound rule's decision, which the row
+    records apart) and changes to the code are not in it: a store holds one code version."""
     from research.config import to_dict
 
-    return json.loads(json.dumps(to_dict(ours_config(worker_args(args, blocks, seed)))))
+    config = json.loads(json.dumps(to_dict(ours_config(worker_args(args, blocks, seed)))))
+    for section, names in UNREPORTED.items():
+        for name in names:
+            (config[section] if section else config).pop(name)
+    return config
 
 
 def run_one(args: argparse.Namespace, blocks: int, seed: int) -> dict:
@@ -129,7 +142,7 @@ def draw_counts(rows: list[dict]) -> str:
 
 
 def report(
-    rows: list[dict], args: argparse.Namespace, command: str, question_sets: dict | None = None
+    rows: list[dict], args: argparse.Namespace, command: str, sets: dict | None = None
 ) -> str:
     by_p = {p: [r for r in rows if r["P"] == p] for p in sorted({r["P"] for r in rows})}
     reference = by_p.get(1)
@@ -166,8 +179,8 @@ def report(
             + " | ".join(cells)
             + f" | {min(seconds):.0f}–{max(seconds):.0f} | {draw_counts(group)} |"
         )
-    if reference is None or len(by_p) == 1:
-        return "\n".join(lines) + "\n"
+    if reference is None or len(by_p) == 1:  # P = 1 alone: its control, where it has the seeds
+        return "\n".join(lines + (interval_report(by_p, sets) if reference and sets else [])) + "\n"
     compared = [p for p in by_p if p != 1]
     sections = [k.split("/", 1)[1] for k in reference[0] if k.startswith("section/")]
     lines += [
@@ -188,8 +201,8 @@ def report(
             )
             cells += [f"{mean:.3f} ± {std:.3f}", f"{delta:+.3f}", verdict]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    if question_sets:
-        lines += interval_report(by_p, question_sets)
+    if sets:
+        lines += interval_report(by_p, sets)
     return "\n".join(lines) + "\n"
 
 
@@ -207,11 +220,9 @@ def question_sets(rows: list[dict], analogy: str) -> dict[str, np.ndarray] | Non
     from research.eval.analogy import read_analogies
 
     covered = {r["analogy/covered_questions"] for r in rows}
-    if len(covered) != 1:  # one corpus and vocabulary: every run asks the same questions
-        raise SystemExit(
-            "the stored runs covered different analogy questions (another corpus, vocabulary or "
-            "analogy file): use one --store per corpus and --analogy file"
-        )
+    if len(covered) != 1:  # another vocabulary (a --set of data.min_count, say): not paired
+        print("no intervals: the runs covered different analogy questions", flush=True)
+        return None
     mask = np.array([c == "1" for c in covered.pop()])
     questions = read_analogies(analogy)
     if len(questions.sections) != len(mask):
@@ -221,11 +232,20 @@ def question_sets(rows: list[dict], analogy: str) -> dict[str, np.ndarray] | Non
         )
     sections = np.array(questions.sections, dtype=object)
     kinds = np.array(questions.kinds, dtype=object)
-    sets = {"analogy": mask, "semantic": mask & (kinds == "semantic")}
-    sets["syntactic"] = mask & (kinds == "syntactic")
-    for section in dict.fromkeys(questions.sections):
-        sets[section] = mask & (sections == section)
+    sets = {section: mask & (sections == section) for section in dict.fromkeys(sections)}
+    sets = {
+        "analogy": mask,
+        "semantic": mask & (kinds == "semantic"),
+        "syntactic": mask & (kinds == "syntactic"),
+        **{name: m for name, m in sets.items() if name not in ("analogy", "semantic", "syntactic")},
+    }
     return {name: m for name, m in sets.items() if m.any()}
+
+
+# Below these the interval says "n/a": a bootstrap over fewer runs or questions understates the
+# spread (3 runs of 0.4 / 0.5 / 0.6 on each side give ±0.13 where a t-interval gives ±0.23).
+INTERVAL_MIN_RUNS = 3
+INTERVAL_MIN_QUESTIONS = 20
 
 
 def delta_interval(
@@ -238,14 +258,17 @@ def delta_interval(
 
     reference (R, Q) and compared (C, Q) bool: which of the set's Q questions each run got
     right. Questions built from the same word pairs are resampled as if independent, which
-    narrows the interval: a difference it calls real may still be word placement.
+    narrows the interval: a difference it calls real may still be word placement. So do few
+    runs: interval_report asks for INTERVAL_MIN_RUNS a side.
     """
     rng = np.random.default_rng(seed)
     count = reference.shape[1]
     deltas = []
     for start in range(0, rounds, 250):  # bounded memory: 250 rounds of Q weights at a time
         n = min(250, rounds - start)
-        weights = rng.multinomial(count, np.full(count, 1.0 / count), size=n).T / count
+        # Each round's questions drawn with replacement, as how often each question was drawn.
+        drawn = rng.integers(0, count, (n, count)) + count * np.arange(n)[:, None]
+        weights = np.bincount(drawn.ravel(), minlength=n * count).reshape(n, count).T / count
         per_run = [group.astype(np.float64) @ weights for group in (reference, compared)]
         means = [
             run_scores[
@@ -265,17 +288,19 @@ def judge_set(base: list[dict], compared: list[dict], mask: np.ndarray) -> dict:
     right = [answered(group)[:, mask] for group in (base, compared)]
     accuracy = [r.mean(axis=1) for r in right]
     delta = float(accuracy[1].mean() - accuracy[0].mean())
-    low, high = delta_interval(*right)
     spread = max(float(a.std(ddof=1)) if len(a) > 1 else 0.0 for a in accuracy)
 
     def verdict(within: bool) -> str:
         return "yes" if within else ("above" if delta > 0 else "**no**")
 
+    judged = {"delta": delta, "by std": verdict(abs(delta) <= spread)}
+    if min(len(base), len(compared)) < INTERVAL_MIN_RUNS or mask.sum() < INTERVAL_MIN_QUESTIONS:
+        return {**judged, "interval": "n/a", "by interval": "n/a"}
+    low, high = delta_interval(*right)
     return {
-        "delta": delta,
+        **judged,
         "interval": f"{low:+.3f} to {high:+.3f}",
         "by interval": verdict(low <= 0.0 <= high),
-        "by std": verdict(abs(delta) <= spread),
     }
 
 
@@ -285,25 +310,28 @@ def interval_report(by_p: dict[int, list[dict]], sets: dict[str, np.ndarray]) ->
     against its earlier half: what a rule flags there is noise, its false alarms."""
     reference = by_p[1]
     compared = [p for p in by_p if p != 1]
-    lines = [
-        "",
-        "Every analogy set's Δ against P = 1 with a 95 % interval: a two-level bootstrap (2,000 "
-        "rounds) resampling each side's seeds and, paired, the set's covered questions "
-        "(`delta_interval`); within = the interval holds 0:",
-        "",
-        "| set | questions | "
-        + " | ".join(f"P = {p}: Δ | 95 % interval | within" for p in compared)
-        + " |",
-        "|---" * (2 + 3 * len(compared)) + "|",
-    ]
-    for name, mask in sets.items():
-        cells = [name, str(int(mask.sum()))]
-        for p in compared:
-            judged = judge_set(reference, by_p[p], mask)
-            cells += [f"{judged['delta']:+.3f}", judged["interval"], judged["by interval"]]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines = []
+    if compared:
+        lines += [
+            "",
+            "Every analogy set's Δ against P = 1 with a 95 % interval: a two-level bootstrap "
+            "(2,000 rounds) resampling each side's seeds and, paired, the set's covered questions "
+            f"(`delta_interval`); within = the interval holds 0; n/a under {INTERVAL_MIN_RUNS} "
+            f"runs a side or {INTERVAL_MIN_QUESTIONS} questions:",
+            "",
+            "| set | questions | "
+            + " | ".join(f"P = {p}: Δ | 95 % interval | within" for p in compared)
+            + " |",
+            "|---" * (2 + 3 * len(compared)) + "|",
+        ]
+        for name, mask in sets.items():
+            cells = [name, str(int(mask.sum()))]
+            for p in compared:
+                judged = judge_set(reference, by_p[p], mask)
+                cells += [f"{judged['delta']:+.3f}", judged["interval"], judged["by interval"]]
+            lines.append("| " + " | ".join(cells) + " |")
     ordered = sorted(reference, key=lambda r: r["seed"])
-    if len(ordered) < 4:
+    if len(ordered) < 2 * INTERVAL_MIN_RUNS:  # halves with the runs an interval needs
         return lines
     half = len(ordered) // 2
     earlier, later = ordered[:half], ordered[-half:]
@@ -321,7 +349,8 @@ def interval_report(by_p: dict[int, list[dict]], sets: dict[str, np.ndarray]) ->
 
     return lines + [
         "",
-        "Control: P = 1 against itself (the rules' false alarms over the sets above):",
+        f"Control: P = 1 against itself (the rules' false alarms over {len(sets)} sets; "
+        "halves of the seeds, so a comparison with half the seeds a side of the tables above):",
         "",
         "| comparison (seeds) | sets | outside the larger std: below / above | below | outside "
         "the interval: below / above | below |",
@@ -432,17 +461,18 @@ def main() -> None:
         return same_run(row, blocks, seed, overrides_for(args, blocks), configs[blocks, seed])
 
     stale = [
-        r
-        for r in rows
-        if (r["P"], r["seed"]) in configs
-        and r.get("set", []) == overrides_for(args, r["P"])
-        and not stored(r, r["P"], r["seed"])
+        (p, s)
+        for p, s in wanted
+        if not any(stored(r, p, s) for r in rows)
+        and any(
+            (r["P"], r["seed"], r.get("set", [])) == (p, s, overrides_for(args, p)) for r in rows
+        )
     ]
     if stale:
         print(
-            f"{len(stale)} stored run(s) of these P, seeds and --set trained with another config "
-            "(a default changed since, or stored before runs recorded their config): running "
-            "them again",
+            f"{len(stale)} run(s) of these P, seeds and --set are stored with another config (a "
+            "default changed since, or stored before runs recorded their config): running them "
+            "again",
             flush=True,
         )
     for blocks, seed in wanted:

@@ -178,9 +178,10 @@ def test_parallel_blocks_question_report_says_which_questions_each_p_answers(mon
 
 
 def test_parallel_blocks_intervals_judge_sets_by_seeds_and_questions(monkeypatch, tmp_path):
-    """word2vec_parallel_blocks's two-level bootstrap on hand-made answers: the same answers
-    give an interval around 0; one answered everywhere against none lies outside; the control
-    judges P = 1's later seeds against its earlier ones; coverage must agree across runs."""
+    """word2vec_parallel_blocks's two-level bootstrap on hand-made answers: runs that differ
+    widen the interval, one question flipped in every run keeps it as narrow as the pairing
+    makes it, a section lost everywhere lies outside, too few runs or questions say n/a, and
+    the control judges P = 1's later seeds against its earlier ones by both rules."""
     module = load_benchmark(BENCHMARKS / "word2vec_parallel_blocks.py", monkeypatch)
     analogy = tmp_path / "questions.txt"
     analogy.write_text(
@@ -189,22 +190,22 @@ def test_parallel_blocks_intervals_judge_sets_by_seeds_and_questions(monkeypatch
         + ": gram8-plural\n"
         + "".join(f"e{i} f{i} g{i} h{i}\n" for i in range(40))
     )
-    rng = np.random.default_rng(0)
     covered = "1" * 70 + "0" * 10  # the last 10 plurals are outside the vocabulary
 
-    def run(p, seed, capitals_right):
-        plurals = "".join("1" if x else "0" for x in rng.random(30) < 0.5) + "0" * 10
-        correct = "1" * capitals_right + "0" * (40 - capitals_right) + plurals
+    def run(p, seed, capitals, plurals):
         return {
             "P": p,
             "seed": seed,
-            "analogy/correct_questions": correct,
+            "analogy/correct_questions": capitals + plurals + "0" * 10,
             "analogy/covered_questions": covered,
         }
 
-    reference = [run(1, seed, 20) for seed in range(4)]
-    compared = [run(8, seed, 0) for seed in range(4)]  # every capital lost, plurals as noise
-    sets = module.question_sets(reference + compared, str(analogy))
+    def right(count, total):
+        return "1" * count + "0" * (total - count)
+
+    # P = 1: capitals 16, 20, 24 of 40 right (0.4, 0.5, 0.6) twice over; plurals 15 of 30.
+    reference = [run(1, seed, right(16 + 4 * (seed % 3), 40), right(15, 30)) for seed in range(6)]
+    sets = module.question_sets(reference, str(analogy))
     assert {name: int(m.sum()) for name, m in sets.items()} == {
         "analogy": 70,
         "semantic": 40,
@@ -212,29 +213,52 @@ def test_parallel_blocks_intervals_judge_sets_by_seeds_and_questions(monkeypatch
         "capital-common-countries": 40,
         "gram8-plural": 30,
     }
-    same = module.judge_set(reference, reference, sets["capital-common-countries"])
+    capitals, plurals = sets["capital-common-countries"], sets["gram8-plural"]
+    same = module.judge_set(reference, reference, capitals)
+    low, high = (float(x) for x in same["interval"].split(" to "))
     assert same["delta"] == 0.0 and same["by interval"] == "yes" and same["by std"] == "yes"
+    assert low < -0.05 and high > 0.05  # the runs' spread, not only the questions'
+    # One plural right at P = 1 and wrong at P = 8 in every run: paired, each round's Δ is minus
+    # how often that question was drawn, so the interval spans a few questions, not the
+    # unpaired spread of two independent 50 % sets (about ±0.25 here).
+    flipped = [
+        run(8, seed, r["analogy/correct_questions"][:40], right(14, 30))
+        for seed, r in enumerate(reference)
+    ]
     low, high = module.delta_interval(
-        *(module.answered(g)[:, sets["gram8-plural"]] for g in (reference, compared))
+        *(module.answered(group)[:, plurals] for group in (reference, flipped))
     )
-    assert low < 0.0 < high  # the same coin flips on both sides
-    lost = module.judge_set(reference, compared, sets["capital-common-countries"])
-    assert lost["delta"] == -0.5 and lost["by interval"] == "**no**"
-    lines = module.interval_report({1: reference, 8: compared}, sets)
+    assert -4 / 30 <= low < 0.0 and high == 0.0
+    lost = [run(8, seed, right(0, 40), right(15, 30)) for seed in range(6)]
+    judged = module.judge_set(reference, lost, capitals)
+    assert judged["delta"] == -0.5 and judged["by interval"] == "**no**"
+    assert module.judge_set(reference[:2], lost[:2], capitals)["interval"] == "n/a"  # 2 runs
+    few = np.zeros(80, bool)
+    few[:10] = True
+    assert module.judge_set(reference, lost, few)["by interval"] == "n/a"  # 10 questions
+    lines = module.interval_report({1: reference, 8: lost}, sets)
     rows = {line.split(" | ")[0]: line for line in lines if line.startswith("| ")}
     assert rows["| capital-common-countries"].startswith(
         "| capital-common-countries | 40 | -0.500 |"
     )
     assert rows["| capital-common-countries"].endswith("| **no** |")
-    assert rows["| P = 1 2, 3 against P = 1 0, 1"].startswith(
-        "| P = 1 2, 3 against P = 1 0, 1 | 5 |"
-    )
-    fewer = module.interval_report({1: reference[:3], 8: compared}, sets)
-    assert not any("Control" in line for line in fewer)  # halves of 1 seed say nothing
+    assert rows["| gram8-plural"].endswith("| +0.000 | +0.000 to +0.000 | yes |")
+    # The control: seeds 3-5 against 0-2 are the same runs, so neither rule flags anything;
+    # with seeds 3-5 each 12 capitals down, both flag that section and the sets holding it.
+    control = "| P = 1 3, 4, 5 against P = 1 0, 1, 2 | 5 | 0 / 0 | none | 0 / 0 | none |"
+    assert control in lines
+    for seed in (3, 4, 5):
+        reference[seed] = run(1, seed, right(4 + 4 * (seed % 3), 40), right(15, 30))
+    lines = module.interval_report({1: reference}, sets)  # P = 1 alone: the control only
+    assert not any(line.startswith("| set |") for line in lines)
+    control = [line for line in lines if line.startswith("| P = 1 3, 4, 5")][0]
+    flagged = "3 / 0 | analogy -0.171, semantic -0.300, capital-common-countries -0.300"
+    assert control.endswith(f"| 5 | {flagged} | {flagged} |")
+    fewer = module.interval_report({1: reference[:5], 8: lost[:5]}, sets)
+    assert not any("Control" in line for line in fewer)  # halves of 2 seeds: no interval
     assert module.question_sets([{"P": 1}], str(analogy)) is None  # stored before coverage
     other = {**reference[0], "analogy/covered_questions": "1" * 80}
-    with pytest.raises(SystemExit, match="covered different analogy questions"):
-        module.question_sets([reference[1], other], str(analogy))
+    assert module.question_sets([reference[1], other], str(analogy)) is None  # not paired
     with pytest.raises(SystemExit, match="use the --analogy file"):
         module.question_sets([{**reference[0], "analogy/covered_questions": "1"}], str(analogy))
 
