@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_common import invocation, machine, write_section  # noqa: E402
 
 PHASES = ("forward", "backward", "update")
+OTHERS_SHOWN = 15
 KINDS = ("matmul", "rng", "gather/scatter", "exp/erf", "reduce", "other")
 
 
@@ -122,6 +123,7 @@ def breakdown(events: list[dict], hlo_text: str) -> dict:
     ops = [e for e in events if e["name"] in instructions]
     totals: collections.Counter = collections.Counter()
     by_product: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0.0, 0.0])
+    by_source: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0.0])
     executions = collections.Counter(e["name"] for e in ops)
     per_name: collections.Counter = collections.Counter()
     for (_, name), micros in exclusive_times(ops).items():
@@ -130,6 +132,10 @@ def breakdown(events: list[dict], hlo_text: str) -> dict:
         op_phase = phase(instructions[name][2])
         op_kind = kind(name, instructions, opcodes)
         totals[(op_phase, op_kind)] += micros
+        if op_kind != "matmul":
+            row = by_source[f"{op_kind}: {source(instructions[name][2])}"]
+            row[0] += micros / 1e3
+            row[1] += executions[name]
         if op_kind == "matmul":
             called = [products[c] for c in instructions[name][1] if c in products]
             if f"{ENTRY_DOT}{name}" in products and instructions[name][0] == "dot":
@@ -145,7 +151,17 @@ def breakdown(events: list[dict], hlo_text: str) -> dict:
         "products": {
             k: dict(zip(("ms", "flops", "calls"), v, strict=True)) for k, v in by_product.items()
         },
+        "others": {k: dict(zip(("ms", "calls"), v, strict=True)) for k, v in by_source.items()},
     }
+
+
+def source(op_name: str) -> str:
+    """The JAX operation an XLA operation came from, without the jit and phase wrappers."""
+    name = op_name.removeprefix("jit(train_step)/")
+    for wrapper in ("transpose(", "jvp("):
+        while name.startswith(wrapper):
+            name = name[len(wrapper) :]
+    return name.replace(")", "") or "?"
 
 
 def profile(args, scratch: Path) -> dict:
@@ -239,6 +255,20 @@ def table(result: dict, command: str) -> str:
             f"| {key} | {row['calls'] / steps:g} | {row['ms'] / steps:.1f} | "
             f"{row['flops'] / steps / 1e9:.2f} | {rate:.0f} |"
         )
+    others = sorted(result.get("others", {}).items(), key=lambda item: -item[1]["ms"])
+    lines += [
+        "",
+        f"The {OTHERS_SHOWN} costliest operations that are not products, by kind and the JAX "
+        "operation XLA names them after (a fusion by its root), forward and backward together:",
+        "",
+        "| kind: JAX operation | executions a step | ms a step | share of op time |",
+        "|---|---|---|---|",
+    ]
+    for key, row in others[:OTHERS_SHOWN]:
+        lines.append(
+            f"| {key} | {row['calls'] / steps:g} | {row['ms'] / steps:.1f} | "
+            f"{row['ms'] / steps / device:.0%} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -252,6 +282,7 @@ def main() -> None:
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     parser.add_argument("--arch", choices=["bert", "ours"], default="bert")
     parser.add_argument("--attention-dropout", type=float, default=0.1)
+    parser.add_argument("--dropout", type=float, default=0.1, help="as encoder_throughput.py's")
     parser.add_argument("--vocab-size", type=int, default=0, help="0: the encoder default")
     parser.add_argument(
         "--cpu-scheduler",

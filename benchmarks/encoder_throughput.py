@@ -11,13 +11,13 @@ same work: the same shape (hidden, layers, heads, intermediate, vocab, max posit
 and dropout on the embeddings, dropout 0.1 on the attention probabilities, eps 1e-12), the same
 batches, the same masking (15% of positions labelled; 80% [MASK], 10% random, 10% kept; at most
 `max_predictions` per row), the vocabulary scored only at the masked positions on both sides
-(gathered into one fixed shape, as BERT's `gather_indexes`), dropout 0.1, AdamW (PyTorch's fused
-one) with the same learning-rate schedule, weight decay (not on biases and LayerNorm parameters)
-and clipping 1.0. `--arch ours` keeps our default pre-norm layout (BERT then does more dropout
-work). Each implementation runs in its own subprocess, so peak RSS is per implementation.
-Batches are random tokens drawn from a Zipf distribution (so the loss can fall below log(vocab)
-by learning unigram frequencies, which shows that all really train), generated before timing
-and fed straight to the step: no host data pipeline is measured.
+(gathered into one fixed shape, as BERT's `gather_indexes`), dropout 0.1 (`--dropout`), AdamW
+(PyTorch's fused one) with the same learning-rate schedule, weight decay (not on biases and
+LayerNorm parameters) and clipping 1.0. `--arch ours` keeps our default pre-norm layout (BERT
+then does more dropout work). Each implementation runs in its own subprocess, so peak RSS is
+per implementation. Batches are random tokens drawn from a Zipf distribution (so the loss can
+fall below log(vocab) by learning unigram frequencies, which shows that all really train),
+generated before timing and fed straight to the step: no host data pipeline is measured.
 
 tokens/s = batch x seq_len x timed steps / wall time of the timed steps; the warm-up steps before
 them include compilation (ours, torch.compile) and allocator warm-up (all). `--rounds N`
@@ -78,7 +78,7 @@ def run_config(args):
     config = EncoderRunConfig(name=f"bench_throughput_{args.size}")
     config.model.size = args.size
     config.model.dtype = args.dtype
-    config.model.dropout = 0.1
+    config.model.dropout = args.dropout
     config.model.positions = "learned"  # as BERT
     if args.arch == "bert":
         # BERT's own layout (post-norm, token types, LayerNorm + dropout on the embeddings,
@@ -333,7 +333,7 @@ def run_worker(impl: str, args, spec: dict) -> dict:
         "--size", args.size, "--seq-len", str(args.seq_len), "--batch", str(args.batch),
         "--steps", str(args.steps), "--warmup", str(args.warmup), "--dtype", args.dtype,
         "--vocab-size", str(args.vocab_size), "--seed", str(args.seed), "--arch", args.arch,
-        "--attention-dropout", str(args.attention_dropout),
+        "--attention-dropout", str(args.attention_dropout), "--dropout", str(args.dropout),
     ]  # fmt: skip
     result = run_json_worker(command, impl)
     result["tokens_per_sec"] = args.batch * args.seq_len * args.steps / result["seconds"]
@@ -490,6 +490,10 @@ def main() -> None:
     parser.add_argument("--arch", choices=["bert", "ours"], default="bert",
                         help="bert: ours built with BERT's layout, so both do the same work; "
                         "ours: our default pre-norm layout")  # fmt: skip
+    parser.add_argument("--dropout", type=float, default=0.1,
+                        help="dropout after the embeddings, attention and MLP, both sides "
+                        "(BERT: 0.1); 0 with --attention-dropout 0 times the step without "
+                        "random masks")  # fmt: skip
     parser.add_argument("--attention-dropout", type=float, default=0.1,
                         help="--arch bert: dropout on the attention probabilities, both sides "
                         "(BERT: 0.1)")  # fmt: skip
@@ -532,6 +536,8 @@ def main() -> None:
         name += f" arch-{args.arch}"
     elif args.attention_dropout != 0.1:
         name += f" attention-dropout-{args.attention_dropout:g}"
+    if args.dropout != 0.1:
+        name += f" dropout-{args.dropout:g}"
     write_section(Path(args.out), name, body)
 
 

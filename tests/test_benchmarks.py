@@ -378,3 +378,32 @@ def test_word2vec_vs_gensim_rounds_take_median_rows_and_median_ratios(monkeypatc
         "| +0.0000 | -1.00 | 1.00 |"
     )
     assert f"- cbow {gensim}, quality per round: WS-353 ρ 0.6000 / 0.6000 / 0.6000; " in text
+
+
+def test_matmul_gflops_times_each_step_product_with_its_two_gradients(monkeypatch):
+    """Each forward product Y = A . B comes with dA (A's stored shape) and dB (B's stored
+    shape), and the step's products add up to three times the mini model's forward count."""
+    module = load_benchmark(BENCHMARKS / "matmul_gflops.py", monkeypatch)
+    products = module.step_products()
+    assert len(products) % 3 == 0
+    for forward, grad_a, grad_b in zip(products[::3], products[1::3], products[2::3], strict=True):
+        a = (forward.m, forward.k)
+        b = (forward.n, forward.k) if forward.rhs_transposed else (forward.k, forward.n)
+        assert (grad_a.m, grad_a.n) == a and grad_a.k == forward.n
+        assert (grad_b.m, grad_b.n) == b and grad_b.k == forward.m and grad_b.lhs_transposed
+        assert forward.batch == grad_a.batch == grad_b.batch
+        assert forward.calls == grad_a.calls == grad_b.calls
+    rows, layers = 32 * 128, 4
+    per_layer = 4 * 2 * rows * 256 * 256 + 2 * 2 * 128 * 128 * 128 * 64 + 2 * 2 * rows * 256 * 1024
+    head = 2 * 1120 * 256 * (256 + 4000)
+    assert sum(p.calls * p.flop for p in products) == 3 * (layers * per_layer + head)
+    # a step's product time: each product's calls x its FLOPs at its own rate
+    rates = {p.name: 100.0 for p in products}
+    rates[products[0].name] = 50.0
+    first = products[0].calls * products[0].flop
+    slow = first / 50e9 - first / 100e9
+    expected = 1e3 * (sum(p.calls * p.flop for p in products) / 100e9 + slow)
+    assert module.step_ms(products, rates) == pytest.approx(expected)
+    table = module.render(products, ["xla", "torch"], {"xla": [rates], "torch": [rates]}, {},
+                          {"xla": "jax", "torch": "torch"}, "cmd", 1)  # fmt: skip
+    assert f"**{expected:.0f} ms**" in table and "torch / xla speed **1.00x**" in table
