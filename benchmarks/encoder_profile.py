@@ -313,6 +313,8 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     name = f"encoder_profile {args.size} seq{args.seq_len} {args.cpu_scheduler}"
+    if (args.dropout, args.attention_dropout) != (0.1, 0.1):
+        name += f" dropout-{args.dropout:g}-{args.attention_dropout:g}"
     write_section(Path(args.out), name, body)
 
 
