@@ -156,12 +156,11 @@ def breakdown(events: list[dict], hlo_text: str) -> dict:
 
 
 def source(op_name: str) -> str:
-    """The JAX operation an XLA operation came from, without the jit and phase wrappers."""
+    """The JAX operation an XLA operation came from, without the jit and autodiff wrappers:
+    `jit(train_step)/transpose(jvp(bld,dhk->blhk))/add_any` -> `bld,dhk->blhk/add_any`."""
     name = op_name.removeprefix("jit(train_step)/")
-    for wrapper in ("transpose(", "jvp("):
-        while name.startswith(wrapper):
-            name = name[len(wrapper) :]
-    return name.replace(")", "") or "?"
+    name = re.sub(r"^(?:(?:transpose|jvp)\()+([^/]*?)\)+/", r"\1/", name)
+    return name.lstrip("/") or "?"
 
 
 def profile(args, scratch: Path) -> dict:

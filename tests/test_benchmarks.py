@@ -407,3 +407,14 @@ def test_matmul_gflops_times_each_step_product_with_its_two_gradients(monkeypatc
     table = module.render(products, ["xla", "torch"], {"xla": [rates], "torch": [rates]}, {},
                           {"xla": "jax", "torch": "torch"}, "cmd", 1)  # fmt: skip
     assert f"**{expected:.0f} ms**" in table and "torch / xla speed **1.00x**" in table
+
+
+def test_encoder_profile_names_each_operation_by_its_jax_source(monkeypatch):
+    module = load_benchmark(BENCHMARKS / "encoder_profile.py", monkeypatch)
+    assert module.source("jit(train_step)/transpose(jvp(bld,dhk->blhk))/add_any") == (
+        "bld,dhk->blhk/add_any"
+    )
+    assert module.source("jit(train_step)/jvp()/div") == "div"
+    bits = "jit(train_step)/jit(_bernoulli)/jit(_uniform)/while/body/add"
+    assert module.source(bits) == "jit(_bernoulli)/jit(_uniform)/while/body/add"
+    assert module.source("") == "?"

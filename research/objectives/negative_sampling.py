@@ -180,8 +180,8 @@ def offset_mask(
 # Every centre meets its 2w neighbours at fixed offsets, so each offset is one shifted slice of
 # the block's rows and the work is 2w multiply-adds per element. The alternative, a batched
 # product of each chunk's centres against the chunk's whole window of c + 2w rows, mostly
-# masked, did (c + 2w) / 2w times the arithmetic and was slower on CPU: the slices made CBOW
-# 1.28x and skip-gram 1.05x faster (BENCHMARKS.md, "Variants tried for speed").
+# masked, did (c + 2w) / 2w times the arithmetic and was slower on CPU for both CBOW and
+# skip-gram (figures: BENCHMARKS.md, "Variants tried for speed").
 
 
 def neighbour_sum(block_rows: jax.Array, weights: jax.Array) -> jax.Array:

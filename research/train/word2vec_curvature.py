@@ -44,9 +44,9 @@ def step_scales(
 
 
 # Occurrences per vocabulary row below which summed_per_occurrence sorts the occurrences
-# instead of filling a V x D buffer. Measured on the 14.7 M-token corpus (V = 75 k, 2-core CPU;
-# BENCHMARKS.md, "Parallel blocks"): sorting made P = 2 (M/V about 0.05) 1.9x and P = 8 (0.22)
-# 1.1x faster, and P = 32 (0.88) 1.1x slower; the crossover between 0.22 and 0.88 is unmeasured.
+# instead of filling a V x D buffer. On the 14.7 M-token corpus (V = 75 k, 2-core CPU) sorting
+# was faster at P = 2 (M/V about 0.05) and P = 8 (0.22) and slower at P = 32 (0.88); the
+# crossover between 0.22 and 0.88 is unmeasured (figures: BENCHMARKS.md, "Parallel blocks").
 SORT_BELOW = 0.25
 
 
