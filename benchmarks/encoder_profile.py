@@ -158,8 +158,12 @@ def breakdown(events: list[dict], hlo_text: str) -> dict:
 def source(op_name: str) -> str:
     """The JAX operation an XLA operation came from, without the jit and autodiff wrappers:
     `jit(train_step)/transpose(jvp(bld,dhk->blhk))/add_any` -> `bld,dhk->blhk/add_any`."""
-    name = op_name.removeprefix("jit(train_step)/")
-    name = re.sub(r"^(?:(?:transpose|jvp)\()+([^/]*?)\)+/", r"\1/", name)
+    name, wrappers = op_name.removeprefix("jit(train_step)/"), 0
+    while name.startswith(("transpose(", "jvp(")):
+        name, wrappers = name.split("(", 1)[1], wrappers + 1
+    if wrappers:  # the wrapped name closes with as many parentheses before its next "/"
+        close = name.find(")" * wrappers + "/")
+        name = name[:close] + name[close + wrappers :] if close >= 0 else name[:-wrappers]
     return name.lstrip("/") or "?"
 
 

@@ -415,6 +415,7 @@ def test_encoder_profile_names_each_operation_by_its_jax_source(monkeypatch):
         "bld,dhk->blhk/add_any"
     )
     assert module.source("jit(train_step)/jvp()/div") == "div"
-    bits = "jit(train_step)/jit(_bernoulli)/jit(_uniform)/while/body/add"
+    bits = "jit(train_step)/jvp(jit(_bernoulli))/jit(_uniform)/while/body/add"
     assert module.source(bits) == "jit(_bernoulli)/jit(_uniform)/while/body/add"
+    assert module.source("jit(train_step)/jvp(f)") == "f"
     assert module.source("") == "?"
