@@ -23,7 +23,9 @@ operations (two operations running side by side both count). A product split ove
 threads inside one operation shows as that one span, so "ops in flight" (op time / wall time)
 measures how much the operations overlap, not how busy the cores are. `matmul GFLOP/s` divides
 XLA's count of the step's floating-point operations, nearly all in its dots, by the matmul op
-time: compare it with one product's rate alone in `matmul_gflops.py`.
+time: compare it with one product's rate alone in `matmul_gflops.py`. A third table lists the
+costliest operations that are not products by phase, kind and the JAX operation XLA names them
+after (`source`; a fusion by its root).
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ def breakdown(events: list[dict], hlo_text: str) -> dict:
         op_kind = kind(name, instructions, opcodes)
         totals[(op_phase, op_kind)] += micros
         if op_kind != "matmul":
-            row = by_source[f"{op_kind}: {source(instructions[name][2])}"]
+            row = by_source[f"{op_phase} {op_kind}: {source(instructions[name][2])}"]
             row[0] += micros / 1e3
             row[1] += executions[name]
         if op_kind == "matmul":
@@ -156,7 +158,8 @@ def breakdown(events: list[dict], hlo_text: str) -> dict:
 
 
 def source(op_name: str) -> str:
-    """The JAX operation an XLA operation came from, without the jit and autodiff wrappers:
+    """The JAX operation an XLA operation came from, without the step's jit and the autodiff
+    wrappers around the name that follows it (inner jit names stay):
     `jit(train_step)/transpose(jvp(bld,dhk->blhk))/add_any` -> `bld,dhk->blhk/add_any`."""
     name, wrappers = op_name.removeprefix("jit(train_step)/"), 0
     while name.startswith(("transpose(", "jvp(")):
@@ -261,10 +264,10 @@ def table(result: dict, command: str) -> str:
     others = sorted(result.get("others", {}).items(), key=lambda item: -item[1]["ms"])
     lines += [
         "",
-        f"The {OTHERS_SHOWN} costliest operations that are not products, by kind and the JAX "
-        "operation XLA names them after (a fusion by its root), forward and backward together:",
+        f"The {OTHERS_SHOWN} costliest operations that are not products, by phase, kind and the "
+        "JAX operation XLA names them after (a fusion by its root):",
         "",
-        "| kind: JAX operation | executions a step | ms a step | share of op time |",
+        "| phase kind: JAX operation | executions a step | ms a step | share of op time |",
         "|---|---|---|---|",
     ]
     for key, row in others[:OTHERS_SHOWN]:
@@ -297,7 +300,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--json", default="", help="also write the raw results here")
     args = parser.parse_args()
-    args.torch_bf16 = False  # encoder_throughput's spec has it; PyTorch is not run here
+    # encoder_throughput's spec has them; PyTorch is not run here
+    args.torch_bf16, args.torch_attention = False, "sdpa"
     if args.steps < 1 or args.warmup < 1:
         raise SystemExit("error: --steps and --warmup must be at least 1")
     with tempfile.TemporaryDirectory() as scratch:

@@ -137,6 +137,7 @@ def make_spec(args) -> dict:
         "seed": args.seed,
         "dtype": args.dtype,
         "torch_bf16": args.torch_bf16,
+        "torch_attention": args.torch_attention,
     }
 
 
@@ -227,7 +228,10 @@ def worker_torch(args, spec: dict, compiled: bool = False) -> dict:
         pad_token_id=0,
         tie_word_embeddings=True,
     )
-    model = BertForMaskedLM(config).to(device)
+    # "eager" is transformers' own attention: the per-head products, softmax and dropout as
+    # separate ops, as ours; "sdpa" (its default) lets PyTorch pick a fused kernel, which on the
+    # CPU it does only without attention dropout.
+    model = BertForMaskedLM(config, attn_implementation=spec["torch_attention"]).to(device)
     model.train()
     named = [(name, p.numel()) for name, p in model.named_parameters()]  # tied table once
     params, non_embedding = split_embedding_params(
@@ -407,9 +411,9 @@ def table(runs: dict[str, list[dict]], spec: dict, command: str) -> str:
     any_peer = median_run(runs[peers[0]])
     rounds = len(ours_runs)
     architecture = (
-        "BERT's layout on both sides (post-norm, token types, LayerNorm and dropout on the "
-        f"embeddings, dropout {s['attention_dropout']:g} on the attention probabilities, "
-        "LayerNorm eps 1e-12)"
+        "BERT's layout on both sides (post-norm, token types, LayerNorm and dropout "
+        f"{s['dropout']:g} on the embeddings, dropout {s['attention_dropout']:g} on the attention "
+        "probabilities, LayerNorm eps 1e-12)"
         if s["arch"] == "bert"
         else "ours pre-norm with a final LayerNorm and no attention or embedding dropout; BERT "
         "post-norm with both (so BERT does more dropout work)"
@@ -491,9 +495,13 @@ def main() -> None:
                         help="bert: ours built with BERT's layout, so both do the same work; "
                         "ours: our default pre-norm layout")  # fmt: skip
     parser.add_argument("--dropout", type=float, default=0.1,
-                        help="dropout after the embeddings, attention and MLP, both sides "
-                        "(BERT: 0.1); 0 with --attention-dropout 0 times the step without "
-                        "random masks")  # fmt: skip
+                        help="dropout on the attention and MLP outputs (and, --arch bert, the "
+                        "embeddings), both sides (BERT: 0.1); 0 with --attention-dropout 0 "
+                        "times the step without random masks")  # fmt: skip
+    parser.add_argument("--torch-attention", choices=["sdpa", "eager"], default="sdpa",
+                        help="transformers' attention implementation: sdpa (its default; "
+                        "PyTorch's fused kernel where it applies) or eager (separate products, "
+                        "softmax and dropout, as ours)")  # fmt: skip
     parser.add_argument("--attention-dropout", type=float, default=0.1,
                         help="--arch bert: dropout on the attention probabilities, both sides "
                         "(BERT: 0.1)")  # fmt: skip
@@ -538,6 +546,8 @@ def main() -> None:
         name += f" attention-dropout-{args.attention_dropout:g}"
     if args.dropout != 0.1:
         name += f" dropout-{args.dropout:g}"
+    if args.torch_attention != "sdpa":
+        name += f" torch-attention-{args.torch_attention}"
     write_section(Path(args.out), name, body)
 
 

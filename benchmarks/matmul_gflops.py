@@ -6,12 +6,14 @@ Every matrix product of one MLM train step of `encoder_throughput.py`'s default 
 dim 256, 4 layers, 4 heads of 64, MLP 1024, vocabulary 4,000; batch 32 x seq_len 128, the
 vocabulary scored at 32 x 35 = 1,120 masked positions), each timed alone, forward and backward:
 for a forward product Y = A . B the backward pass adds dA = dY . B^T and dB = A^T . dY, so the
-three rows of a product carry the operand layouts the step's gradient really has (a transposed
+three rows of a product carry the operand layouts our step's gradient has (a transposed
 operand is passed as a transpose inside the jitted function, or as a transposed view to PyTorch,
-and each library handles it as it will). Each variant runs in its own process (XLA flags are
-read once per process), in alternating order over `--rounds` rounds so that load from other
-processes hits all alike; each product is timed over enough repetitions to take about 0.1 s
-after a warm-up, and reports 2·M·K·N·batch / seconds.
+and each library handles it as it will). Both libraries get our layouts: PyTorch's own step
+stores a Linear's weight as (out, in), the other way round, and the attention's operands here
+are contiguous per head, where the step's are (batch, length, heads, 64) arrays. Each variant
+runs in its own process (XLA flags are read once per process), in alternating order over
+`--rounds` rounds so that load from other processes hits all alike; each product is timed over
+enough repetitions to take about 0.1 s after a warm-up, and reports 2·M·K·N·batch / seconds.
 
 "ms a step" adds every product's time at that rate times its calls a step: what the step's
 products would cost if each ran as fast as it does alone. Set beside the measured step times of
