@@ -227,11 +227,12 @@ def worker_torch(args, spec: dict, compiled: bool = False) -> dict:
         type_vocab_size=2,
         pad_token_id=0,
         tie_word_embeddings=True,
+        # "eager" is transformers' own attention: the per-head products, softmax and dropout as
+        # separate ops, as ours; "sdpa" (its default) lets PyTorch pick a fused kernel, which on
+        # the CPU it does only without attention dropout.
+        attn_implementation=spec["torch_attention"],
     )
-    # "eager" is transformers' own attention: the per-head products, softmax and dropout as
-    # separate ops, as ours; "sdpa" (its default) lets PyTorch pick a fused kernel, which on the
-    # CPU it does only without attention dropout.
-    model = BertForMaskedLM(config, attn_implementation=spec["torch_attention"]).to(device)
+    model = BertForMaskedLM(config).to(device)
     model.train()
     named = [(name, p.numel()) for name, p in model.named_parameters()]  # tied table once
     params, non_embedding = split_embedding_params(
