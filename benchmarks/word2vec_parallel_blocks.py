@@ -15,7 +15,10 @@ WS-353 Spearman, analogy accuracy (total, semantic, syntactic), training seconds
 shared negative's draw counted per P, then every analogy section per P with its Δ against P = 1
 and whether Δ is within the larger of the two seed standard deviations; where the runs recorded
 their analogy answers, each set's Δ with a 95 % interval from a bootstrap over seeds and
-questions, and both rules on P = 1 against itself (their false alarms). With --set KEY=VALUE
+questions, and both rules on P = 1 against itself (their false alarms); likewise for WS-353's
+Spearman ρ, resampling seeds and word pairs. --dev-wordsim NAME=PATH scores more similarity
+sets (MTurk-771, say) to choose a setting on, so that WS-353 stays the set it is reported on;
+a stored run without one of them is run again. With --set KEY=VALUE
 (a rule for stale blocks, say) and --reference-defaults, P = 1 runs at the defaults, so every
 P is judged against plain word2vec SGD rather than against P = 1 under the same overrides.
 """
@@ -37,6 +40,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_common import invocation, machine, write_section  # noqa: E402
 from word2vec_vs_gensim import ours_config, worker_ours  # noqa: E402
+
+from research.eval.common import average_ranks  # noqa: E402
 
 HEADLINE = {
     "WS-353 ρ": "ws353/spearman",
@@ -66,12 +71,28 @@ def worker_args(args: argparse.Namespace, blocks: int, seed: int) -> argparse.Na
         seed=seed,
         wordsim=args.wordsim,
         analogy=args.analogy,
+        dev_wordsims=dev_wordsims(args),
         set=[
             f"train.parallel_blocks={blocks}",
             f"train.devices={args.host_devices}",
             *overrides_for(args, blocks),
         ],
     )
+
+
+def dev_wordsims(args: argparse.Namespace) -> dict[str, str]:
+    """--dev-wordsim NAME=PATH as {name: path}: similarity sets to choose settings on, so that
+    WS-353 stays the set a choice is reported on."""
+    sets = {}
+    for assignment in args.dev_wordsim:
+        name, sep, path = assignment.partition("=")
+        if not sep or not name or not path or name == "ws353":
+            raise SystemExit(
+                f"--dev-wordsim {assignment!r}: expected NAME=PATH with a name other than ws353, "
+                "e.g. --dev-wordsim mturk771=/work/shared/data/word/mturk771.tsv"
+            )
+        sets[name] = os.path.realpath(os.path.expanduser(path))
+    return sets
 
 
 # Config fields that change nothing a run reports: a new default among them reruns nothing.
@@ -141,9 +162,19 @@ def draw_counts(rows: list[dict]) -> str:
     return "; ".join(cells) or "?"
 
 
+def headline(args: argparse.Namespace) -> dict[str, str]:
+    """The report's headline figures (label: result key): HEADLINE, then each --dev-wordsim."""
+    return {**HEADLINE, **{f"{name} ρ (dev)": f"{name}/spearman" for name in dev_wordsims(args)}}
+
+
 def report(
-    rows: list[dict], args: argparse.Namespace, command: str, sets: dict | None = None
+    rows: list[dict],
+    args: argparse.Namespace,
+    command: str,
+    sets: dict | None = None,
+    similarity: dict[str, np.ndarray] | None = None,
 ) -> str:
+    figures = headline(args)
     by_p = {p: [r for r in rows if r["P"] == p] for p in sorted({r["P"] for r in rows})}
     reference = by_p.get(1)
     lines = [
@@ -168,11 +199,20 @@ def report(
         "cap N' where the default `train.curvature_bound=-1` turned the curvature bound on, with "
         "the row-hit cap at N (run.json `curvature_bound`)",
         "",
-        "| P | " + " | ".join(HEADLINE) + " | train s | a draw counts |",
-        "|---" * (len(HEADLINE) + 3) + "|",
+        *(
+            [
+                "- dev: word-similarity sets to choose settings on (`--dev-wordsim`), so that "
+                "WS-353 is not both the set a setting was chosen on and the set it is reported on"
+            ]
+            if len(figures) > len(HEADLINE)
+            else []
+        ),
+        "",
+        "| P | " + " | ".join(figures) + " | train s | a draw counts |",
+        "|---" * (len(figures) + 3) + "|",
     ]
     for p, group in by_p.items():
-        cells = [("{:.3f} ± {:.3f}").format(*mean_std(group, key)) for key in HEADLINE.values()]
+        cells = [("{:.3f} ± {:.3f}").format(*mean_std(group, key)) for key in figures.values()]
         seconds = [r["train_seconds"] for r in group]
         lines.append(
             f"| {p} | "
@@ -180,7 +220,12 @@ def report(
             + f" | {min(seconds):.0f}–{max(seconds):.0f} | {draw_counts(group)} |"
         )
     if reference is None or len(by_p) == 1:  # P = 1 alone: its control, where it has the seeds
-        return "\n".join(lines + (interval_report(by_p, sets) if reference and sets else [])) + "\n"
+        controls = []
+        if reference and similarity:
+            controls += similarity_report(by_p, similarity)
+        if reference and sets:
+            controls += interval_report(by_p, sets)
+        return "\n".join(lines + controls) + "\n"
     compared = [p for p in by_p if p != 1]
     sections = [k.split("/", 1)[1] for k in reference[0] if k.startswith("section/")]
     lines += [
@@ -190,7 +235,7 @@ def report(
         "| set | P = 1 | " + " | ".join(f"P = {p} | Δ | within spread" for p in compared) + " |",
         "|---" * (2 + 3 * len(compared)) + "|",
     ]
-    for name, key in [*HEADLINE.items(), *((s, f"section/{s}") for s in sections)]:
+    for name, key in [*figures.items(), *((s, f"section/{s}") for s in sections)]:
         ref_mean, ref_std = mean_std(reference, key)
         cells = [f"{ref_mean:.3f} ± {ref_std:.3f}"]
         for p in compared:
@@ -201,9 +246,156 @@ def report(
             )
             cells += [f"{mean:.3f} ± {std:.3f}", f"{delta:+.3f}", verdict]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if similarity:
+        lines += similarity_report(by_p, similarity)
     if sets:
         lines += interval_report(by_p, sets)
     return "\n".join(lines) + "\n"
+
+
+def similarity_sets(rows: list[dict], args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """Each word-similarity set (WS-353, then each --dev-wordsim) whose pairs every run scored
+    one by one (runs stored since word2vec_vs_gensim.evaluate kept pair_cosines), with the same
+    pairs out of vocabulary in every run: name -> the gold scores of the scored pairs."""
+    from research.eval.similarity import read_word_pairs
+
+    paths = {"ws353": args.wordsim, **dev_wordsims(args)}
+    sets = {}
+    for name, path in paths.items():
+        key = f"{name}/pair_cosines"
+        if not rows or any(key not in r for r in rows):
+            continue
+        scored = {tuple(c is not None for c in r[key]) for r in rows}
+        gold = np.array([score for _, _, score in read_word_pairs(path)])
+        if len(scored) != 1 or len(gold) != len(rows[0][key]):
+            print(f"no {name} interval: the runs scored different pairs", flush=True)
+            continue
+        sets[name] = gold[np.array(scored.pop())]
+    return sets
+
+
+def pair_cosines(rows: list[dict], name: str) -> np.ndarray:
+    """(runs, scored pairs): each run's cosines of the pairs every run scored."""
+    return np.array([[c for c in r[f"{name}/pair_cosines"] if c is not None] for r in rows])
+
+
+def row_ranks(values: np.ndarray) -> np.ndarray:
+    """research.eval.common.average_ranks of every row of a 2-D array at once: each row is
+    shifted clear of the others, ranked as one, and shifted back."""
+    rows, width = values.shape
+    spread = float(values.max() - values.min()) + 1.0
+    shifted = (values - values.min()) + spread * np.arange(rows)[:, None]
+    ranks = average_ranks(shifted.ravel()).reshape(rows, width)
+    return ranks - width * np.arange(rows)[:, None]
+
+
+def row_spearman(gold: np.ndarray, cosines: np.ndarray) -> np.ndarray:
+    """Spearman ρ of each row of `cosines` against the same row of `gold` (same shape)."""
+    a, b = row_ranks(gold), row_ranks(cosines)
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    return (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
+
+
+def similarity_interval(
+    gold: np.ndarray,
+    reference: np.ndarray,
+    compared: np.ndarray,
+    rounds: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """95 % interval of Δ = the `compared` runs' mean Spearman ρ − the `reference` runs' on one
+    word-similarity set, by the two-level bootstrap of delta_interval: each round resamples
+    the runs of each group (seeds) and the set's pairs (one draw for both groups: paired).
+
+    gold (N,) and reference (R, N), compared (C, N): the human scores and each run's cosines.
+    """
+    rng = np.random.default_rng(seed)
+    count = len(gold)
+    deltas = []
+    for start in range(0, rounds, 250):  # bounded memory: 250 rounds of pairs at a time
+        n = min(250, rounds - start)
+        drawn = rng.integers(0, count, (n, count))
+        gold_drawn = gold[drawn]
+        means = []
+        for group in (reference, compared):
+            # every run's ρ on every round's pairs: (runs, rounds)
+            rho = np.stack([row_spearman(gold_drawn, run[drawn]) for run in group])
+            picked = rng.integers(0, len(group), (n, len(group)))
+            means.append(rho[picked, np.arange(n)[:, None]].mean(axis=1))
+        deltas.append(means[1] - means[0])
+    low, high = np.percentile(np.concatenate(deltas), [2.5, 97.5])
+    return float(low), float(high)
+
+
+def judge_similarity(gold: np.ndarray, base: list[dict], compared: list[dict], name: str) -> dict:
+    """Δ of `compared` against `base` in Spearman ρ on one similarity set, its 95 % interval
+    (similarity_interval) and both rules' verdicts, as judge_set."""
+    rho = [np.array([r[f"{name}/spearman"] for r in group]) for group in (base, compared)]
+    delta = float(rho[1].mean() - rho[0].mean())
+    spread = max(float(x.std(ddof=1)) if len(x) > 1 else 0.0 for x in rho)
+
+    def verdict(within: bool) -> str:
+        return "yes" if within else ("above" if delta > 0 else "**no**")
+
+    judged = {"delta": delta, "by std": verdict(abs(delta) <= spread)}
+    if min(len(base), len(compared)) < INTERVAL_MIN_RUNS:
+        return {**judged, "interval": "n/a", "by interval": "n/a"}
+    low, high = similarity_interval(gold, pair_cosines(base, name), pair_cosines(compared, name))
+    return {
+        **judged,
+        "interval": f"{low:+.3f} to {high:+.3f}",
+        "by interval": verdict(low <= 0.0 <= high),
+    }
+
+
+def similarity_report(by_p: dict[int, list[dict]], similarity: dict[str, np.ndarray]) -> list[str]:
+    """Each word-similarity set's Δ in Spearman ρ against P = 1 with its bootstrap interval,
+    then P = 1's later half of seeds against its earlier half (the rules' false alarms)."""
+    reference = by_p[1]
+    compared = [p for p in by_p if p != 1]
+    label = {name: name + ("" if name == "ws353" else " (dev)") for name in similarity}
+    lines = []
+    if compared:
+        lines += [
+            "",
+            "Word similarity: each set's Δ in Spearman ρ against P = 1 with a 95 % interval, a "
+            "two-level bootstrap (2,000 rounds) resampling each side's seeds and, paired, the "
+            f"set's scored pairs (`similarity_interval`); n/a under {INTERVAL_MIN_RUNS} runs a "
+            "side:",
+            "",
+            "| set | pairs | "
+            + " | ".join(f"P = {p}: Δ | 95 % interval | within" for p in compared)
+            + " |",
+            "|---" * (2 + 3 * len(compared)) + "|",
+        ]
+        for name, gold in similarity.items():
+            cells = [label[name], str(len(gold))]
+            for p in compared:
+                judged = judge_similarity(gold, reference, by_p[p], name)
+                cells += [f"{judged['delta']:+.3f}", judged["interval"], judged["by interval"]]
+            lines.append("| " + " | ".join(cells) + " |")
+    ordered = sorted(reference, key=lambda r: r["seed"])
+    if len(ordered) < 2 * INTERVAL_MIN_RUNS:
+        return lines
+    half = len(ordered) // 2
+    earlier, later = ordered[:half], ordered[-half:]
+    seeds = [", ".join(str(r["seed"]) for r in rows) for rows in (later, earlier)]
+    lines += [
+        "",
+        "Control: P = 1 against itself on each similarity set (halves of the seeds):",
+        "",
+        "| set | comparison (seeds) | Δ | outside the larger std | 95 % interval | outside it |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, gold in similarity.items():
+        judged = judge_similarity(gold, earlier, later, name)
+        lines.append(
+            f"| {label[name]} | P = 1 {seeds[0]} against P = 1 {seeds[1]} | "
+            f"{judged['delta']:+.3f} | {judged['by std']} | {judged['interval']} | "
+            f"{judged['by interval']} |"
+        )
+    return lines
 
 
 def answered(rows: list[dict]) -> np.ndarray:
@@ -406,6 +598,14 @@ def main() -> None:
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--wordsim", required=True)
     parser.add_argument("--analogy", required=True)
+    parser.add_argument(
+        "--dev-wordsim",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also score this word-similarity set, as a dev set to choose settings on (WS-353 "
+        "stays the set reported); repeatable",
+    )
     parser.add_argument("--blocks", default="1,2,8,32")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--kind", default="skipgram")
@@ -457,8 +657,12 @@ def main() -> None:
     wanted = [(int(p), int(s)) for p in args.blocks.split(",") for s in args.seeds.split(",")]
     configs = {(p, s): run_config(args, p, s) for p, s in wanted}
 
+    evaluated = [f"{name}/spearman" for name in dev_wordsims(args)]
+
     def stored(row: dict, blocks: int, seed: int) -> bool:
-        return same_run(row, blocks, seed, overrides_for(args, blocks), configs[blocks, seed])
+        return same_run(
+            row, blocks, seed, overrides_for(args, blocks), configs[blocks, seed]
+        ) and all(key in row for key in evaluated)
 
     stale = [
         (p, s)
@@ -471,8 +675,8 @@ def main() -> None:
     if stale:
         print(
             f"{len(stale)} run(s) of these P, seeds and --set are stored with another config (a "
-            "default changed since, or stored before runs recorded their config): running them "
-            "again",
+            "default changed since, or stored before runs recorded their config) or without a "
+            "--dev-wordsim set: running them again",
             flush=True,
         )
     for blocks, seed in wanted:
@@ -485,12 +689,18 @@ def main() -> None:
                 handle.write(json.dumps(row) + "\n")
         print(
             f"P={blocks} seed={seed}: "
-            + ", ".join(f"{name} {row[key]:.3f}" for name, key in HEADLINE.items())
+            + ", ".join(f"{name} {row[key]:.3f}" for name, key in headline(args).items())
             + f", {row['train_seconds']:.0f} s",
             flush=True,
         )
     chosen = [r for r in rows if any(stored(r, p, s) for p, s in wanted)]
-    body = report(chosen, args, command, question_sets(chosen, args.analogy))
+    body = report(
+        chosen,
+        args,
+        command,
+        question_sets(chosen, args.analogy),
+        similarity_sets(chosen, args),
+    )
     if args.questions:
         from research.eval.analogy import read_analogies
 

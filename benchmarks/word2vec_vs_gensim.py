@@ -53,19 +53,34 @@ def default_benchmark_files() -> tuple[str, str]:
     return datapath("wordsim353.tsv"), datapath("questions-words.txt")
 
 
-def evaluate(words, vectors, counts, wordsim: str, analogy: str) -> dict[str, float]:
+def evaluate(
+    words, vectors, counts, wordsim: str, analogy: str, dev_wordsims: dict[str, str] | None = None
+) -> dict:
+    """WS-353 (`wordsim`), the analogies and any `dev_wordsims` (name: path of more
+    word-similarity sets, to choose settings on without looking at WS-353)."""
     from research.eval import make_evaluator, run_evaluators
     from research.eval.vectors import WordVectors
 
     wv = WordVectors(list(words), vectors, counts)
+    similarity = [
+        make_evaluator("word_similarity", name=name, path=path)
+        for name, path in {"ws353": wordsim, **(dev_wordsims or {})}.items()
+    ]
     evaluators = [
-        make_evaluator("word_similarity", name="ws353", path=wordsim),
+        *similarity,
         make_evaluator("analogy", name="analogy", path=analogy, restrict_vocab=30000),
     ]
     results, _ = run_evaluators(evaluators, wv)
-    covered, correct, _, _ = evaluators[1].solve(wv)
-    sections = np.array(evaluators[1].questions.sections, dtype=object)
-    for section in dict.fromkeys(evaluators[1].questions.sections):
+    for evaluator in similarity:
+        # Each pair's cosine in file order (None: a word without a vector), so that runs can be
+        # compared pair by pair and resampled by pair (word2vec_parallel_blocks.py's intervals).
+        cosines, _ = evaluator.pair_cosines(wv)
+        results[f"{evaluator.name}/pair_cosines"] = [
+            None if np.isnan(c) else round(float(c), 6) for c in cosines
+        ]
+    covered, correct, _, _ = evaluators[-1].solve(wv)
+    sections = np.array(evaluators[-1].questions.sections, dtype=object)
+    for section in dict.fromkeys(evaluators[-1].questions.sections):
         rows = covered & (sections == section)
         results[f"section/{section}"] = float(correct[rows].mean()) if rows.any() else math.nan
         results[f"section_covered/{section}"] = int(rows.sum())
@@ -116,7 +131,12 @@ def worker_ours(args) -> dict:
     raw_words = int(corpus.meta["raw_tokens"])
     evaluated = time.time()
     results = evaluate(
-        run.vectors.words, run.vectors.vectors, corpus.counts, args.wordsim, args.analogy
+        run.vectors.words,
+        run.vectors.vectors,
+        corpus.counts,
+        args.wordsim,
+        args.analogy,
+        getattr(args, "dev_wordsims", None),
     )
     return {
         "impl": "ours",

@@ -118,6 +118,7 @@ def test_parallel_blocks_report_judges_each_set_against_p1(monkeypatch):
     args.set = ["train.row_hit_cap=22"]
     args.reference_defaults = False
     args.wordsim, args.analogy = "wordsim353.tsv", "questions-words.txt"
+    args.dev_wordsim = []
     text = module.report(rows, args, "python benchmarks/word2vec_parallel_blocks.py")
     assert "5 epochs, the defaults but train.row_hit_cap=22, 1 device(s)" in text
     assert "| 1 | 0.610 ± 0.014 | 0.310 ± 0.014 |" in text and text.count("| ? |") == 1
@@ -261,6 +262,71 @@ def test_parallel_blocks_intervals_judge_sets_by_seeds_and_questions(monkeypatch
     assert module.question_sets([reference[1], other], str(analogy)) is None  # not paired
     with pytest.raises(SystemExit, match="use the --analogy file"):
         module.question_sets([{**reference[0], "analogy/covered_questions": "1"}], str(analogy))
+
+
+def test_parallel_blocks_similarity_intervals_resample_seeds_and_pairs(monkeypatch, tmp_path):
+    """word2vec_parallel_blocks on hand-made pair cosines: row_spearman is the evaluator's
+    tie-aware ρ, the same runs lie within their interval, a shuffled set lies below it, and
+    --dev-wordsim sets are reported beside WS-353 and the control, each as its own row."""
+    module = load_benchmark(BENCHMARKS / "word2vec_parallel_blocks.py", monkeypatch)
+    from research.eval.common import spearman
+
+    rng = np.random.default_rng(0)
+    gold = rng.permutation(np.repeat(np.arange(20.0), 2))  # ties, as resampled pairs make
+    cosines = np.round(rng.normal(size=(3, 40)), 1)
+    rho = module.row_spearman(np.tile(gold, (3, 1)), cosines)
+    assert np.allclose(rho, [spearman(gold, c) for c in cosines])
+
+    paths = {}
+    for name in ("ws353", "mturk"):
+        paths[name] = tmp_path / f"{name}.tsv"
+        paths[name].write_text(
+            "word1\tword2\tscore\n" + "".join(f"a{i}\tb{i}\t{g}\n" for i, g in enumerate(gold))
+        )
+    args = type("Args", (), {"wordsim": str(paths["ws353"]), "kind": "cbow"})()
+    args.dev_wordsim = [f"mturk={paths['mturk']}"]
+
+    def run(p, seed, cosines):
+        cells = [None] + [round(float(c), 6) for c in cosines[1:]]  # pair 0 out of vocabulary
+        row = {"P": p, "seed": seed}
+        for name in ("ws353", "mturk"):
+            row[f"{name}/pair_cosines"] = cells
+            row[f"{name}/spearman"] = spearman(gold[1:], np.asarray(cells[1:], float))
+        return row
+
+    # P = 1: the gold plus noise, 6 seeds; P = 8 the same runs; P = 32 unrelated to the gold.
+    noisy = [gold + rng.normal(0, 8, 40) for _ in range(6)]
+    reference = [run(1, seed, c) for seed, c in enumerate(noisy)]
+    same = [run(8, seed, c) for seed, c in enumerate(noisy)]
+    lost = [run(32, seed, rng.permutation(c)) for seed, c in enumerate(noisy)]
+    sets = module.similarity_sets(reference + same + lost, args)
+    assert list(sets) == ["ws353", "mturk"] and np.array_equal(sets["ws353"], gold[1:])
+    judged = module.judge_similarity(sets["ws353"], reference, same, "ws353")
+    low, high = (float(x) for x in judged["interval"].split(" to "))
+    assert judged["delta"] == 0.0 and judged["by interval"] == "yes" and low < 0.0 < high
+    judged = module.judge_similarity(sets["ws353"], reference, lost, "ws353")
+    assert judged["delta"] < -0.3 and judged["by interval"] == "**no**"
+    assert judged["by std"] == "**no**"
+    assert (
+        module.judge_similarity(sets["ws353"], reference[:2], lost[:2], "ws353")["interval"]
+        == "n/a"
+    )
+    lines = module.similarity_report({1: reference, 8: same, 32: lost}, sets)
+    table = [line for line in lines if line.startswith(("| ws353 | 39", "| mturk (dev) | 39"))]
+    # P = 8's Δ is 0 and within its interval; P = 32's interval lies below 0.
+    assert len(table) == 2 and all(line.split(" | ")[2] == "+0.000" for line in table)
+    assert all(line.split(" | ")[4] == "yes" and line.endswith("| **no** |") for line in table)
+    control = [line for line in lines if "| P = 1 3, 4, 5 against P = 1 0, 1, 2 |" in line]
+    assert [line.split(" | ")[0] for line in control] == ["| ws353", "| mturk (dev)"]
+    # Pairs scored differently (another vocabulary): no interval for that set.
+    other = {**reference[0], "ws353/pair_cosines": [0.1] * 40}
+    assert "ws353" not in module.similarity_sets([reference[1], other], args)
+    assert module.similarity_sets([{"P": 1}], args) == {}  # stored before pair cosines
+    assert module.dev_wordsims(args) == {"mturk": str(paths["mturk"].resolve())}
+    for wrong in ("mturk", "ws353=x.tsv", "=x.tsv"):
+        args.dev_wordsim = [wrong]
+        with pytest.raises(SystemExit, match="expected NAME=PATH"):
+            module.dev_wordsims(args)
 
 
 def test_small_corpus_tables_name_the_kind_and_judge_each_set_against_gensim(monkeypatch):

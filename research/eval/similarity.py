@@ -102,16 +102,25 @@ class WordSimilarity:
     def __post_init__(self) -> None:
         self.pairs = read_word_pairs(self.path)
 
-    def run(self, vectors: WordVectors) -> EvalResult:
+    def pair_cosines(self, vectors: WordVectors) -> tuple[np.ndarray, list[str]]:
+        """Each pair's cosine in file order, NaN where a word has no vector, and those words
+        (one entry per missing word of a pair)."""
         index, unit = vectors.lower_index(), vectors.unit()
-        gold, cosines, oov_words = [], [], []
-        for w1, w2, score in self.pairs:
+        cosines, oov_words = [], []
+        for w1, w2, _ in self.pairs:
             i, j = index.get(w1), index.get(w2)
             if i is None or j is None:
                 oov_words += [w for w, k in ((w1, i), (w2, j)) if k is None]
-                continue
-            gold.append(score)
-            cosines.append(float(unit[i] @ unit[j]))
+                cosines.append(np.nan)
+            else:
+                cosines.append(float(unit[i] @ unit[j]))
+        return np.array(cosines), oov_words
+
+    def run(self, vectors: WordVectors) -> EvalResult:
+        all_cosines, oov_words = self.pair_cosines(vectors)
+        scored = ~np.isnan(all_cosines)
+        gold = [score for (_, _, score), ok in zip(self.pairs, scored, strict=True) if ok]
+        cosines = all_cosines[scored]
         total, used = len(self.pairs), len(gold)
         metrics: dict[str, float] = {
             "spearman": spearman(np.array(gold), np.array(cosines)),
