@@ -485,3 +485,14 @@ def test_encoder_profile_names_each_operation_by_its_jax_source(monkeypatch):
     assert module.source(bits) == "jit(_bernoulli)/jit(_uniform)/while/body/add"
     assert module.source("jit(train_step)/jvp(f)") == "f"
     assert module.source("") == "?"
+
+
+def test_encoder_throughput_refuses_attention_dropout_where_it_would_change_nothing(monkeypatch):
+    """--arch ours runs our layout, which has no attention dropout on either side: a value of
+    --attention-dropout would change nothing but the section's name, so it is refused in one
+    line before any worker starts."""
+    module = load_benchmark(BENCHMARKS / "encoder_throughput.py", monkeypatch)
+    argv = ["encoder_throughput.py", "--arch", "ours", "--attention-dropout", "0"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit, match="--attention-dropout applies to --arch bert only"):
+        module.main()
