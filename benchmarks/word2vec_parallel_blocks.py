@@ -30,6 +30,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_common import invocation, machine, write_section  # noqa: E402
-from word2vec_vs_gensim import ours_config, worker_ours  # noqa: E402
+from word2vec_vs_gensim import ours_config, pairs_digest, worker_ours  # noqa: E402
 
 from research.eval.common import average_ranks  # noqa: E402
 
@@ -93,6 +94,33 @@ def dev_wordsims(args: argparse.Namespace) -> dict[str, str]:
             )
         sets[name] = os.path.realpath(os.path.expanduser(path))
     return sets
+
+
+def latest_runs(
+    rows: list[dict], wanted: list[tuple[int, int]], stored: Callable[[dict, int, int], bool]
+) -> list[dict]:
+    """The stored row of each wanted (P, seed), the latest where there are several (a run
+    redone for a --dev-wordsim set leaves its older row in the store): one row per run."""
+    return [next(r for r in reversed(rows) if stored(r, p, s)) for p, s in wanted]
+
+
+def similarity_digests(args: argparse.Namespace) -> dict[str, str]:
+    """{set name: word2vec_vs_gensim.pairs_digest of its file}: WS-353, then each --dev-wordsim."""
+    from research.eval.similarity import read_word_pairs
+
+    paths = {"ws353": args.wordsim, **dev_wordsims(args)}
+    return {name: pairs_digest(read_word_pairs(path)) for name, path in paths.items()}
+
+
+def scored_same_sets(row: dict, digests: dict[str, str]) -> bool:
+    """Whether a stored run scored every similarity set of `digests` (WS-353 and each
+    --dev-wordsim) on the pairs the files hold now: a set missing from the row, or scored on
+    other pairs (another file under the name), means running it again. Rows stored before
+    runs recorded the digest (e74f785 to the commit after it) are taken on the set's name."""
+    return all(
+        f"{name}/spearman" in row and row.get(f"{name}/pairs_digest", digest) == digest
+        for name, digest in digests.items()
+    )
 
 
 # Config fields that change nothing a run reports: a new default among them reruns nothing.
@@ -256,21 +284,34 @@ def report(
 def similarity_sets(rows: list[dict], args: argparse.Namespace) -> dict[str, np.ndarray]:
     """Each word-similarity set (WS-353, then each --dev-wordsim) whose pairs every run scored
     one by one (runs stored since word2vec_vs_gensim.evaluate kept pair_cosines), with the same
-    pairs out of vocabulary in every run: name -> the gold scores of the scored pairs."""
+    pairs out of vocabulary in every run and at least INTERVAL_MIN_PAIRS of them scored: name
+    -> the gold scores of the scored pairs. Says why where it leaves a set out."""
     from research.eval.similarity import read_word_pairs
 
     paths = {"ws353": args.wordsim, **dev_wordsims(args)}
     sets = {}
     for name, path in paths.items():
         key = f"{name}/pair_cosines"
-        if not rows or any(key not in r for r in rows):
+        if not rows:
+            break
+        if any(key not in r for r in rows):
+            print(f"no {name} interval: runs stored before they kept pair cosines", flush=True)
             continue
         scored = {tuple(c is not None for c in r[key]) for r in rows}
         gold = np.array([score for _, _, score in read_word_pairs(path)])
-        if len(scored) != 1 or len(gold) != len(rows[0][key]):
+        if any(len(mask) != len(gold) for mask in scored):
+            raise SystemExit(
+                f"the stored runs scored another {name} file than {path} ({len(gold)} pairs): "
+                "use the file the store was made with"
+            )
+        if len(scored) != 1:
             print(f"no {name} interval: the runs scored different pairs", flush=True)
             continue
-        sets[name] = gold[np.array(scored.pop())]
+        mask = np.array(scored.pop())
+        if mask.sum() < INTERVAL_MIN_PAIRS:
+            print(f"no {name} interval: {mask.sum()} pairs scored", flush=True)
+            continue
+        sets[name] = gold[mask]
     return sets
 
 
@@ -289,12 +330,24 @@ def row_ranks(values: np.ndarray) -> np.ndarray:
     return ranks - width * np.arange(rows)[:, None]
 
 
+def centred_ranks(values: np.ndarray) -> np.ndarray:
+    """row_ranks less each row's mean rank."""
+    ranks = row_ranks(values)
+    return ranks - ranks.mean(axis=1, keepdims=True)
+
+
 def row_spearman(gold: np.ndarray, cosines: np.ndarray) -> np.ndarray:
-    """Spearman ρ of each row of `cosines` against the same row of `gold` (same shape)."""
-    a, b = row_ranks(gold), row_ranks(cosines)
-    a = a - a.mean(axis=1, keepdims=True)
-    b = b - b.mean(axis=1, keepdims=True)
-    return (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
+    """Spearman ρ of each row of `cosines` against the same row of `gold` (same shape); NaN
+    for a constant row."""
+    return ranked_spearman(centred_ranks(gold), cosines)
+
+
+def ranked_spearman(gold_ranks: np.ndarray, cosines: np.ndarray) -> np.ndarray:
+    """row_spearman with the gold's centred_ranks given: ranked once where many runs share
+    the same resampled pairs."""
+    b = centred_ranks(cosines)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (gold_ranks * b).sum(1) / np.sqrt((gold_ranks * gold_ranks).sum(1) * (b * b).sum(1))
 
 
 def similarity_interval(
@@ -309,6 +362,8 @@ def similarity_interval(
     the runs of each group (seeds) and the set's pairs (one draw for both groups: paired).
 
     gold (N,) and reference (R, N), compared (C, N): the human scores and each run's cosines.
+    Pairs that share a word are resampled as if independent, which narrows the interval (as
+    questions do in delta_interval). NaN bounds where a resampled ρ is undefined.
     """
     rng = np.random.default_rng(seed)
     count = len(gold)
@@ -316,15 +371,18 @@ def similarity_interval(
     for start in range(0, rounds, 250):  # bounded memory: 250 rounds of pairs at a time
         n = min(250, rounds - start)
         drawn = rng.integers(0, count, (n, count))
-        gold_drawn = gold[drawn]
+        gold_ranks = centred_ranks(gold[drawn])
         means = []
         for group in (reference, compared):
             # every run's ρ on every round's pairs: (runs, rounds)
-            rho = np.stack([row_spearman(gold_drawn, run[drawn]) for run in group])
+            rho = np.stack([ranked_spearman(gold_ranks, run[drawn]) for run in group])
             picked = rng.integers(0, len(group), (n, len(group)))
             means.append(rho[picked, np.arange(n)[:, None]].mean(axis=1))
         deltas.append(means[1] - means[0])
-    low, high = np.percentile(np.concatenate(deltas), [2.5, 97.5])
+    deltas = np.concatenate(deltas)
+    if not np.isfinite(deltas).all():
+        return float("nan"), float("nan")
+    low, high = np.percentile(deltas, [2.5, 97.5])
     return float(low), float(high)
 
 
@@ -342,6 +400,8 @@ def judge_similarity(gold: np.ndarray, base: list[dict], compared: list[dict], n
     if min(len(base), len(compared)) < INTERVAL_MIN_RUNS:
         return {**judged, "interval": "n/a", "by interval": "n/a"}
     low, high = similarity_interval(gold, pair_cosines(base, name), pair_cosines(compared, name))
+    if not (np.isfinite(low) and np.isfinite(high)):  # a run's cosines constant on some draw
+        return {**judged, "interval": "n/a", "by interval": "n/a"}
     return {
         **judged,
         "interval": f"{low:+.3f} to {high:+.3f}",
@@ -362,7 +422,7 @@ def similarity_report(by_p: dict[int, list[dict]], similarity: dict[str, np.ndar
             "Word similarity: each set's Δ in Spearman ρ against P = 1 with a 95 % interval, a "
             "two-level bootstrap (2,000 rounds) resampling each side's seeds and, paired, the "
             f"set's scored pairs (`similarity_interval`); n/a under {INTERVAL_MIN_RUNS} runs a "
-            "side:",
+            f"side (sets with under {INTERVAL_MIN_PAIRS} scored pairs are left out):",
             "",
             "| set | pairs | "
             + " | ".join(f"P = {p}: Δ | 95 % interval | within" for p in compared)
@@ -385,7 +445,7 @@ def similarity_report(by_p: dict[int, list[dict]], similarity: dict[str, np.ndar
         "",
         "Control: P = 1 against itself on each similarity set (halves of the seeds):",
         "",
-        "| set | comparison (seeds) | Δ | outside the larger std | 95 % interval | outside it |",
+        "| set | comparison (seeds) | Δ | within the larger std | 95 % interval | within it |",
         "|---|---|---|---|---|---|",
     ]
     for name, gold in similarity.items():
@@ -438,6 +498,7 @@ def question_sets(rows: list[dict], analogy: str) -> dict[str, np.ndarray] | Non
 # spread (3 runs of 0.4 / 0.5 / 0.6 on each side give ±0.13 where a t-interval gives ±0.23).
 INTERVAL_MIN_RUNS = 3
 INTERVAL_MIN_QUESTIONS = 20
+INTERVAL_MIN_PAIRS = 20  # the same floor for a similarity set's scored pairs
 
 
 def delta_interval(
@@ -657,12 +718,12 @@ def main() -> None:
     wanted = [(int(p), int(s)) for p in args.blocks.split(",") for s in args.seeds.split(",")]
     configs = {(p, s): run_config(args, p, s) for p, s in wanted}
 
-    evaluated = [f"{name}/spearman" for name in dev_wordsims(args)]
+    digests = similarity_digests(args)
 
     def stored(row: dict, blocks: int, seed: int) -> bool:
         return same_run(
             row, blocks, seed, overrides_for(args, blocks), configs[blocks, seed]
-        ) and all(key in row for key in evaluated)
+        ) and scored_same_sets(row, digests)
 
     stale = [
         (p, s)
@@ -693,7 +754,7 @@ def main() -> None:
             + f", {row['train_seconds']:.0f} s",
             flush=True,
         )
-    chosen = [r for r in rows if any(stored(r, p, s) for p, s in wanted)]
+    chosen = latest_runs(rows, wanted, stored)
     body = report(
         chosen,
         args,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import math
 import os
@@ -53,6 +54,12 @@ def default_benchmark_files() -> tuple[str, str]:
     return datapath("wordsim353.tsv"), datapath("questions-words.txt")
 
 
+def pairs_digest(pairs: list[tuple[str, str, float]]) -> str:
+    """A short digest of a word-similarity set's pairs and scores, in file order."""
+    text = "\n".join(f"{a}\t{b}\t{score!r}" for a, b, score in pairs)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
 def evaluate(
     words, vectors, counts, wordsim: str, analogy: str, dev_wordsims: dict[str, str] | None = None
 ) -> dict:
@@ -74,10 +81,13 @@ def evaluate(
     for evaluator in similarity:
         # Each pair's cosine in file order (None: a word without a vector), so that runs can be
         # compared pair by pair and resampled by pair (word2vec_parallel_blocks.py's intervals).
-        cosines, _ = evaluator.pair_cosines(wv)
+        cosines, scored, _ = evaluator.pair_cosines(wv)
         results[f"{evaluator.name}/pair_cosines"] = [
-            None if np.isnan(c) else round(float(c), 6) for c in cosines
+            round(float(c), 6) if ok else None for c, ok in zip(cosines, scored, strict=True)
         ]
+        # What the cosines are paired with: a store's runs are reused, and their cosines
+        # ranked against a file's scores, only where that file holds the same pairs.
+        results[f"{evaluator.name}/pairs_digest"] = pairs_digest(evaluator.pairs)
     covered, correct, _, _ = evaluators[-1].solve(wv)
     sections = np.array(evaluators[-1].questions.sections, dtype=object)
     for section in dict.fromkeys(evaluators[-1].questions.sections):

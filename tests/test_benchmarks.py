@@ -318,10 +318,34 @@ def test_parallel_blocks_similarity_intervals_resample_seeds_and_pairs(monkeypat
     assert all(line.split(" | ")[4] == "yes" and line.endswith("| **no** |") for line in table)
     control = [line for line in lines if "| P = 1 3, 4, 5 against P = 1 0, 1, 2 |" in line]
     assert [line.split(" | ")[0] for line in control] == ["| ws353", "| mturk (dev)"]
+    # Paired: three copies of one run on both sides give exactly 0 in every round, where
+    # pairs drawn apart for each side would spread it (about ±0.2 here).
+    copies = np.tile(noisy[0], (3, 1))
+    assert module.similarity_interval(gold, copies, copies, 200) == (0.0, 0.0)
+    flat = [run(8, seed, np.full(40, 0.5)) for seed in range(3)]  # ρ undefined: no interval
+    assert module.judge_similarity(sets["ws353"], reference, flat, "ws353")["interval"] == "n/a"
     # Pairs scored differently (another vocabulary): no interval for that set.
     other = {**reference[0], "ws353/pair_cosines": [0.1] * 40}
     assert "ws353" not in module.similarity_sets([reference[1], other], args)
     assert module.similarity_sets([{"P": 1}], args) == {}  # stored before pair cosines
+    few = {**reference[0], "ws353/pair_cosines": [0.1] * 10 + [None] * 30}
+    assert "ws353" not in module.similarity_sets([few], args)  # 10 pairs scored
+    short = {**reference[0], "ws353/pair_cosines": [0.1] * 39}
+    with pytest.raises(SystemExit, match="use the file the store was made with"):
+        module.similarity_sets([short], args)
+    # A stored run is reused where it scored the same pairs under each name; rows stored before
+    # runs recorded the digest are taken on the name; one row per run, the latest.
+    args.dev_wordsim = [f"mturk={paths['mturk']}"]
+    digests = module.similarity_digests(args)
+    assert digests["ws353"] == digests["mturk"]  # the two files hold the same pairs here
+    row = {**reference[0], "ws353/pairs_digest": digests["ws353"]}
+    assert module.scored_same_sets(row, digests)
+    assert not module.scored_same_sets({**row, "ws353/pairs_digest": "another file"}, digests)
+    assert module.scored_same_sets({**row, "mturk/pairs_digest": digests["mturk"]}, digests)
+    assert not module.scored_same_sets({k: v for k, v in row.items() if "mturk" not in k}, digests)
+    older, newer = {**row, "run": "older"}, {**row, "run": "newer"}
+    picked = module.latest_runs([older, newer], [(1, 0)], lambda r, p, s: True)
+    assert picked == [newer]
     assert module.dev_wordsims(args) == {"mturk": str(paths["mturk"].resolve())}
     for wrong in ("mturk", "ws353=x.tsv", "=x.tsv"):
         args.dev_wordsim = [wrong]

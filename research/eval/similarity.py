@@ -102,23 +102,23 @@ class WordSimilarity:
     def __post_init__(self) -> None:
         self.pairs = read_word_pairs(self.path)
 
-    def pair_cosines(self, vectors: WordVectors) -> tuple[np.ndarray, list[str]]:
-        """Each pair's cosine in file order, NaN where a word has no vector, and those words
-        (one entry per missing word of a pair)."""
+    def pair_cosines(self, vectors: WordVectors) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Each pair's cosine in file order (0 where a word has no vector), which pairs have
+        both words' vectors, and the missing words (one entry per missing word of a pair)."""
         index, unit = vectors.lower_index(), vectors.unit()
-        cosines, oov_words = [], []
+        cosines, scored, oov_words = [], [], []
         for w1, w2, _ in self.pairs:
             i, j = index.get(w1), index.get(w2)
-            if i is None or j is None:
-                oov_words += [w for w, k in ((w1, i), (w2, j)) if k is None]
-                cosines.append(np.nan)
-            else:
+            scored.append(i is not None and j is not None)
+            if scored[-1]:
                 cosines.append(float(unit[i] @ unit[j]))
-        return np.array(cosines), oov_words
+            else:
+                oov_words += [w for w, k in ((w1, i), (w2, j)) if k is None]
+                cosines.append(0.0)
+        return np.array(cosines), np.array(scored, bool), oov_words
 
     def run(self, vectors: WordVectors) -> EvalResult:
-        all_cosines, oov_words = self.pair_cosines(vectors)
-        scored = ~np.isnan(all_cosines)
+        all_cosines, scored, oov_words = self.pair_cosines(vectors)
         gold = [score for (_, _, score), ok in zip(self.pairs, scored, strict=True) if ok]
         cosines = all_cosines[scored]
         total, used = len(self.pairs), len(gold)
