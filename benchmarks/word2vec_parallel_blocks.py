@@ -390,51 +390,30 @@ def judge_similarity(gold: np.ndarray, base: list[dict], compared: list[dict], n
     """Δ of `compared` against `base` in Spearman ρ on one similarity set, its 95 % interval
     (similarity_interval) and both rules' verdicts, as judge_set."""
     rho = [np.array([r[f"{name}/spearman"] for r in group]) for group in (base, compared)]
-    delta = float(rho[1].mean() - rho[0].mean())
-    spread = max(float(x.std(ddof=1)) if len(x) > 1 else 0.0 for x in rho)
-
-    def verdict(within: bool) -> str:
-        return "yes" if within else ("above" if delta > 0 else "**no**")
-
-    judged = {"delta": delta, "by std": verdict(abs(delta) <= spread)}
-    if min(len(base), len(compared)) < INTERVAL_MIN_RUNS:
-        return {**judged, "interval": "n/a", "by interval": "n/a"}
-    low, high = similarity_interval(gold, pair_cosines(base, name), pair_cosines(compared, name))
-    if not (np.isfinite(low) and np.isfinite(high)):  # a run's cosines constant on some draw
-        return {**judged, "interval": "n/a", "by interval": "n/a"}
-    return {
-        **judged,
-        "interval": f"{low:+.3f} to {high:+.3f}",
-        "by interval": verdict(low <= 0.0 <= high),
-    }
+    return judge_scores(
+        *rho,
+        lambda: similarity_interval(gold, pair_cosines(base, name), pair_cosines(compared, name)),
+    )
 
 
 def similarity_report(by_p: dict[int, list[dict]], similarity: dict[str, np.ndarray]) -> list[str]:
     """Each word-similarity set's Δ in Spearman ρ against P = 1 with its bootstrap interval,
     then P = 1's later half of seeds against its earlier half (the rules' false alarms)."""
     reference = by_p[1]
-    compared = [p for p in by_p if p != 1]
     label = {name: name + ("" if name == "ws353" else " (dev)") for name in similarity}
-    lines = []
-    if compared:
-        lines += [
-            "",
-            "Word similarity: each set's Δ in Spearman ρ against P = 1 with a 95 % interval, a "
-            "two-level bootstrap (2,000 rounds) resampling each side's seeds and, paired, the "
-            f"set's scored pairs (`similarity_interval`); n/a under {INTERVAL_MIN_RUNS} runs a "
-            f"side (sets with under {INTERVAL_MIN_PAIRS} scored pairs are left out):",
-            "",
-            "| set | pairs | "
-            + " | ".join(f"P = {p}: Δ | 95 % interval | within" for p in compared)
-            + " |",
-            "|---" * (2 + 3 * len(compared)) + "|",
-        ]
-        for name, gold in similarity.items():
-            cells = [label[name], str(len(gold))]
-            for p in compared:
-                judged = judge_similarity(gold, reference, by_p[p], name)
-                cells += [f"{judged['delta']:+.3f}", judged["interval"], judged["by interval"]]
-            lines.append("| " + " | ".join(cells) + " |")
+
+    def judge(gold: np.ndarray, name: str) -> Callable[[list[dict], list[dict]], dict]:
+        return lambda base, compared: judge_similarity(gold, base, compared, name)
+
+    lines = delta_table(
+        "Word similarity: each set's Δ in Spearman ρ against P = 1 with a 95 % interval, a "
+        "two-level bootstrap (2,000 rounds) resampling each side's seeds and, paired, the "
+        f"set's scored pairs (`similarity_interval`); n/a under {INTERVAL_MIN_RUNS} runs a "
+        f"side (sets with under {INTERVAL_MIN_PAIRS} scored pairs are left out):",
+        "pairs",
+        [(label[name], len(gold), judge(gold, name)) for name, gold in similarity.items()],
+        by_p,
+    )
     ordered = sorted(reference, key=lambda r: r["seed"])
     if len(ordered) < 2 * INTERVAL_MIN_RUNS:
         return lines
@@ -534,22 +513,26 @@ def delta_interval(
     return float(low), float(high)
 
 
-def judge_set(base: list[dict], compared: list[dict], mask: np.ndarray) -> dict:
-    """Δ of `compared` against `base` on one set of questions, its 95 % interval, and both
-    rules' verdicts: the interval holds 0 / |Δ| within the larger seed std ('yes'), else
-    'above' or '**no**'."""
-    right = [answered(group)[:, mask] for group in (base, compared)]
-    accuracy = [r.mean(axis=1) for r in right]
-    delta = float(accuracy[1].mean() - accuracy[0].mean())
-    spread = max(float(a.std(ddof=1)) if len(a) > 1 else 0.0 for a in accuracy)
+def judge_scores(
+    base: np.ndarray, compared: np.ndarray, interval: Callable[[], tuple[float, float]] | None
+) -> dict:
+    """Δ of the `compared` runs' mean score against the `base` runs', and both rules' verdicts:
+    |Δ| within the larger seed std / the 95 % interval from `interval()` holds 0 ('yes'), else
+    'above' or '**no**'. The interval is 'n/a' under INTERVAL_MIN_RUNS a side, where
+    `interval` is None (too few questions), or where its bounds are not finite."""
+    delta = float(compared.mean() - base.mean())
+    spread = max(float(x.std(ddof=1)) if len(x) > 1 else 0.0 for x in (base, compared))
 
     def verdict(within: bool) -> str:
         return "yes" if within else ("above" if delta > 0 else "**no**")
 
     judged = {"delta": delta, "by std": verdict(abs(delta) <= spread)}
-    if min(len(base), len(compared)) < INTERVAL_MIN_RUNS or mask.sum() < INTERVAL_MIN_QUESTIONS:
-        return {**judged, "interval": "n/a", "by interval": "n/a"}
-    low, high = delta_interval(*right)
+    unjudged = {**judged, "interval": "n/a", "by interval": "n/a"}
+    if min(len(base), len(compared)) < INTERVAL_MIN_RUNS or interval is None:
+        return unjudged
+    low, high = interval()
+    if not (np.isfinite(low) and np.isfinite(high)):  # a resampled score undefined
+        return unjudged
     return {
         **judged,
         "interval": f"{low:+.3f} to {high:+.3f}",
@@ -557,32 +540,63 @@ def judge_set(base: list[dict], compared: list[dict], mask: np.ndarray) -> dict:
     }
 
 
+def judge_set(base: list[dict], compared: list[dict], mask: np.ndarray) -> dict:
+    """Δ of `compared` against `base` on one set of questions, its 95 % interval
+    (delta_interval), and both rules' verdicts (judge_scores)."""
+    right = [answered(group)[:, mask] for group in (base, compared)]
+    enough = mask.sum() >= INTERVAL_MIN_QUESTIONS
+    return judge_scores(
+        *(r.mean(axis=1) for r in right), (lambda: delta_interval(*right)) if enough else None
+    )
+
+
+def delta_table(
+    intro: str,
+    size_column: str,
+    rows: list[tuple[str, int, Callable[[list[dict], list[dict]], dict]]],
+    by_p: dict[int, list[dict]],
+) -> list[str]:
+    """The table of each set's Δ against P = 1, its interval and verdict, per P: `rows` are
+    (set label, its size, judge(P = 1's runs, P's runs))."""
+    compared = [p for p in by_p if p != 1]
+    if not compared:
+        return []
+    lines = [
+        "",
+        intro,
+        "",
+        f"| set | {size_column} | "
+        + " | ".join(f"P = {p}: Δ | 95 % interval | within" for p in compared)
+        + " |",
+        "|---" * (2 + 3 * len(compared)) + "|",
+    ]
+    for label, size, judge in rows:
+        cells = [label, str(size)]
+        for p in compared:
+            judged = judge(by_p[1], by_p[p])
+            cells += [f"{judged['delta']:+.3f}", judged["interval"], judged["by interval"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def interval_report(by_p: dict[int, list[dict]], sets: dict[str, np.ndarray]) -> list[str]:
     """Every analogy set's Δ against P = 1 with its two-level bootstrap interval, then both
     rules (the interval, the larger seed std) on P = 1 against itself, its later half of seeds
     against its earlier half: what a rule flags there is noise, its false alarms."""
     reference = by_p[1]
-    compared = [p for p in by_p if p != 1]
-    lines = []
-    if compared:
-        lines += [
-            "",
-            "Every analogy set's Δ against P = 1 with a 95 % interval: a two-level bootstrap "
-            "(2,000 rounds) resampling each side's seeds and, paired, the set's covered questions "
-            f"(`delta_interval`); within = the interval holds 0; n/a under {INTERVAL_MIN_RUNS} "
-            f"runs a side or {INTERVAL_MIN_QUESTIONS} questions:",
-            "",
-            "| set | questions | "
-            + " | ".join(f"P = {p}: Δ | 95 % interval | within" for p in compared)
-            + " |",
-            "|---" * (2 + 3 * len(compared)) + "|",
-        ]
-        for name, mask in sets.items():
-            cells = [name, str(int(mask.sum()))]
-            for p in compared:
-                judged = judge_set(reference, by_p[p], mask)
-                cells += [f"{judged['delta']:+.3f}", judged["interval"], judged["by interval"]]
-            lines.append("| " + " | ".join(cells) + " |")
+
+    def judge(mask: np.ndarray) -> Callable[[list[dict], list[dict]], dict]:
+        return lambda base, compared: judge_set(base, compared, mask)
+
+    lines = delta_table(
+        "Every analogy set's Δ against P = 1 with a 95 % interval: a two-level bootstrap "
+        "(2,000 rounds) resampling each side's seeds and, paired, the set's covered questions "
+        f"(`delta_interval`); within = the interval holds 0; n/a under {INTERVAL_MIN_RUNS} "
+        f"runs a side or {INTERVAL_MIN_QUESTIONS} questions:",
+        "questions",
+        [(name, int(mask.sum()), judge(mask)) for name, mask in sets.items()],
+        by_p,
+    )
     ordered = sorted(reference, key=lambda r: r["seed"])
     if len(ordered) < 2 * INTERVAL_MIN_RUNS:  # halves with the runs an interval needs
         return lines
