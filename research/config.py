@@ -121,6 +121,13 @@ class TrainConfig:
     # Resume although the saved config differs in settings that change training (the
     # differences are printed and recorded in run.json); off = refuse with the list.
     allow_config_change: bool = False
+    # XLA:CPU op schedule of the train step (ignored on GPU/TPU): "memory" (operations one after
+    # another, depth first) or "concurrency" (XLA's default: independent operations side by
+    # side); "auto" = "memory" for skip-gram with negative sampling at parallel_blocks=1, the
+    # one setting it was faster for on a 2-core CPU (about 1.2x; CBOW, P = 2 and hierarchical
+    # softmax ran 12-31 % slower with it), "concurrency" elsewhere (word2vec_cpu_scheduler).
+    # Op order only: the same numbers either way.
+    cpu_scheduler: Literal["auto", "memory", "concurrency"] = "auto"
     # XLA options for the train step's jit alone, by XLA's flag names without the dashes
     # (`--set train.xla_options.xla_backend_optimization_level=0` compiles a short debugging run
     # faster and runs it slower); empty = the compiler's settings (XLA_FLAGS or its defaults).
@@ -602,6 +609,19 @@ def row_hit_cap(config: Config) -> int:
     if config.train.row_hit_cap >= 0:
         return config.train.row_hit_cap
     return MODEL_DEFAULTS[config.model.kind, config.model.output][1]
+
+
+def word2vec_cpu_scheduler(config: Config) -> str:
+    """train.cpu_scheduler, or for "auto" the op schedule measured faster for this model on a
+    2-core CPU (TrainConfig.cpu_scheduler), at the resolved train.parallel_blocks."""
+    if config.train.cpu_scheduler != "auto":
+        return config.train.cpu_scheduler
+    memory = (
+        config.model.kind == "skipgram"
+        and config.model.output == "negative"
+        and config.train.parallel_blocks == 1
+    )
+    return "memory" if memory else "concurrency"
 
 
 def shared_negatives(config: Config) -> int:

@@ -109,6 +109,48 @@ def test_one_step_golden_metrics_and_no_recompiles(kind, tmp_path):
     assert step._cache_size() == 1  # fixed shapes: compiled once
 
 
+def test_cpu_scheduler_auto_reaches_the_step_and_changes_no_number(tmp_path):
+    """train.cpu_scheduler=auto compiles skip-gram at P = 1 with XLA:CPU's memory-optimised
+    schedule (XLA's dumped debug options say so) and everything else with the concurrency one;
+    the schedule orders operations only, so both give the same state to the bit."""
+    assert config_lib.word2vec_cpu_scheduler(small_config()) == "memory"
+    for overrides in (
+        {"model.kind": "cbow"},
+        {"train.parallel_blocks": 2},
+        {"model.output": "hs", "data.negatives": 0},
+        {"train.cpu_scheduler": "concurrency"},
+    ):
+        assert config_lib.word2vec_cpu_scheduler(small_config(**overrides)) == "concurrency"
+    assert (
+        config_lib.word2vec_cpu_scheduler(
+            small_config(**{"model.kind": "cbow", "train.cpu_scheduler": "memory"})
+        )
+        == "memory"
+    )
+    source = zipf_corpus(tmp_path / "zipf.txt")
+    tables = {}
+    for scheduler in ("auto", "concurrency"):
+        dump = tmp_path / f"dump_{scheduler}"
+        config = small_config(
+            **{
+                "train.cpu_scheduler": scheduler,
+                "train.xla_options.xla_dump_to": str(dump),
+                "train.steps_per_dispatch": 1,
+                "data.source": source,
+            }
+        )
+        state, *_ = four_steps(config)
+        tables[scheduler] = [
+            np.asarray(state["params"][name][...])
+            for name in ("input_embeddings", "output_embeddings")
+        ]
+        read = "".join(path.read_text() for path in dump.glob("*train_step*debug_options"))
+        expected = {"auto": "MEMORY_OPTIMIZED", "concurrency": "CONCURRENCY_OPTIMIZED"}[scheduler]
+        assert f"xla_cpu_scheduler_type: CPU_SCHEDULER_TYPE_{expected}" in read, read
+    for memory, concurrency in zip(tables["auto"], tables["concurrency"], strict=True):
+        np.testing.assert_array_equal(memory, concurrency)
+
+
 def test_xla_options_reach_the_train_step_alone_and_keep_the_golden(tmp_path):
     """train.xla_options, here XLA's own settings over the suite's quick-compile XLA_FLAGS (as the
     long-run tests set them): the step XLA compiled read them (its dumped debug options say so),

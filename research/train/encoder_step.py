@@ -131,22 +131,10 @@ def make_loss_fn(config: EncoderRunConfig, graphdef: nnx.GraphDef) -> Callable:
     return loss_fn
 
 
-CPU_SCHEDULERS = {
-    "memory": "CPU_SCHEDULER_TYPE_MEMORY_OPTIMIZED",
-    "concurrency": "CPU_SCHEDULER_TYPE_CONCURRENCY_OPTIMIZED",
-}
-
-
 def compiler_options(config: EncoderRunConfig) -> dict[str, Any] | None:
     """XLA options for the train step's jit: the CPU op schedule (config.train.cpu_scheduler),
-    then train.xla_options.
-
-    Per-jit rather than XLA_FLAGS, so they apply to the train step alone and need nothing set
-    before JAX starts. The schedule only on CPU: other backends' compilers do not know it.
-    """
-    on_cpu = jax.default_backend() == "cpu"
-    schedule = {"xla_cpu_scheduler_type": CPU_SCHEDULERS[config.train.cpu_scheduler]}
-    return step_compiler_options(config.train.xla_options, schedule if on_cpu else None)
+    then train.xla_options (loop.step_compiler_options)."""
+    return step_compiler_options(config.train.xla_options, config.train.cpu_scheduler)
 
 
 def make_train_step(

@@ -200,13 +200,29 @@ def run_steps(
             progress.close()
 
 
+# train.cpu_scheduler's names for XLA:CPU's op schedules. "memory" runs the operations one after
+# another in a depth-first order (each operation gets every core, and what it reads is still in
+# cache); "concurrency", XLA's default, runs independent operations side by side.
+CPU_SCHEDULERS = {
+    "memory": "CPU_SCHEDULER_TYPE_MEMORY_OPTIMIZED",
+    "concurrency": "CPU_SCHEDULER_TYPE_CONCURRENCY_OPTIMIZED",
+}
+
+
 def step_compiler_options(
-    xla_options: dict[str, str], base: dict[str, Any] | None = None
+    xla_options: dict[str, str], cpu_scheduler: str | None = None
 ) -> dict[str, Any] | None:
-    """A train step's `jax.jit(compiler_options=...)`: `base` (the family's own) updated with the
-    run's train.xla_options. XLA reads a bool option only as a Python bool, so "true"/"false"
-    become one; other values go as written. None when there is nothing to set."""
-    options = dict(base or {})
+    """A train step's `jax.jit(compiler_options=...)`: XLA:CPU's op schedule (`cpu_scheduler`, a
+    key of CPU_SCHEDULERS), then the run's train.xla_options. XLA reads a bool option only as a
+    Python bool, so "true"/"false" become one; other values go as written. None when there is
+    nothing to set.
+
+    Per jit rather than XLA_FLAGS, so they apply to the train step alone and need nothing set
+    before JAX starts. The schedule is set on CPU only: other backends' compilers do not know it.
+    """
+    options = {}
+    if cpu_scheduler is not None and jax.default_backend() == "cpu":
+        options["xla_cpu_scheduler_type"] = CPU_SCHEDULERS[cpu_scheduler]
     for name, value in xla_options.items():
         flag = str(value).strip().lower()
         options[name] = {"true": True, "false": False}.get(flag, value)

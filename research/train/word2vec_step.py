@@ -524,7 +524,9 @@ def make_train_step(
         }
         return state, metrics
 
-    options = step_compiler_options(config.train.xla_options)
+    options = step_compiler_options(
+        config.train.xla_options, config_lib.word2vec_cpu_scheduler(config)
+    )
     if mesh is None:
         return jax.jit(train_step, donate_argnums=0, compiler_options=options)
     blocks = distributed.split_along(mesh, 1, 3)
