@@ -218,10 +218,12 @@ def step_compiler_options(
     nothing to set.
 
     Per jit rather than XLA_FLAGS, so they apply to the train step alone and need nothing set
-    before JAX starts. The schedule is set on CPU only: other backends' compilers do not know it.
+    before JAX starts. The schedule is set on CPU only (other backends' compilers do not know
+    it), and only where it is not XLA's default, "concurrency": a jit with compiler options
+    cannot be nested in another jit, and tests differentiate through the word2vec step.
     """
     options = {}
-    if cpu_scheduler is not None and jax.default_backend() == "cpu":
+    if cpu_scheduler not in (None, "concurrency") and jax.default_backend() == "cpu":
         options["xla_cpu_scheduler_type"] = CPU_SCHEDULERS[cpu_scheduler]
     for name, value in xla_options.items():
         flag = str(value).strip().lower()
