@@ -205,6 +205,8 @@ def worker(args) -> dict:
         else float("nan"),
         "words_per_block": words_per_block,
         "blocks_per_dispatch": blocks_per_dispatch,
+        # XLA:CPU's op schedule the step was compiled with (train.cpu_scheduler, as resolved)
+        "cpu_scheduler": json.loads((workdir / "run.json").read_text()).get("cpu_scheduler"),
         "settings": {k: v for k, v in vars(config.train).items()},
         **analyse(workdir, Path(args.dump)),
     }
@@ -224,16 +226,19 @@ def table(results: list[dict], command: str, corpus: str) -> str:
         "- ms per dispatch, exclusive, summed over XLA's threads; share = of all device time; "
         "steady words/s: raw corpus words, untraced log intervals",
         "",
-        "| kind | dispatches traced | blocks/dispatch | steady words/s | wall ms/dispatch | device "
-        "ms/dispatch | " + " | ".join(CATEGORIES) + " | host (producer) ms/dispatch |",
-        "|---|---|---|---|---|---|" + "---|" * len(CATEGORIES) + "---|",
+        "| kind | op schedule | dispatches traced | blocks/dispatch | steady words/s | wall "
+        "ms/dispatch | device ms/dispatch | "
+        + " | ".join(CATEGORIES)
+        + " | host (producer) ms/dispatch |",
+        "|---|---|---|---|---|---|---|" + "---|" * len(CATEGORIES) + "---|",
     ]
     for r in results:
         n = max(r["dispatches"], 1)
         device = sum(r["ms"].values())
         cells = [f"{r['ms'][c] / n:.2f} ({r['ms'][c] / device:.0%})" for c in CATEGORIES]
         lines.append(
-            f"| {r['kind']} | {r['dispatches']} | {r['blocks_per_dispatch']} | "
+            f"| {r['kind']} | {r.get('cpu_scheduler') or 'n/a'} | {r['dispatches']} | "
+            f"{r['blocks_per_dispatch']} | "
             f"{r['steady_words_per_sec']:,.0f} | {r['wall_ms'] / n:.2f} | {device / n:.2f} | "
             + " | ".join(cells)
             + f" | {r['host_ms'] / n:.2f} |"
