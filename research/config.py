@@ -122,11 +122,14 @@ class TrainConfig:
     # differences are printed and recorded in run.json); off = refuse with the list.
     allow_config_change: bool = False
     # XLA:CPU op schedule of the train step (ignored on GPU/TPU): "memory" (operations one after
-    # another, depth first) or "concurrency" (XLA's default: independent operations side by
-    # side); "auto" = "memory" for skip-gram with negative sampling at parallel_blocks=1, the
-    # one setting it was faster for on a 2-core CPU (about 1.2x; CBOW, P = 2 and hierarchical
-    # softmax ran 12-31 % slower with it), "concurrency" elsewhere (word2vec_cpu_scheduler).
-    # Op order only: the same numbers either way.
+    # another, depth first) or "concurrency" (independent operations side by side; XLA's default
+    # in jaxlib 0.10.2, so left unset and XLA_FLAGS can change it); "auto" = "memory" for
+    # skip-gram with negative sampling at parallel_blocks=1, the one setting it made faster on
+    # the 2-core Intel machine, "concurrency" elsewhere (word2vec_cpu_scheduler; BENCHMARKS.md,
+    # "Skip-gram on XLA:CPU's memory-optimised op schedule"). Op order only: the same numbers.
+    # A step compiled with "memory" cannot be transformed further (jax.grad, or a jit around
+    # it: XLA takes compiler options on a top-level jit only); use "concurrency" for that.
+    # train.xla_options.xla_cpu_scheduler_type, if given, overrides it.
     cpu_scheduler: Literal["auto", "memory", "concurrency"] = "auto"
     # XLA options for the train step's jit alone, by XLA's flag names without the dashes
     # (`--set train.xla_options.xla_backend_optimization_level=0` compiles a short debugging run
@@ -611,7 +614,7 @@ def row_hit_cap(config: Config) -> int:
     return MODEL_DEFAULTS[config.model.kind, config.model.output][1]
 
 
-def word2vec_cpu_scheduler(config: Config) -> str:
+def word2vec_cpu_scheduler(config: Config) -> Literal["memory", "concurrency"]:
     """train.cpu_scheduler, or for "auto" the op schedule measured faster for this model on a
     2-core CPU (TrainConfig.cpu_scheduler), at the resolved train.parallel_blocks."""
     if config.train.cpu_scheduler != "auto":

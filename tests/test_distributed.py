@@ -168,6 +168,8 @@ def test_eight_simulated_devices_match_one_device(runs):
     root = runs["root"]
     run_info = json.loads((root / "eight_devices" / "word2vec" / "run.json").read_text())
     assert len(run_info["devices"]) == 8
+    # the schedule follows the resolved train.parallel_blocks (8 here), not the config's 1
+    assert run_info["cpu_scheduler"] == "concurrency"
     assert_same_training(root / "one_device", root / "eight_devices")
 
 

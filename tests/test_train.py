@@ -134,6 +134,7 @@ def test_cpu_scheduler_auto_reaches_the_step_and_changes_no_number(tmp_path):
         dump = tmp_path / f"dump_{scheduler}"
         config = small_config(
             **{
+                **LONG_RUN_STEP,  # the compile users get, not the suite's quick flags
                 "train.cpu_scheduler": scheduler,
                 "train.xla_options.xla_dump_to": str(dump),
                 "train.steps_per_dispatch": 1,
@@ -148,10 +149,10 @@ def test_cpu_scheduler_auto_reaches_the_step_and_changes_no_number(tmp_path):
         read = "".join(path.read_text() for path in dump.glob("*train_step*debug_options"))
         assert read
         # "concurrency" is XLA's default schedule, so it is left unset (loop.step_compiler_options)
-        memory = "xla_cpu_scheduler_type: CPU_SCHEDULER_TYPE_MEMORY_OPTIMIZED" in read
-        assert memory == (scheduler == "auto"), read
-    for memory, concurrency in zip(tables["auto"], tables["concurrency"], strict=True):
-        np.testing.assert_array_equal(memory, concurrency)
+        memory_set = "xla_cpu_scheduler_type: CPU_SCHEDULER_TYPE_MEMORY_OPTIMIZED" in read
+        assert memory_set == (scheduler == "auto"), read
+    for auto_table, concurrency_table in zip(tables["auto"], tables["concurrency"], strict=True):
+        np.testing.assert_array_equal(auto_table, concurrency_table)
 
 
 def test_xla_options_reach_the_train_step_alone_and_keep_the_golden(tmp_path):
@@ -366,6 +367,7 @@ def test_resume_with_another_resolved_parallel_blocks_is_refused(tmp_path):
     loop.fit(small_config(**{"train.epochs": 1}), tmp_path)
     info = json.loads((tmp_path / "run.json").read_text())
     assert info["parallel_blocks"] == 1
+    assert info["cpu_scheduler"] == "memory"  # skip-gram at P = 1 (train.cpu_scheduler=auto)
     # As if the run had begun on 8 devices (the default resolved to 8 there).
     (tmp_path / "run.json").write_text(json.dumps({**info, "parallel_blocks": 8}))
     with pytest.raises(UserError, match="train.parallel_blocks=8 and would resume with 1"):

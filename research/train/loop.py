@@ -209,6 +209,12 @@ CPU_SCHEDULERS = {
 }
 
 
+def cpu_schedule(cpu_scheduler: str | None) -> str | None:
+    """The op schedule a train step compiles with on this backend: `cpu_scheduler` on CPU, None
+    elsewhere (other backends' compilers do not know it)."""
+    return cpu_scheduler if jax.default_backend() == "cpu" else None
+
+
 def step_compiler_options(
     xla_options: dict[str, str], cpu_scheduler: str | None = None
 ) -> dict[str, Any] | None:
@@ -218,13 +224,15 @@ def step_compiler_options(
     nothing to set.
 
     Per jit rather than XLA_FLAGS, so they apply to the train step alone and need nothing set
-    before JAX starts. The schedule is set on CPU only (other backends' compilers do not know
-    it), and only where it is not XLA's default, "concurrency": a jit with compiler options
-    cannot be nested in another jit, and tests differentiate through the word2vec step.
+    before JAX starts. The schedule is set on CPU only (cpu_schedule), and only where it is not
+    XLA's default in jaxlib 0.10.2, "concurrency": a jit with compiler options cannot be
+    transformed further (nested in another jit, differentiated), which tests of the word2vec
+    step do. An xla_cpu_scheduler_type in `xla_options` wins over `cpu_scheduler`.
     """
     options = {}
-    if cpu_scheduler not in (None, "concurrency") and jax.default_backend() == "cpu":
-        options["xla_cpu_scheduler_type"] = CPU_SCHEDULERS[cpu_scheduler]
+    schedule = cpu_schedule(cpu_scheduler)
+    if schedule not in (None, "concurrency"):
+        options["xla_cpu_scheduler_type"] = CPU_SCHEDULERS[schedule]
     for name, value in xla_options.items():
         flag = str(value).strip().lower()
         options[name] = {"true": True, "false": False}.get(flag, value)

@@ -322,7 +322,8 @@ def _fit(
         total_steps=total_blocks,
         blocks_per_epoch=blocks_per_epoch,
         parallel_blocks=config.train.parallel_blocks,  # as resolved for this machine's devices
-        cpu_scheduler=config_lib.word2vec_cpu_scheduler(config),  # XLA:CPU's op schedule
+        # XLA:CPU's op schedule of the step (None off CPU)
+        cpu_scheduler=loop.cpu_schedule(config_lib.word2vec_cpu_scheduler(config)),
         **({"negative_draw_hits": draw_hits} if draw_hits else {}),
         **({"curvature_bound": bound_decision} if bound_decision else {}),
     )
