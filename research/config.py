@@ -615,8 +615,8 @@ def row_hit_cap(config: Config) -> int:
 
 
 def word2vec_cpu_scheduler(config: Config) -> Literal["memory", "concurrency"]:
-    """train.cpu_scheduler, or for "auto" the op schedule measured faster for this model on a
-    2-core CPU (TrainConfig.cpu_scheduler), at the resolved train.parallel_blocks."""
+    """train.cpu_scheduler, or for "auto" the op schedule measured faster for this model on the
+    2-core Intel machine (TrainConfig.cpu_scheduler), at the resolved train.parallel_blocks."""
     if config.train.cpu_scheduler != "auto":
         return config.train.cpu_scheduler
     memory = (

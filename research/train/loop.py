@@ -201,8 +201,9 @@ def run_steps(
 
 
 # train.cpu_scheduler's names for XLA:CPU's op schedules. "memory" runs the operations one after
-# another in a depth-first order (each operation gets every core, and what it reads is still in
-# cache); "concurrency", XLA's default, runs independent operations side by side.
+# another in a depth-first order, so each gets every core; "concurrency" (XLA's default in jaxlib
+# 0.10.2) runs independent operations side by side. Which is faster depends on the step and the
+# machine (BENCHMARKS.md, "Skip-gram on XLA:CPU's memory-optimised op schedule").
 CPU_SCHEDULERS = {
     "memory": "CPU_SCHEDULER_TYPE_MEMORY_OPTIMIZED",
     "concurrency": "CPU_SCHEDULER_TYPE_CONCURRENCY_OPTIMIZED",
