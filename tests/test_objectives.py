@@ -219,3 +219,79 @@ def test_skipgram_curvature_is_each_rows_hessian_along_its_step(with_clashes):
             hvp = np.asarray(hessian_times(tuple(tangent))[which])
             expected = float(np.sum(hvp[index] * steps[which][index]))
             assert float(curvature[which][index]) == pytest.approx(expected, rel=1e-4, abs=1e-5)
+
+
+@pytest.mark.parametrize("with_clashes", [False, True])
+def test_cbow_curvature_is_each_rows_hessian_along_its_step(with_clashes):
+    """Δᵀ H Δ of every table row against autodiff, the row's occurrences summed: the block's
+    words come from 7 rows, so a context often holds one word twice, which the curvature must
+    count as one row moving its centre's mean twice as far (not as two rows)."""
+    chunks, chunk, shared, dim, window, vocab = 2, 4, 3, 5, 2, 7
+    batch = chunks * chunk
+    keys = jax.random.split(jax.random.PRNGKey(4), 7)
+    tables = (
+        jax.random.normal(keys[0], (vocab, dim)),
+        jax.random.normal(keys[1], (vocab, dim)),
+    )
+    ids = jax.random.randint(keys[2], (batch + 2 * window,), 0, vocab)
+    negative_ids = jax.random.randint(keys[3], (chunks, shared), 0, vocab)
+    mask = jax.random.bernoulli(keys[4], 0.7, (batch, 2 * window))
+    mask = mask.at[3].set(False)  # a centre without context: no terms
+    steps = (
+        jax.random.normal(keys[5], (vocab, dim)),
+        jax.random.normal(keys[6], (vocab, dim)),
+    )
+    centre_ids = ids[window : window + batch].reshape(chunks, chunk)
+    clashes = (
+        (centre_ids[..., None] == negative_ids[:, None, :]).astype(jnp.float32)
+        if with_clashes
+        else None
+    )
+
+    def loss(both):
+        table_in, table_out = both
+        hidden, counts = ns.cbow_hidden(table_in[ids], mask)
+        return ns.cbow_loss(
+            hidden.reshape(chunks, chunk, dim),
+            table_out[centre_ids],
+            table_out[negative_ids],
+            counts.reshape(chunks, chunk),
+            5,
+            clashes,
+        )[0]
+
+    hidden = ns.cbow_hidden(tables[0][ids], mask)[0].reshape(chunks, chunk, dim)
+    block, centres, negatives = ns.cbow_curvature(
+        hidden,
+        tables[1][centre_ids],
+        tables[1][negative_ids],
+        mask,
+        ids,
+        5,
+        steps[0][ids],
+        steps[1][centre_ids],
+        steps[1][negative_ids],
+        clashes,
+    )
+    per_row = (
+        np.bincount(np.asarray(ids), np.asarray(block), vocab),
+        np.bincount(np.asarray(centre_ids).ravel(), np.asarray(centres).ravel(), vocab)
+        + np.bincount(np.asarray(negative_ids).ravel(), np.asarray(negatives).ravel(), vocab),
+    )
+    hessian_times = jax.jit(lambda tangent: jax.jvp(jax.grad(loss), (tables,), (tangent,))[1])
+    for table in range(2):
+        for row in range(vocab):
+            tangent = [jnp.zeros((vocab, dim)), jnp.zeros((vocab, dim))]
+            tangent[table] = tangent[table].at[row].set(steps[table][row])
+            hvp = np.asarray(hessian_times(tuple(tangent))[table])
+            expected = float(hvp[row] @ np.asarray(steps[table][row]))
+            assert per_row[table][row] == pytest.approx(expected, rel=1e-4, abs=1e-5)
+    # Not vacuous: contexts hold a word twice (the case a sum over slots alone gets wrong).
+    neighbours = np.stack(
+        [np.asarray(ids)[window + o : window + o + batch] for o in ns.neighbour_offsets(window)], 1
+    )
+    repeated = sum(
+        int(np.sum(np.asarray(mask[b]))) - len(set(neighbours[b][np.asarray(mask[b])].tolist()))
+        for b in range(batch)
+    )
+    assert repeated >= 2

@@ -280,3 +280,68 @@ def cbow_loss(
     negative_logits = jnp.einsum("gid,gnd->gin", hidden, negative_rows)
     negative = -jnp.sum(weight * jax.nn.log_sigmoid(-negative_logits))
     return positive + negative, has_context.sum()
+
+
+def cbow_curvature(
+    hidden: jax.Array,
+    centre_rows: jax.Array,
+    negative_rows: jax.Array,
+    pair_mask: jax.Array,
+    ids: jax.Array,
+    negatives_per_pair: int,
+    block_steps: jax.Array,
+    centre_steps: jax.Array,
+    negative_steps: jax.Array,
+    clashes: jax.Array | None = None,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Δᵀ H Δ of `cbow_loss` for every row occurrence: (B + 2w) block tokens' input rows, (G, c)
+    centres' and (G, n) negatives' output rows; skipgram_curvature's counterpart.
+
+    hidden (G, c, D) the context means (`cbow_hidden`), centre_rows (G, c, D) and negative_rows
+    (G, n, D) output rows, pair_mask (B, 2w), ids (B + 2w) the block's token ids (padding
+    negative); block_steps (B + 2w, D), centre_steps (G, c, D) and negative_steps (G, n, D) each
+    occurrence's row step. Each term is a log-sigmoid of h · u, so an output row's curvature is
+    weight · σ(s)σ(−s) · (h · Δ)². An input row moves h_b by (k/n_b) Δ where it fills k of the
+    n_b context slots of centre b, so its curvature in b's terms is (k/n_b)² Σ weight · σσ ·
+    (u · Δ)²: each of its k slots takes (1/n_b)·(k/n_b) of that, which sums to it exactly.
+    """
+    chunks, chunk = hidden.shape[:2]
+    shared, dim = negative_rows.shape[1], hidden.shape[-1]
+    batch, window = pair_mask.shape[0], pair_mask.shape[1] // 2
+    mask = pair_mask.astype(hidden.dtype)
+    counts = mask.sum(-1)
+    has_context = (counts > 0).astype(hidden.dtype).reshape(chunks, chunk)
+    positive = jnp.sum(hidden * centre_rows, -1)
+    positive_curvature = has_context * jax.nn.sigmoid(positive) * jax.nn.sigmoid(-positive)
+    weight = has_context[..., None] * (negatives_per_pair / shared)
+    if clashes is not None:
+        weight = weight * (1.0 - clashes)
+    negative = jnp.einsum("gid,gnd->gin", hidden, negative_rows)
+    negative_curvature = weight * jax.nn.sigmoid(negative) * jax.nn.sigmoid(-negative)
+    # Output rows meet the context means.
+    centres = positive_curvature * jnp.sum(hidden * centre_steps, -1) ** 2
+    along = jnp.einsum("gid,gnd->gin", hidden, negative_steps)
+    negatives = jnp.sum(negative_curvature * along * along, axis=1)
+    # Input rows meet their centre's output row and its chunk's negatives. A slot's step against
+    # the negatives: each chunk's window of c + 2w block rows scored against its negatives, then
+    # per (centre, slot) the weighted sum over negatives, read off the band of the chunk's
+    # (c, c + 2w) matrix where the slot is the centre's neighbour.
+    offsets = neighbour_offsets(window)
+    along = neighbour_dots(centre_rows.reshape(batch, dim), block_steps)  # (B, 2w)
+    slots = positive_curvature.reshape(batch, 1) * along * along
+    windows = np.arange(chunks)[:, None] * chunk + np.arange(chunk + 2 * window)[None, :]
+    scores = jnp.einsum("gjd,gnd->gjn", block_steps[windows], negative_rows)
+    weighted = jnp.einsum("gin,gjn->gij", negative_curvature, scores * scores)
+    band = window + np.arange(chunk)[:, None] + offsets[None, :]  # (c, 2w) slot of each offset
+    slots = slots + jnp.take_along_axis(weighted, jnp.asarray(band)[None], axis=2).reshape(
+        batch, 2 * window
+    )
+    # k/n_b: the share of b's context held by the slot's word (the slot itself included).
+    neighbours = jnp.stack(
+        [ids[window + o : window + o + batch] for o in offsets], axis=1
+    )  # (B, 2w)
+    same = neighbours[:, :, None] == neighbours[:, None, :]
+    share = jnp.sum(same * mask[:, None, :], axis=-1) / jnp.maximum(counts, 1.0)[:, None]
+    per_slot = mask * share / jnp.maximum(counts, 1.0)[:, None] * slots
+    block = spread_to_neighbours(jnp.ones((batch, 1), mask.dtype), per_slot)[:, 0]
+    return block, centres, negatives

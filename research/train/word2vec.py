@@ -80,11 +80,9 @@ def validate(config: Config) -> None:
             "(V x D at large P), which train.shard_tables is meant to avoid: set one of them off",
         ),
         (
-            config.train.curvature_bound <= 0
-            or (config.model.kind == "skipgram" and config.model.output == "negative"),
-            f"train.curvature_bound={config.train.curvature_bound:g} is implemented for skip-gram "
-            f"with negative sampling only (this run: model.kind={config.model.kind}, "
-            f"model.output={config.model.output}): set it to 0",
+            config.train.curvature_bound <= 0 or config.model.output == "negative",
+            f"train.curvature_bound={config.train.curvature_bound:g} is implemented for negative "
+            f"sampling only (this run: model.output={config.model.output}): set it to 0",
         ),
         (config.train.steps_per_dispatch >= 1, "train.steps_per_dispatch must be at least 1"),
         (config.train.parallel_blocks >= 1, "train.parallel_blocks must be at least 1"),

@@ -5,11 +5,12 @@ at one stale snapshot. word2vec's sequential updates would have slowed as the ro
 minimum; the sum does not, and for frequent rows it can carry the row far past it. Along the
 row's summed step Δ the loss is, to second order, L + t g·Δ + t²/2 ΔᵀHΔ (g the row's summed
 gradient, H its Hessian with the other rows fixed), lowest at t* = −g·Δ / ΔᵀHΔ; step_scales
-cuts the step to min(1, bound · t*). For skip-gram's log-sigmoid terms H is exact and cheap
-(negative_sampling.skipgram_curvature). The two rows of a pair move together, which one row's
-bound cannot see, so the row-hit cap stays on beside it (word2vec_step.scatter_row_updates).
-The default, train.curvature_bound=-1, turns it on (with the cap tripled) only where a step of
-P blocks crowds both its tokens' and its draws' rows: word2vec_step.resolve_curvature_bound.
+cuts the step to min(1, bound · t*). For the log-sigmoid terms of skip-gram and CBOW H is
+exact and cheap (negative_sampling.skipgram_curvature, cbow_curvature). The two rows of a
+term move together, which one row's bound cannot see, so the row-hit cap stays on beside it
+(word2vec_step.scatter_row_updates). The default, train.curvature_bound=-1, turns it on (with
+the cap tripled) only where a step of P blocks crowds both its tokens' and its draws' rows:
+word2vec_step.resolve_curvature_bound.
 """
 
 from __future__ import annotations
@@ -68,7 +69,42 @@ def summed_per_occurrence(ids: jax.Array, updates: jax.Array, vocab_size: int) -
     return jnp.zeros_like(updates).at[order].set(sums[segment], unique_indices=True)
 
 
-def skipgram_step_scales(
+# Per kind: the rows of the input table, then of the output table (in the order the step
+# scatters them: the positives, then the negatives).
+TABLE_ROWS = {
+    "skipgram": (("centre",), ("context", "negative")),
+    "cbow": (("context",), ("centre", "negative")),
+}
+
+
+def block_curvature(kind: str, block: dict[str, Any], negatives: int, *steps: jax.Array):
+    """One block's ΔᵀHΔ for each row occurrence, in TABLE_ROWS order: block is what
+    word2vec_step keeps of it under "block" (gathered rows, pair mask, clashes, token ids)."""
+    rows = block["rows"]
+    if kind == "skipgram":
+        return ns.skipgram_curvature(
+            rows["centre"],
+            rows["context"],
+            rows["negative"],
+            block["pair_mask"],
+            negatives,
+            *steps,
+            clashes=block["clashes"],
+        )
+    return ns.cbow_curvature(
+        rows["hidden"],
+        rows["centre"],
+        rows["negative"],
+        block["pair_mask"],
+        block["ids"],
+        negatives,
+        *steps,
+        clashes=block["clashes"],
+    )
+
+
+def negative_sampling_step_scales(
+    kind: str,
     vocab_size: int,
     rows_of: dict[str, Any],
     grads: dict[str, jax.Array],
@@ -78,54 +114,51 @@ def skipgram_step_scales(
     bound: float,
     gathered: Callable[[jax.Array], jax.Array],
 ) -> tuple[jax.Array, jax.Array]:
-    """(input, output) (vocab_size,) row scales of step_scales for one skip-gram SGD step of P
-    blocks with negative sampling.
+    """(input, output) (vocab_size,) row scales of step_scales for one SGD step of P blocks of
+    skip-gram or CBOW (`kind`) with negative sampling.
 
-    rows_of and grads are word2vec_step's per-block row ids, gradients and (under "block") the
-    gathered rows, pair mask and clashes, each with the P axis first; in_updates are the centre
-    rows' updates, out_updates the block tokens' then the negatives' (the order the step
-    scatters them in); `gathered` makes an array whole on every device (identity on one).
+    rows_of and grads are word2vec_step's per-block row ids, gradients and (under "block") what
+    block_curvature needs, each with the P axis first; in_updates are the input table's
+    updates, out_updates the output table's, positives then negatives (TABLE_ROWS, the order the
+    step scatters them in); `gathered` makes an array whole on every device (identity on one).
     """
     dim = in_updates.shape[-1]
-    in_ids = gathered(rows_of["centre"].ravel())
-    out_ids = gathered(jnp.concatenate([rows_of["context"].ravel(), rows_of["negative"].ravel()]))
+    (in_name,), (positive, negative) = TABLE_ROWS[kind]
+    in_ids = gathered(rows_of[in_name].ravel())
+    out_ids = gathered(jnp.concatenate([rows_of[positive].ravel(), rows_of[negative].ravel()]))
     # Each row's summed step, before any cap (the direction the curvature is taken along), at
     # every one of the row's occurrences, in the order the step scatters them.
     in_steps = summed_per_occurrence(in_ids, gathered(in_updates.reshape(-1, dim)), vocab_size)
     out_steps = summed_per_occurrence(out_ids, gathered(out_updates.reshape(-1, dim)), vocab_size)
-    contexts_size = rows_of["context"].size
-    centre_steps = in_steps.reshape(*rows_of["centre"].shape, dim)
-    context_steps = out_steps[:contexts_size].reshape(*rows_of["context"].shape, dim)
-    negative_steps = out_steps[contexts_size:].reshape(*rows_of["negative"].shape, dim)
+    positives_size = rows_of[positive].size
+    steps = {
+        in_name: in_steps.reshape(*rows_of[in_name].shape, dim),
+        positive: out_steps[:positives_size].reshape(*rows_of[positive].shape, dim),
+        negative: out_steps[positives_size:].reshape(*rows_of[negative].shape, dim),
+    }
+    names = (in_name, positive, negative)
 
-    def along_block(block, grads, *steps):
-        rows = block["rows"]
-        curvature = ns.skipgram_curvature(
-            rows["centre"],
-            rows["context"],
-            rows["negative"],
-            block["pair_mask"],
-            negatives,
-            *steps,
-            clashes=block["clashes"],
-        )
+    def along_block(block, grads, steps):
+        ordered = [steps[name] for name in names]
+        curvature = block_curvature(kind, block, negatives, *ordered)
+        # The loss's own gradient where the step's update is not it (CBOW's context rows).
+        grads = {**grads, **block.get("gradients", {})}
         dots = tuple(
-            jnp.sum(grads[name] * step, axis=-1)
-            for name, step in zip(("centre", "context", "negative"), steps, strict=True)
+            jnp.sum(grads[name] * step, axis=-1) for name, step in zip(names, ordered, strict=True)
         )
         return curvature, dots
 
-    (centres, contexts, negatives_), (g_centres, g_contexts, g_negatives) = jax.vmap(along_block)(
-        rows_of["block"], grads, centre_steps, context_steps, negative_steps
+    (c_in, c_pos, c_neg), (g_in, g_pos, g_neg) = jax.vmap(along_block)(
+        rows_of["block"], {name: grads[name] for name in names}, steps
     )
     in_scale = step_scales(
-        vocab_size, in_ids, gathered(g_centres.ravel()), gathered(centres.ravel()), bound
+        vocab_size, in_ids, gathered(g_in.ravel()), gathered(c_in.ravel()), bound
     )
     out_scale = step_scales(
         vocab_size,
         out_ids,
-        gathered(jnp.concatenate([g_contexts.ravel(), g_negatives.ravel()])),
-        gathered(jnp.concatenate([contexts.ravel(), negatives_.ravel()])),
+        gathered(jnp.concatenate([g_pos.ravel(), g_neg.ravel()])),
+        gathered(jnp.concatenate([c_pos.ravel(), c_neg.ravel()])),
         bound,
     )
     return in_scale, out_scale

@@ -418,9 +418,19 @@ def make_train_step(
                 )
 
             (loss, pairs), grads = jax.value_and_grad(loss_fn, has_aux=True)(rows)
-            grads["context"] = ns.spread_to_neighbours(
-                grads.pop("hidden").reshape(-1, hidden.shape[-1]), pair_mask
-            )
+            # word2vec's CBOW update: each centre's error added to every context row undivided
+            # by the context's size (word2vec.c; gensim with cbow_mean=1), not the gradient.
+            hidden_error = grads.pop("hidden").reshape(-1, hidden.shape[-1])
+            grads["context"] = ns.spread_to_neighbours(hidden_error, pair_mask)
+            if curvature_bound > 0:  # the bound weighs the step against the loss's gradient
+                per_centre = hidden_error / jnp.maximum(counts.reshape(-1), 1.0)[:, None]
+                rows_of["block"] = {
+                    "rows": rows,
+                    "pair_mask": pair_mask,
+                    "clashes": clashes,
+                    "ids": safe_ids,
+                    "gradients": {"context": ns.spread_to_neighbours(per_centre, pair_mask)},
+                }
         return loss, pairs, grads, rows_of
 
     def gathered(x: jax.Array) -> jax.Array:
@@ -476,7 +486,8 @@ def make_train_step(
                 )
         in_scale = out_scale = None
         if curvature_bound > 0:
-            in_scale, out_scale = curvature.skipgram_step_scales(
+            in_scale, out_scale = curvature.negative_sampling_step_scales(
+                kind,
                 table_in.shape[0],
                 rows_of,
                 grads,
