@@ -80,11 +80,12 @@ class TrainConfig:
     # the loss along it (the loss's exact curvature in that row, the other rows held fixed;
     # train/word2vec_curvature.py), and count a shared negative's draw once
     # under the row-hit cap. Applies when train.parallel_blocks > 1 (P = 1 keeps word2vec's
-    # calibrated step); skip-gram with negative sampling only; 0 = off; -1 = by how a step of
-    # P blocks crowds its rows (train/word2vec_step.py, resolve_curvature_bound): on, with
+    # calibrated step); negative sampling only; 0 = off; -1 = by how a step of P blocks crowds
+    # its rows (train/word2vec_step.py, resolve_curvature_bound): for skip-gram on, with
     # train.row_hit_cap tripled, where both its block tokens and its negatives' draws pile above
     # the cap but the draws stay within the tripled cap (P >= 16 on the real corpora measured);
-    # off elsewhere. BENCHMARKS.md, "Parallel blocks", has the figures.
+    # off elsewhere, and for CBOW (screened at P = 32, no gain). BENCHMARKS.md, "Parallel
+    # blocks", has the figures.
     curvature_bound: float = -1.0
     # Skip a shared negative for the pairs whose positive word it is, as word2vec.c and gensim
     # skip a drawn negative equal to the target (off: such negatives push the target away).

@@ -444,6 +444,7 @@ run = fit(bounded, sys.argv[1] + "_bounded")
 np.save(sys.argv[1] + "_bounded/vectors.npy", run.vectors.vectors)
 cbow = tiny_config(devices=0, parallel_blocks=8)
 cbow.model.kind = "cbow"
+cbow.train.curvature_bound = 1.0
 run = fit(cbow, sys.argv[1] + "_cbow")
 np.save(sys.argv[1] + "_cbow/vectors.npy", run.vectors.vectors)
 """
@@ -467,7 +468,7 @@ def tiny_config(devices: int, parallel_blocks: int) -> Config:
 
 def test_eight_devices_start_with_defaults_and_match_one_device(tmp_path):
     """The main job's defaults on 8 simulated devices pick P = 8 and converge; P = 8 on 8
-    devices matches P = 8 on one, for skip-gram plain and bounded and for CBOW."""
+    devices matches P = 8 on one, for skip-gram plain and bounded and for CBOW bounded."""
     workdir = tmp_path / "eight"
     done = subprocess.run(
         [sys.executable, "-c", EIGHT_DEVICES, str(workdir)],
@@ -499,10 +500,14 @@ def test_eight_devices_start_with_defaults_and_match_one_device(tmp_path):
     eight = np.load(tmp_path / "eight_bounded" / "vectors.npy")
     np.testing.assert_allclose(eight, one.vectors.vectors, rtol=1e-4, atol=1e-5)
     assert np.abs(eight - np.load(workdir / "vectors.npy")).max() > 1e-3  # not the unbounded run
-    # CBOW: its context rows (every block position) and mean-of-context hidden gather the same.
+    # CBOW with the bound: its context rows (every block position), mean-of-context hidden and
+    # the bound's sums gather the same.
     cbow = tiny_config(devices=1, parallel_blocks=8)
     cbow.model.kind = "cbow"
+    cbow.train.curvature_bound = 1.0
     one = fit(cbow, tmp_path / "one_cbow")
     eight = np.load(tmp_path / "eight_cbow" / "vectors.npy")
     np.testing.assert_allclose(eight, one.vectors.vectors, rtol=1e-4, atol=1e-5)
-    assert np.abs(eight - np.load(workdir / "vectors.npy")).max() > 1e-3  # not skip-gram's run
+    cbow.train.curvature_bound = 0.0
+    plain = fit(cbow, tmp_path / "one_cbow_plain").vectors.vectors
+    assert np.abs(eight - plain).max() > 1e-3  # the bound cut some step
