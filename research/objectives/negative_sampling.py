@@ -298,12 +298,13 @@ def cbow_curvature(
     centres' and (G, n) negatives' output rows; skipgram_curvature's counterpart.
 
     hidden (G, c, D) the context means (`cbow_hidden`), centre_rows (G, c, D) and negative_rows
-    (G, n, D) output rows, pair_mask (B, 2w), ids (B + 2w) the block's token ids (padding
-    negative); block_steps (B + 2w, D), centre_steps (G, c, D) and negative_steps (G, n, D) each
-    occurrence's row step. Each term is a log-sigmoid of h · u, so an output row's curvature is
-    weight · σ(s)σ(−s) · (h · Δ)². An input row moves h_b by (k/n_b) Δ where it fills k of the
-    n_b context slots of centre b, so its curvature in b's terms is (k/n_b)² Σ weight · σσ ·
-    (u · Δ)²: each of its k slots takes (1/n_b)·(k/n_b) of that, which sums to it exactly.
+    (G, n, D) output rows, pair_mask (B, 2w), ids (B + 2w) the block's token ids (any value
+    where pair_mask leaves a slot out: padding); block_steps (B + 2w, D), centre_steps
+    (G, c, D) and negative_steps (G, n, D) each occurrence's row step. Each term is a
+    log-sigmoid of h · u, so an output row's curvature is weight · σ(s)σ(−s) · (h · Δ)². An
+    input row moves h_b by (k/n_b) Δ where it fills k of the n_b context slots of centre b, so
+    its curvature in b's terms is (k/n_b)² Σ weight · σσ · (u · Δ)²: each of its k slots takes
+    (1/n_b)·(k/n_b) of that, which sums to it exactly.
     """
     chunks, chunk = hidden.shape[:2]
     shared, dim = negative_rows.shape[1], hidden.shape[-1]

@@ -6,11 +6,11 @@ minimum; the sum does not, and for frequent rows it can carry the row far past i
 row's summed step Δ the loss is, to second order, L + t g·Δ + t²/2 ΔᵀHΔ (g the row's summed
 gradient, H its Hessian with the other rows fixed), lowest at t* = −g·Δ / ΔᵀHΔ; step_scales
 cuts the step to min(1, bound · t*). For the log-sigmoid terms of skip-gram and CBOW H is
-exact and cheap (negative_sampling.skipgram_curvature, cbow_curvature). The two rows of a
-term move together, which one row's bound cannot see, so the row-hit cap stays on beside it
-(word2vec_step.scatter_row_updates). The default, train.curvature_bound=-1, turns it on (with
-the cap tripled) only where a step of P blocks crowds both its tokens' and its draws' rows:
-word2vec_step.resolve_curvature_bound.
+exact and cheap (negative_sampling.skipgram_curvature, cbow_curvature). The rows of a term
+(a pair, or a CBOW centre and its context) move together, which one row's bound cannot see,
+so the row-hit cap stays on beside it (word2vec_step.scatter_row_updates). The default,
+train.curvature_bound=-1, turns it on (with the cap tripled) only where a step of P blocks
+crowds both its tokens' and its draws' rows: word2vec_step.resolve_curvature_bound.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ def step_scales(
 
     ids (M,) every row occurrence of the step; grads (M,) each occurrence's gradient dotted
     with its row's Δ; curvature (M,) each occurrence's share of ΔᵀHΔ
-    (negative_sampling.skipgram_curvature). A row keeps scale 1 where its step does not
-    descend (g·Δ ≥ 0), where its curvature is zero, and where either sum is not finite.
+    (negative_sampling.skipgram_curvature, cbow_curvature). A row keeps scale 1 where its step
+    does not descend (g·Δ ≥ 0), where its curvature is zero, and where either sum is not
+    finite.
     """
     along = jnp.zeros(vocab_size, jnp.float32).at[ids].add(grads)
     curved = jnp.zeros(vocab_size, jnp.float32).at[ids].add(curvature)
@@ -77,7 +78,9 @@ TABLE_ROWS = {
 }
 
 
-def block_curvature(kind: str, block: dict[str, Any], negatives: int, *steps: jax.Array):
+def block_curvature(
+    kind: str, block: dict[str, Any], negatives: int, *steps: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """One block's ΔᵀHΔ for each row occurrence, in TABLE_ROWS order: block is what
     word2vec_step keeps of it under "block" (gathered rows, pair mask, clashes, token ids)."""
     rows = block["rows"]

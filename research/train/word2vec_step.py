@@ -468,10 +468,8 @@ def make_train_step(
             out_weights = rows_of["path_counted"].ravel()
         else:
             # The output table's rows: skip-gram's block tokens (its positives) or CBOW's
-            # centres, then the negatives.
-            positive, inputs = (
-                ("context", "centre") if kind == "skipgram" else ("centre", "context")
-            )
+            # centres, then the negatives (the order the curvature bound reads them in).
+            (inputs,), (positive, _) = curvature.TABLE_ROWS[kind]
             in_ids, in_updates = rows_of[inputs], updates[inputs]
             out_ids = jnp.concatenate([rows_of[positive].ravel(), rows_of["negative"].ravel()])
             out_updates = jnp.concatenate(
