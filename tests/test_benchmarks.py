@@ -520,3 +520,32 @@ def test_encoder_throughput_refuses_attention_dropout_where_it_would_change_noth
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit, match="--attention-dropout applies to --arch bert only"):
         module.main()
+
+
+def test_word2vec_step_time_takes_median_rounds_and_per_round_ratios(monkeypatch):
+    """word2vec_step_time.summarise over 3 rounds (hand-made results, no training): each row is
+    the variant's median round, and its ratio the median over rounds of its rate over the first
+    variant's in the same round (not the ratio of the medians)."""
+    module = load_benchmark(BENCHMARKS / "word2vec_step_time.py", monkeypatch)
+    assert module.parse_variant("n16=train.shared_negatives=16,model.dim=50") == (
+        "n16",
+        ["train.shared_negatives=16", "model.dim=50"],
+    )
+    assert module.parse_variant("defaults=") == ("defaults", [])
+    with pytest.raises(SystemExit, match="has no name"):
+        module.parse_variant("=model.dim=8")
+
+    def run(variant, round_, rate):
+        return {"variant": variant, "round": round_, "words_per_sec": rate, "set": []}
+
+    runs = [
+        run("a", 1, 100.0), run("b", 1, 300.0),  # 3.0×
+        run("b", 2, 100.0), run("a", 2, 200.0),  # 0.5×
+        run("a", 3, 50.0), run("b", 3, 100.0),  # 2.0×
+    ]  # fmt: skip
+    rows = module.summarise(runs, ["a", "b"])
+    assert [r["variant"] for r in rows] == ["a", "b"]
+    assert rows[0]["words_per_sec"] == 100.0 and rows[0]["ratio"] == 1.0
+    assert rows[1]["words_per_sec"] == 100.0  # median of 300 / 100 / 100
+    assert rows[1]["rates"] == [300.0, 100.0, 100.0]
+    assert rows[1]["ratio"] == 2.0  # median of 3.0, 0.5, 2.0; the medians' ratio would be 1.0
