@@ -5,19 +5,23 @@
     python benchmarks/word2vec_step_time.py --corpus /tmp/small.txt --dispatches 5 --out /tmp/s.md
 
 Each variant is a name and its `--set` overrides (comma-separated after `=`; none for the
-defaults). Every round runs each variant in a fresh process, the variants in turn (reversed in
-even rounds), so that the machine's drift hits all alike. A worker prepares the corpus (reading
-its token cache), cuts `--dispatches` groups of blocks from epoch 0 with the trainer's own block
-stream (timing that alone: the host pipeline's rate), builds the step the trainer builds
-(`word2vec_step.make_train_step` on the config as `fit` resolves it for one device), runs one
-dispatch to compile, and times the others back to back on the host arrays the trainer passes,
-waiting for the last at the end. So the figure is the step's own throughput, without the
-trainer's producer thread, metric reads, checkpoints or compilation, which word2vec_profile.py's
-steady rate and word2vec_vs_gensim.py's whole-process rate include.
+defaults). Every round runs each variant in a fresh process, the variants in turn, each round
+starting one variant later, so that the machine's drift and a variant's place in the round hit
+all alike. A worker prepares the corpus (reading its token cache), cuts `--dispatches` groups of
+blocks from epoch 0 with the trainer's own block stream (timing that alone: the host pipeline's
+rate), builds the step the trainer builds on one device (`word2vec_step.make_train_step` on the
+config as `fit` resolves it, without a device mesh), runs one dispatch to compile, and times the
+others back to back on the host arrays the trainer passes, waiting for the last at the end. So
+the figure is the step's own throughput, without the trainer's producer thread, metric reads,
+checkpoints or compilation, which word2vec_profile.py's steady rate and word2vec_vs_gensim.py's
+whole-process rate include.
 
-words/s are raw corpus words, as in the other word2vec benchmarks: kept tokens times the epoch's
-raw words per kept token. Each variant's row gives its median round and every round; the ratio
-is the median over rounds of its words/s over the first variant's in the same round.
+words/s are raw corpus words (out-of-vocabulary words included), as in the other word2vec
+benchmarks: the blocks timed times the epoch's raw words per block. Every block holds
+batch_size kept tokens, so where variants keep different tokens of the same text (another
+vocabulary, other subsampling) ms per block compares their cost per kept token and words/s
+their speed through the text. Each variant's row gives its median round and every round; the
+ratio is the median over rounds of its words/s over the first variant's in the same round.
 """
 
 from __future__ import annotations
@@ -39,10 +43,24 @@ from benchmarks.bench_common import invocation, machine, run_json_worker, write_
 
 def parse_variant(text: str) -> tuple[str, list[str]]:
     """'name=key=value,key=value' -> (name, [key=value, ...]); 'name=' has no overrides."""
-    name, _, sets = text.partition("=")
-    if not name:
-        raise SystemExit(f"error: --variant {text!r} has no name; write NAME=KEY=VALUE,...")
-    return name, [s for s in sets.split(",") if s]
+    name, equals, sets = text.partition("=")
+    overrides = [s for s in sets.split(",") if s]
+    if not name or not equals or any("=" not in s for s in overrides):
+        raise SystemExit(
+            f"error: --variant {text!r} is not NAME=KEY=VALUE,... (NAME= for the defaults)"
+        )
+    return name, overrides
+
+
+def parse_variants(texts: list[str]) -> dict[str, list[str]]:
+    """{name: overrides} of every --variant, in order; a name given twice is refused."""
+    variants: dict[str, list[str]] = {}
+    for text in texts:
+        name, overrides = parse_variant(text)
+        if name in variants:
+            raise SystemExit(f"error: two --variant are named {name!r}; give each its own name")
+        variants[name] = overrides
+    return variants
 
 
 def worker(args: argparse.Namespace) -> dict:
@@ -53,8 +71,9 @@ def worker(args: argparse.Namespace) -> dict:
     from research.data import corpus as corpus_lib
     from research.data import windows
     from research.data.blocks import block_groups, block_stream, parallel_groups
+    from research.objectives.hierarchical_softmax import huffman_tree
     from research.train import loop, word2vec_step
-    from research.train.word2vec import resolve_model_defaults
+    from research.train.word2vec import resolve_model_defaults, validate
 
     config = Config(name="step_time")
     config.data.source = args.corpus
@@ -62,6 +81,7 @@ def worker(args: argparse.Namespace) -> dict:
     config.log.progress = False
     for assignment in args.set or []:
         apply_override(config, assignment)
+    validate(config)
     config = resolve_model_defaults(config)
     corpus = corpus_lib.prepare_corpus(config.data, progress=False)
     stream = block_stream(corpus, config)
@@ -86,9 +106,11 @@ def worker(args: argparse.Namespace) -> dict:
     config, _ = word2vec_step.resolve_curvature_bound(
         config, noise, block_tokens / block_tokens.sum()
     )
-    tx, schedule = word2vec_step.make_optimizer(config, blocks_per_epoch * config.train.epochs)
+    sgd_steps = -(-blocks_per_epoch * config.train.epochs // parallel)  # as fit counts them
+    tx, schedule = word2vec_step.make_optimizer(config, sgd_steps)
     graphdef, state = word2vec_step.init_state(config, corpus.vocab_size, tx)
-    step = word2vec_step.make_train_step(config, graphdef, tx, schedule, noise)
+    tree = huffman_tree(corpus.counts) if config.model.output == "hs" else None
+    step = word2vec_step.make_train_step(config, graphdef, tx, schedule, noise, tree=tree)
     state, metrics = step(state, *batches[0])
     jax.block_until_ready(metrics)
     started = time.perf_counter()
@@ -96,7 +118,8 @@ def worker(args: argparse.Namespace) -> dict:
         state, metrics = step(state, ids, docs)
     jax.block_until_ready(state)
     seconds = time.perf_counter() - started
-    words_per_block = len(corpus.tokens) / blocks_per_epoch  # raw words, as elsewhere
+    # Raw corpus words (out-of-vocabulary ones included), as the other word2vec benchmarks count.
+    words_per_block = int(corpus.meta["raw_tokens"]) / blocks_per_epoch
     timed_blocks = (len(batches) - 1) * group
     return {
         "kind": args.kind,
@@ -128,18 +151,20 @@ def summarise(runs: list[dict], names: list[str]) -> list[dict]:
 
 def table(rows: list[dict], command: str, args: argparse.Namespace) -> str:
     lines = [
-        f"### a word2vec step's own time against its settings ({args.kind}, word2vec_step_time)",
+        f"### a word2vec step's own time against its settings ({args.label or args.kind}, "
+        "word2vec_step_time)",
         "",
         f"- command: `{command}`",
         f"- machine: {machine()}",
         f"- date: {datetime.date.today().isoformat()}; load average at the end "
         f"{os.getloadavg()[0]:.1f}",
         f"- corpus: {args.corpus}; {args.kind}, the defaults but for each variant's settings; "
-        f"{args.dispatches} dispatches of epoch 0, the first one (compilation) untimed; "
-        f"{args.rounds} rounds, a fresh process per variant and round",
-        "- words/s: raw corpus words through the step alone (pre-built blocks); host: the block "
-        "stream alone cutting the same blocks; ratio: median over rounds against the first "
-        "variant in the same round",
+        f"{args.dispatches} dispatches of epoch 0, the first one (compilation) untimed; one "
+        f"device; {args.rounds} rounds, a fresh process per variant and round",
+        "- words/s: raw corpus words through the step alone (pre-built blocks); ms per block: "
+        "per batch_size kept tokens; host: the block stream alone cutting the same blocks, in "
+        "the median round; ratio: median over rounds against the first variant in the same "
+        "round",
         "",
         "| variant | settings | op schedule | words/s (median round) | ms per block | ratio | "
         "host words/s | words/s per round |",
@@ -182,11 +207,15 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args)))
         return
-    variants = dict(parse_variant(v) for v in args.variant or ["defaults="])
+    if args.rounds < 1:
+        raise SystemExit("error: --rounds must be at least 1")
+    variants = parse_variants(args.variant or ["defaults="])
     names = list(variants)
     runs = []
     for round_ in range(1, args.rounds + 1):
-        for name in names if round_ % 2 else names[::-1]:
+        # Each round starts one variant later, so that no variant always runs first or last.
+        shift = (round_ - 1) % len(names)
+        for name in names[shift:] + names[:shift]:
             command = [sys.executable, __file__, "--worker", "--corpus", args.corpus]
             command += ["--kind", args.kind, "--dispatches", str(args.dispatches)]
             for assignment in variants[name]:

@@ -532,8 +532,11 @@ def test_word2vec_step_time_takes_median_rounds_and_per_round_ratios(monkeypatch
         ["train.shared_negatives=16", "model.dim=50"],
     )
     assert module.parse_variant("defaults=") == ("defaults", [])
-    with pytest.raises(SystemExit, match="has no name"):
-        module.parse_variant("=model.dim=8")
+    for bad in ("=model.dim=8", "dim8", "model.dim=8"):  # no name, no overrides' "="
+        with pytest.raises(SystemExit, match="is not NAME=KEY=VALUE"):
+            module.parse_variant(bad)
+    with pytest.raises(SystemExit, match="two --variant are named 'a'"):
+        module.parse_variants(["a=", "a=model.dim=8"])
 
     def run(variant, round_, rate):
         return {"variant": variant, "round": round_, "words_per_sec": rate, "set": []}
